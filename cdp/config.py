@@ -1,0 +1,62 @@
+"""Where everything lives. One home folder holds all state; paths come from here, never hard-coded.
+
+Environment overrides: ``CDP_HOME`` (default ``./var``), ``CDP_RAW`` (default ``<home>/raw``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
+SOURCES = ("pos", "ecommerce", "social", "messaging")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved paths for one home folder."""
+
+    home: Path
+    raw: Path
+
+    @classmethod
+    def load(cls, home: str | Path | None = None, raw: str | Path | None = None) -> Settings:
+        home_path = Path(home or os.environ.get("CDP_HOME") or "var").resolve()
+        raw_path = Path(raw or os.environ.get("CDP_RAW") or home_path / "raw").resolve()
+        return cls(home=home_path, raw=raw_path)
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / "cdp.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    def ensure(self) -> Settings:
+        for path in (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
