@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export CDP_HOME ?= $(CURDIR)/var
+PEOPLE ?= 100000
+ENGINE ?= duckdb
+
+.PHONY: install demo test lint bench airflow docs clean
+
+install: $(STAMP)
+
+# Pinned: constraints.txt is the lock (pip freeze of a working install); pyproject.toml holds ranges.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/cdp demo
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --disable-progress-bar
+
+bench: install
+	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
+
+docs: install
+	$(BIN)/cdp docs
+
+# Airflow's web UI on http://localhost:8080 with all state under $(CDP_HOME)/airflow; the login is
+# printed at start-up (and kept in $(CDP_HOME)/airflow/simple_auth_manager_passwords.json.generated).
+airflow: install
+	AIRFLOW_HOME=$(CDP_HOME)/airflow \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	$(BIN)/airflow standalone
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Logging set-up shared by the CLI and the DAG: a file under ``<home>/logs`` plus the console.
+
+Log lines carry counts, dates, file names and step names, never row values (personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cdp.config import Settings
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
+    settings.logs.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        if getattr(handler, "_cdp", False):
+            root.removeHandler(handler)
+    file_handler = logging.FileHandler(settings.logs / "cdp.log", encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter(_FORMAT))
+    console = logging.StreamHandler()
+    console.setLevel(console_level)
+    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    for handler in (file_handler, console):
+        handler._cdp = True  # type: ignore[attr-defined]
+        root.addHandler(handler)

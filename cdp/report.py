@@ -1,0 +1,148 @@
+"""A small HTML run report (``<reports>/<date>/report.html``): pictures a person would rather see than read.
+
+Built from the warehouse and the landing manifests only; self-contained (plots embedded as PNG), so it
+opens from disk with no server. Holds counts and scores, no personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from cdp.config import Settings
+
+
+def render(settings: Settings, run_date: date) -> Path:
+    """Write the report for ``run_date`` and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        grid = con.sql(
+            "select r_score, f_score, count(*) from marts.customer_rfm group by 1, 2"
+        ).fetchall()
+        segments = con.sql(
+            "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
+        ).fetchall()
+        customers = con.sql("select count(*) from marts.dim_customers").fetchone()[0]
+        contactable = con.sql(
+            "select count(*) filter (where is_email_contactable), "
+            "count(*) filter (where is_sms_contactable) from marts.dim_customers"
+        ).fetchone()
+        metrics = _dq_metrics(con, run_date)
+    landing = _landing_rows(settings, run_date)
+    sections = [
+        f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
+        f"SMS-contactable: <b>{contactable[1]:,}</b></p>",
+        "<h2>RFM grid (customers by recency × frequency score)</h2>",
+        _img(_rfm_grid(grid)),
+        "<h2>RFM segments</h2>",
+        _img(_segment_bars(segments)),
+        _table(["segment", "customers"], [(name, f"{n:,}") for name, n in segments]),
+        "<h2>Data quality: landing</h2>",
+        _table(
+            ["source", "entity", "read", "landed", "quarantined", "quarantine rate"],
+            [
+                (s, e, f"{r:,}", f"{landed:,}", f"{q:,}", f"{(q / r if r else 0):.2%}")
+                for s, e, r, landed, q in landing
+            ],
+        ),
+        "<h2>Data quality: metrics</h2>",
+        _table(["source", "metric", "value"], [(s, m, f"{v:.4f}") for s, m, v in metrics]),
+    ]
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>CDP run {run_date}</title><style>{_CSS}</style></head><body>"
+        f"<h1>CDP nightly run {run_date}</h1>" + "\n".join(sections) + "</body></html>"
+    )
+    out = settings.reports / run_date.isoformat() / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .6em}"
+    "td{text-align:right}td:first-child{text-align:left}img{max-width:100%}"
+)
+
+
+def _dq_metrics(con: duckdb.DuckDBPyConnection, run_date: date) -> list[tuple[str, str, float]]:
+    exists = con.sql(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'dq_metrics'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select source, metric, value from ops.dq_metrics where run_date = ? order by 1, 2", [run_date]
+    ).fetchall()
+
+
+def _landing_rows(settings: Settings, run_date: date) -> list[tuple[str, str, int, int, int]]:
+    rows = []
+    for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
+        manifest = json.loads(path.read_text())
+        for entity, stats in sorted(manifest["entities"].items()):
+            rows.append((
+                manifest["source"], entity, stats["rows_read"], stats["rows_landed"],
+                stats["rows_quarantined"],
+            ))
+    return rows
+
+
+def _rfm_grid(cells: list[tuple[int, int, int]]):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    grid = np.zeros((5, 5), dtype=int)
+    for r, f, n in cells:
+        grid[int(r) - 1, int(f) - 1] = n
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    image = ax.imshow(grid, cmap="Blues", origin="lower")
+    ax.set_xticks(range(5), labels=[str(i) for i in range(1, 6)])
+    ax.set_yticks(range(5), labels=[str(i) for i in range(1, 6)])
+    ax.set_xlabel("frequency score")
+    ax.set_ylabel("recency score")
+    for (row, col), n in np.ndenumerate(grid):
+        ax.text(col, row, f"{n:,}", ha="center", va="center", fontsize=8,
+                color="white" if n > grid.max() / 2 else "black")
+    fig.colorbar(image, ax=ax, label="customers")
+    return fig
+
+
+def _segment_bars(segments: list[tuple[str, int]]):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(segments), 3) + 1))
+    names = [name for name, _ in segments][::-1]
+    ax.barh(names, [n for _, n in segments][::-1], color="#3b75af")
+    ax.set_xlabel("customers")
+    fig.tight_layout()
+    return fig
+
+
+def _img(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return f"<img alt='plot' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
+
+
+def _table(header: list[str], rows: list[tuple]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"

@@ -1,0 +1,119 @@
+"""The short run summary a person reads after ``cdp run`` / ``cdp demo``: counts, never row values."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cdp.config import Settings
+
+
+@dataclass
+class Summary:
+    run_dates: list[str]
+    landing: list[dict[str, Any]] = field(default_factory=list)
+    quarantine_reasons: Counter = field(default_factory=Counter)
+    warehouse: dict[str, int] = field(default_factory=dict)
+    customers: int = 0
+    rfm_segments: list[tuple[str, int]] = field(default_factory=list)
+    exports: list[dict[str, Any]] = field(default_factory=list)
+    report: str | None = None
+
+
+def collect(settings: Settings, dates: list[date]) -> Summary:
+    """Gather landing counts for ``dates`` and the warehouse state after the last of them."""
+    summary = Summary(run_dates=[d.isoformat() for d in dates])
+    per_entity: dict[tuple[str, str], Counter] = {}
+    for manifest in _manifests(settings, dates):
+        for entity, stats in manifest["entities"].items():
+            counts = per_entity.setdefault((manifest["source"], entity), Counter())
+            for key in ("rows_read", "rows_landed", "rows_quarantined"):
+                counts[key] += stats.get(key, 0)
+            for reason, n in stats.get("reasons", {}).items():
+                summary.quarantine_reasons[f"{manifest['source']}.{entity}: {reason}"] += n
+    summary.landing = [
+        {"source": source, "entity": entity, **counts}
+        for (source, entity), counts in sorted(per_entity.items())
+    ]
+    if settings.warehouse.exists():
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            tables = con.sql(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('staging', 'intermediate', 'marts') "
+                "and table_type = 'BASE TABLE' order by 1, 2"
+            ).fetchall()
+            for schema, table in tables:
+                count = con.sql(f'select count(*) from {schema}."{table}"').fetchone()[0]
+                summary.warehouse[f"{schema}.{table}"] = count
+            summary.customers = summary.warehouse.get("marts.dim_customers", 0)
+            if "marts.customer_rfm" in summary.warehouse:
+                summary.rfm_segments = con.sql(
+                    "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
+                ).fetchall()
+    if dates:
+        last = dates[-1].isoformat()
+        manifest_path = settings.exports / last / "manifest.json"
+        if manifest_path.exists():
+            for item in json.loads(manifest_path.read_text())["files"]:
+                summary.exports.append({**item, "path": str(manifest_path.parent / item["file"])})
+        report = settings.reports / last / "report.html"
+        summary.report = str(report) if report.exists() else None
+    return summary
+
+
+def _manifests(settings: Settings, dates: list[date]) -> list[dict[str, Any]]:
+    found = []
+    for run_date in dates:
+        for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
+            found.append(json.loads(Path(path).read_text()))
+    return found
+
+
+def render(summary: Summary) -> None:
+    """Print the summary as rich tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    span = summary.run_dates[0] if len(summary.run_dates) == 1 else (
+        f"{summary.run_dates[0]} .. {summary.run_dates[-1]}" if summary.run_dates else "-"
+    )
+    landing = Table(title=f"Landing ({span})")
+    for column in ("source", "entity", "read", "landed", "quarantined"):
+        landing.add_column(column, justify="right" if column not in ("source", "entity") else "left")
+    for row in summary.landing:
+        landing.add_row(
+            row["source"], row["entity"], f"{row['rows_read']:,}", f"{row['rows_landed']:,}",
+            f"{row['rows_quarantined']:,}",
+        )
+    console.print(landing)
+    if summary.quarantine_reasons:
+        reasons = Table(title="Quarantined rows by reason")
+        reasons.add_column("entity: reason")
+        reasons.add_column("rows", justify="right")
+        for reason, n in summary.quarantine_reasons.most_common():
+            reasons.add_row(reason, f"{n:,}")
+        console.print(reasons)
+    layers = Table(title="Warehouse (rows per table)")
+    layers.add_column("table")
+    layers.add_column("rows", justify="right")
+    for table, n in summary.warehouse.items():
+        layers.add_row(table, f"{n:,}")
+    console.print(layers)
+    console.print(f"Customers in the single customer view: [bold]{summary.customers:,}[/bold]")
+    segments = Table(title="RFM segments")
+    segments.add_column("segment")
+    segments.add_column("customers", justify="right")
+    for name, n in summary.rfm_segments:
+        segments.add_row(name, f"{n:,}")
+    console.print(segments)
+    for item in summary.exports:
+        console.print(f"Exported [bold]{item['segment']}[/bold]: {item['rows']:,} rows -> {item['path']}")
+    if summary.report:
+        console.print(f"Report: {summary.report}")
