@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,11 @@ from cdp import pipeline, summary
 from cdp.config import Settings
 from cdp.logs import configure
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Batch customer-data platform: land, resolve, score, gate and export, one night at a time.",
+)
 console = Console(stderr=True)
 
 # Demo defaults: a fixed end date keeps the demo reproducible byte for byte.
@@ -155,5 +158,5 @@ def _dates(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,164 @@
+"""``make bench``: time every stage of the nightly pipeline on generated data and write docs/benchmarks.md.
+
+Each stage runs in its own process so its peak memory (RSS of the process tree, sampled every 0.1 s)
+is its own. The figures are what this machine measured; nothing here asserts a target.
+
+    python bench/run_bench.py --people 1000000 [--days 1] [--home /tmp/cdp-bench] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cdp.config import SOURCES, Settings  # noqa: E402
+
+END_DATE = date(2026, 11, 15)
+STEP = Path(__file__).with_name("_step.py")
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    rows: int | None = None
+    unit: str = "rows"
+
+    @property
+    def rate(self) -> str:
+        return f"{self.rows / self.seconds:,.0f}" if self.rows and self.seconds else "-"
+
+
+def _measure(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    handle = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = handle.memory_info().rss + sum(c.memory_info().rss for c in handle.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"stage failed: {' '.join(args[1:])}\n{err[-4000:]}")
+    return seconds, peak / 2**20, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=1, help="nightly drops after the history drop")
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and warehouse")
+    args = parser.parse_args()
+
+    home = args.home.resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    settings = Settings.load(home=home, raw=home / "raw").ensure()
+    env = dict(os.environ, CDP_HOME=str(settings.home), CDP_RAW=str(settings.raw))
+    python = sys.executable
+    stages: list[Stage] = []
+
+    print(f"generating {args.people:,} people ...", flush=True)
+    seconds, peak, _ = _measure(
+        [python, "-m", "cdp.cli", "generate", "--out", str(settings.raw), "--people", str(args.people),
+         "--days", str(args.days), "--end-date", END_DATE.isoformat(), "--seed", "1"],
+        env,
+    )
+    summary = json.loads((settings.raw / "_truth" / "summary.json").read_text())
+    lines = summary.get("pos_transaction_lines") or summary.get("transaction_lines")
+    stages.append(Stage("generate", seconds, peak, lines, "receipt lines"))
+
+    dates = [END_DATE - timedelta(days=args.days - i) for i in range(args.days + 1)]
+    total = 0.0
+    for day in dates:
+        for step in [*(f"ingest:{s}" for s in SOURCES), "gate:landed", "dbt:build", "gate:marts", "export",
+                     "report"]:
+            print(f"{day} {step} ...", flush=True)
+            seconds, peak, out = _measure([python, str(STEP), step, day.isoformat()], env)
+            rows = json.loads(out.strip().splitlines()[-1]).get("rows")
+            stages.append(Stage(f"{day} {step}", seconds, peak, rows))
+            total += seconds
+    score = _score(settings)
+    _write(args, stages, total, dates, score)
+    if not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _score(settings: Settings) -> str:
+    from cdp.evaluate import score_identity
+
+    return str(score_identity(settings.warehouse, settings.raw / "_truth"))
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = psutil.virtual_memory().total / 2**30
+    return (
+        f"{cpu}, {psutil.cpu_count(logical=True)} logical cores, {mem:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def _write(args, stages: list[Stage], total: float, dates: list[date], score: str) -> None:
+    peak = max(s.peak_rss_mb for s in stages[1:])
+    lines = [
+        f"## {args.people:,} people, {len(dates)} drops ({dates[0]} history drop .. {dates[-1]})",
+        "",
+        f"- Machine: {_machine()}",
+        f"- Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Pipeline wall time (all drops, generation excluded): **{total:,.1f} s**; "
+        f"peak memory of any stage: **{peak:,.0f} MiB**",
+        f"- Identity resolution vs truth: {score}",
+        "",
+        "| stage | seconds | rows | rows/s | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {s.name} | {s.seconds:,.1f} | {'-' if s.rows is None else f'{s.rows:,}'} | {s.rate} | "
+            f"{s.peak_rss_mb:,.0f} |"
+            for s in stages
+        ],
+        "",
+    ]
+    section = "\n".join(lines)
+    header = (
+        "# Benchmarks\n\nWritten by `make bench` (`bench/run_bench.py`); newest first. "
+        "Rows are the rows a stage read (ingest: raw rows; dbt: receipt and order lines in staging).\n\n"
+    )
+    previous = args.out.read_text().split("\n", 4)[-1] if args.out.exists() else ""
+    previous = previous[previous.find("## "):] if "## " in previous else ""
+    args.out.write_text(header + section + "\n" + previous)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
