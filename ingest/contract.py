@@ -49,9 +49,20 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 _FIELD_KEYS = {
-    "name", "type", "required", "path", "timezone", "min", "nonzero", "allowed", "pattern",
-    "default", "min_items", "pii", "description",
-}  # fmt: skip
+    "name",
+    "type",
+    "required",
+    "path",
+    "timezone",
+    "min",
+    "nonzero",
+    "allowed",
+    "pattern",
+    "default",
+    "min_items",
+    "pii",
+    "description",
+}
 
 
 @dataclass(frozen=True)

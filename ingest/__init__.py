@@ -1,0 +1,24 @@
+"""Ingest: land raw source drops into the lake as typed, contract-checked Parquet.
+
+Contract rules, landed layout, quarantine and manifest are specified in ``ingest/contracts/README.md``.
+"""
+
+from __future__ import annotations
+
+from .contract import Contract, Entity, Field, list_sources, load_contract
+from .errors import IngestError
+from .land import EntityReport, LoadReport, land_source, manifest_path, partition
+
+__all__ = [
+    "Contract",
+    "Entity",
+    "EntityReport",
+    "Field",
+    "IngestError",
+    "LoadReport",
+    "land_source",
+    "list_sources",
+    "load_contract",
+    "manifest_path",
+    "partition",
+]

@@ -1,0 +1,332 @@
+"""Land one source's drop for one date: check every file, stream → validate → Parquet, publish, manifest.
+
+All output is staged in ``<lake>/.tmp/`` and only moved into place once every entity of the source
+has been written, so a failure anywhere leaves the lake exactly as it was. Each partition file is
+published with ``os.replace`` (atomic), replacing the previous one for that date; the manifest is
+written last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdp.config import Settings
+
+from .contract import QUARANTINE_SCHEMA, Contract, Entity, load_contract
+from .errors import IngestError
+from .readers import FileInfo, FileProblem, check_header, inspect_file, read_csv, read_jsonl
+from .validate import Reasons, validate
+
+log = logging.getLogger("ingest")
+
+PART = "part-0.parquet"
+_NOT_IN_MANIFEST = ("entity", "landed_path", "quarantine_path")
+#: Deterministic writer settings: the same input gives byte-identical files (no timestamps inside).
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
+
+
+@dataclass
+class EntityReport:
+    """Counts for one landed entity; ``rows_read == rows_landed + rows_quarantined`` always holds."""
+
+    entity: str
+    file: str
+    sha256: str
+    bytes: int
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, int] = field(default_factory=dict)
+    schema_version: int = 1
+    derived_from: str | None = None  # child entities: the parent entity whose rows they come from
+    landed_path: str = ""
+    quarantine_path: str | None = None
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_landed + self.rows_quarantined
+
+
+@dataclass
+class LoadReport:
+    """What one ``land_source`` call did; ``entities`` is keyed by entity name (children included)."""
+
+    source: str
+    load_date: date
+    entities: dict[str, EntityReport]
+    manifest_path: Path
+
+    @property
+    def rows_read(self) -> int:
+        return sum(e.rows_read for e in self.entities.values() if e.derived_from is None)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(e.rows_quarantined for e in self.entities.values() if e.derived_from is None)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (pipeline step output); totals count parent entities only."""
+        return {
+            "source": self.source,
+            "load_date": self.load_date.isoformat(),
+            "manifest": str(self.manifest_path),
+            "rows_read": self.rows_read,
+            "rows_quarantined": self.rows_quarantined,
+            "entities": {
+                name: {k: v for k, v in asdict(e).items() if k != "entity"}
+                for name, e in self.entities.items()
+            },
+        }
+
+
+def partition(settings: Settings, zone: str, source: str, entity: str, load_date: date) -> Path:
+    """``<lake>/<zone>/<source>/<entity>/load_date=YYYY-MM-DD`` (zone: landing | quarantine)."""
+    return settings.lake / zone / source / entity / f"load_date={load_date.isoformat()}"
+
+
+def manifest_path(settings: Settings, source: str, load_date: date) -> Path:
+    return settings.lake / "manifests" / source / f"load_date={load_date.isoformat()}.json"
+
+
+def drop_dir(settings: Settings, source: str, load_date: date) -> Path:
+    return Path(settings.raw) / source / load_date.isoformat()
+
+
+def _error(source: str, entity: str, path: Path, load_date: date, what: str) -> IngestError:
+    return IngestError(f"{source}/{entity} ({path}) for load date {load_date.isoformat()}: {what}")
+
+
+def _inspect_all(contract: Contract, folder: Path, load_date: date) -> dict[str, FileInfo]:
+    """Check every file of the drop before anything is landed."""
+    infos = {}
+    for entity in contract.entities:
+        path = folder / entity.file
+        try:
+            info = inspect_file(path, contract.format)
+            if info.header is not None:
+                check_header(info.header, entity)
+        except FileProblem as exc:
+            raise _error(contract.source, entity.name, path, load_date, str(exc)) from None
+        infos[entity.name] = info
+    return infos
+
+
+def _land_entity(
+    contract: Contract, entity: Entity, path: Path, info: FileInfo, stage: Path, load_date: date
+) -> list[EntityReport]:
+    """Stream one file into staged landing/quarantine Parquet files; returns its (and children's) reports."""
+    tz = contract.local_timezone
+    reasons = Reasons()
+    report = EntityReport(
+        entity=entity.name,
+        file=entity.file,
+        sha256=info.sha256,
+        bytes=info.bytes,
+        schema_version=contract.schema_version,
+    )
+    child_reports = {
+        c.name: EntityReport(
+            entity=c.name,
+            file=entity.file,
+            sha256=info.sha256,
+            bytes=info.bytes,
+            schema_version=contract.schema_version,
+            derived_from=entity.name,
+        )
+        for c in entity.children
+    }
+    reason_counts: Counter = Counter()
+    flag_counts: Counter = Counter()
+    child_flags: dict[str, Counter] = {c.name: Counter() for c in entity.children}
+
+    def staged(zone: str, name: str) -> Path:
+        target = stage / zone / name / PART
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    writers = {
+        ("landing", entity.name): pq.ParquetWriter(
+            staged("landing", entity.name), entity.schema(), **PARQUET_OPTIONS
+        )
+    }
+    writers[("quarantine", entity.name)] = pq.ParquetWriter(
+        staged("quarantine", entity.name), QUARANTINE_SCHEMA, **PARQUET_OPTIONS
+    )
+    for c in entity.children:
+        writers[("landing", c.name)] = pq.ParquetWriter(
+            staged("landing", c.name), c.schema(), **PARQUET_OPTIONS
+        )
+    batches = read_jsonl(path, entity) if contract.format == "jsonl" else read_csv(path, entity, info.header)
+    try:
+        for batch in _prefetch(batches):
+            result = validate(entity, batch, entity.file, tz, reasons)
+            report.rows_read += len(batch) + len(batch.unparseable)
+            report.rows_landed += result.landed.num_rows
+            report.rows_quarantined += result.quarantine.num_rows
+            reason_counts.update(result.reasons)
+            flag_counts.update(result.flagged)
+            if result.landed.num_rows:
+                writers[("landing", entity.name)].write_table(result.landed)
+            if result.quarantine.num_rows:
+                writers[("quarantine", entity.name)].write_table(result.quarantine)
+            for cname, (table, flags) in result.children.items():
+                child_reports[cname].rows_read += table.num_rows
+                child_reports[cname].rows_landed += table.num_rows
+                child_flags[cname].update(flags)
+                if table.num_rows:
+                    writers[("landing", cname)].write_table(table)
+    except FileProblem as exc:
+        raise _error(contract.source, entity.name, path, load_date, str(exc)) from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        # Arrow's messages quote the offending value, which may be personal data: report the type only.
+        raise _error(
+            contract.source, entity.name, path, load_date, f"cannot be parsed ({type(exc).__name__})"
+        ) from None
+    finally:
+        for w in writers.values():
+            w.close()
+    report.reasons = dict(sorted(reason_counts.items()))
+    report.flagged = dict(sorted(flag_counts.items()))
+    for cname, counts in child_flags.items():
+        child_reports[cname].flagged = dict(sorted(counts.items()))
+    if not report.reconciles:  # would be a bug in this package; never publish a load that loses rows
+        raise _error(contract.source, entity.name, path, load_date, "row counts do not reconcile")
+    return [report, *child_reports.values()]
+
+
+def _prefetch(batches: Iterator, depth: int = 1) -> Iterator:
+    """Parse the next batch in a thread while this one is validated and written (Arrow drops the GIL)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            q.put((done, exc))
+
+    worker = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.1)
+        worker.join()
+
+
+def _publish(staged: Path, target: Path) -> None:
+    """Move a staged partition file into place atomically and drop anything else in that partition."""
+    target.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target / PART)
+    for other in target.iterdir():
+        if other.name != PART:
+            shutil.rmtree(other) if other.is_dir() else other.unlink()
+
+
+def _rel(path: str | None, settings: Settings) -> str | None:
+    """Manifest paths are relative to the lake, so a moved home folder stays consistent."""
+    return None if path is None else Path(path).relative_to(settings.lake).as_posix()
+
+
+def _write_json_atomic(path: Path, doc: dict, stage: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stage / path.name
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
+    """Land every entity of ``<raw>/<source>/<YYYY-MM-DD>/`` into the lake and write its manifest.
+
+    Re-running a date replaces that date's partitions with byte-identical files. Raises IngestError
+    (nothing written) when a file is missing, empty, not UTF-8 or has the wrong CSV header.
+    """
+    contract = load_contract(source)
+    folder = drop_dir(settings, source, load_date)
+    infos = _inspect_all(contract, folder, load_date)
+
+    tmp_root = settings.lake / ".tmp"
+    stage = tmp_root / f"{source}-{load_date.isoformat()}-{uuid.uuid4().hex[:12]}"
+    stage.mkdir(parents=True)
+    try:
+        reports: dict[str, EntityReport] = {}
+        for entity in contract.entities:
+            for rep in _land_entity(
+                contract, entity, folder / entity.file, infos[entity.name], stage, load_date
+            ):
+                reports[rep.entity] = rep
+        for name, rep in reports.items():
+            dest = partition(settings, "landing", source, name, load_date)
+            _publish(stage / "landing" / name / PART, dest)
+            rep.landed_path = str(dest / PART)
+            if rep.derived_from is None:
+                qdest = partition(settings, "quarantine", source, name, load_date)
+                _publish(stage / "quarantine" / name / PART, qdest)
+                rep.quarantine_path = str(qdest / PART)
+        mpath = manifest_path(settings, source, load_date)
+        doc = {
+            "source": source,
+            "load_date": load_date.isoformat(),
+            "schema_version": contract.schema_version,
+            "drop": str(folder),
+            "entities": {
+                name: {k: v for k, v in asdict(rep).items() if k not in _NOT_IN_MANIFEST}
+                | {
+                    "landed": _rel(rep.landed_path, settings),
+                    "quarantine": _rel(rep.quarantine_path, settings),
+                }
+                for name, rep in reports.items()
+            },
+        }
+        _write_json_atomic(mpath, doc, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other loads may be staging there too
+            tmp_root.rmdir()
+    for rep in reports.values():
+        log.info(
+            "landed %s/%s %s: read=%d landed=%d quarantined=%d flagged=%d",
+            source,
+            rep.entity,
+            load_date.isoformat(),
+            rep.rows_read,
+            rep.rows_landed,
+            rep.rows_quarantined,
+            sum(rep.flagged.values()),
+        )
+    return LoadReport(source=source, load_date=load_date, entities=reports, manifest_path=mpath)
