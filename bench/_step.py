@@ -17,10 +17,10 @@ from cdp.config import Settings
 
 def _rows(settings: Settings, step: str, output: dict) -> int | None:
     if step.startswith("ingest:"):
-        return sum(e["rows_read"] for e in output["entities"].values())
+        return sum(e["rows_read"] for e in output["entities"].values() if not e.get("derived_from"))
     if step == "dbt:build":
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            return con.sql(
+            return con.execute(
                 "select (select count(*) from staging.stg_pos__transactions)"
                 " + (select count(*) from staging.stg_ecommerce__order_lines)"
             ).fetchone()[0]

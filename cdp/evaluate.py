@@ -70,5 +70,5 @@ def score_identity(warehouse: Path, truth_dir: Path) -> PairwiseScore:
         )
         truth_file = str(truth_dir / "records.parquet").replace("'", "''")
         con.execute(f"create temp view truth as select * from read_parquet('{truth_file}')")
-        records, predicted, true, correct = con.sql(_SQL).fetchone()
+        records, predicted, true, correct = con.execute(_SQL).fetchone()
     return PairwiseScore(int(records), int(predicted), int(true), int(correct))

@@ -24,14 +24,14 @@ def render(settings: Settings, run_date: date) -> Path:
 
     matplotlib.use("Agg")
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        grid = con.sql(
+        grid = con.execute(
             "select r_score, f_score, count(*) from marts.customer_rfm group by 1, 2"
         ).fetchall()
-        segments = con.sql(
+        segments = con.execute(
             "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
         ).fetchall()
-        customers = con.sql("select count(*) from marts.dim_customers").fetchone()[0]
-        contactable = con.sql(
+        customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        contactable = con.execute(
             "select count(*) filter (where is_email_contactable), "
             "count(*) filter (where is_sms_contactable) from marts.dim_customers"
         ).fetchone()
@@ -77,7 +77,7 @@ _CSS = (
 
 
 def _dq_metrics(con: duckdb.DuckDBPyConnection, run_date: date) -> list[tuple[str, str, float]]:
-    exists = con.sql(
+    exists = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'ops' and table_name = 'dq_metrics'"
     ).fetchone()[0]

@@ -43,17 +43,17 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
     ]
     if settings.warehouse.exists():
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            tables = con.sql(
+            tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "
                 "where table_schema in ('staging', 'intermediate', 'marts') "
                 "and table_type = 'BASE TABLE' order by 1, 2"
             ).fetchall()
             for schema, table in tables:
-                count = con.sql(f'select count(*) from {schema}."{table}"').fetchone()[0]
+                count = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
                 summary.warehouse[f"{schema}.{table}"] = count
             summary.customers = summary.warehouse.get("marts.dim_customers", 0)
             if "marts.customer_rfm" in summary.warehouse:
-                summary.rfm_segments = con.sql(
+                summary.rfm_segments = con.execute(
                     "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
                 ).fetchall()
     if dates:

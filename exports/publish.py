@@ -77,7 +77,7 @@ def _write_files(settings: Settings, run_date: date, staging: Path, target: Path
         segments = sorted({row[0] for row in found} | set(DECLARED_SEGMENTS))
         results = []
         for segment in segments:
-            table = con.execute(_MEMBERS_SQL.format(columns=columns), [segment]).fetch_arrow_table()
+            table = con.sql(_MEMBERS_SQL.format(columns=columns), params=[segment]).to_arrow_table()
             staged = staging / f"{segment}.csv"
             pacsv.write_csv(table, staged)
             results.append(

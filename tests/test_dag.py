@@ -77,7 +77,7 @@ def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates) -> Non
     _assert_every_row_accounted_for(settings, dates)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         for table in ("dim_customers", "fct_orders", "customer_rfm", "customer_identity_map"):
-            assert con.sql(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
+            assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
     _assert_exports_contactable(settings, raw_drops, dates[-1])
 
     score = score_identity(settings.warehouse, raw_drops / "_truth")
@@ -104,12 +104,12 @@ def _assert_exports_contactable(settings: Settings, raw: Path, day: str) -> None
     files = sorted((settings.exports / day).glob("*.csv"))
     assert files, "no export files"
     with duckdb.connect() as con:
-        exported = con.sql(
+        exported = con.execute(
             f"select lower(trim(email)) as email from read_csv('{files[0]}', all_varchar=true)"
         ).fetchall()
         unsubscribed = {
             row[0]
-            for row in con.sql(
+            for row in con.execute(
                 f"select lower(trim(address)) from read_csv('{raw}/messaging/*/unsubscribes.csv', "
                 "all_varchar=true, filename=true) "
                 "where channel = 'email' "

@@ -1,0 +1,195 @@
+"""Build the warehouse: ``dbt build`` of ``dbt_project/`` (dbt-duckdb) as of one logical date.
+
+dbt runs in-process through its programmatic API (``dbtRunner``). Every path comes from
+:class:`cdp.config.Settings`: the DuckDB file (``CDP_WAREHOUSE``), the lake the sources read
+(``CDP_LAKE``), dbt's target folder (manifest, compiled SQL, docs) and its logs. dbt never writes into
+the repository. Failures raise :class:`WarehouseBuildError` naming the failing nodes; messages carry
+node names, statuses and counts, and quoted values from database errors are redacted so that no
+personal data reaches logs or exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cdp.config import DBT_PROJECT_DIR, Settings
+
+# Statuses dbt reports for a node that did not succeed (run results of models/seeds/tests/unit tests).
+_FAILED = {"error", "fail", "runtime error"}
+_QUOTED = re.compile(r"'[^']*'")
+
+
+class WarehouseBuildError(RuntimeError):
+    """``dbt build`` failed; ``failures`` lists (node, status, message) without personal data."""
+
+    def __init__(self, run_date: date | None, failures: list[dict[str, str]], detail: str = "") -> None:
+        self.run_date = run_date
+        self.failures = failures
+        lines = [f"{f['node']} [{f['status']}]: {f['message']}" for f in failures]
+        when = f" for {run_date.isoformat()}" if run_date else ""
+        head = f"dbt failed{when}: {len(failures)} node(s) failed" if failures else f"dbt failed{when}"
+        super().__init__("\n".join([head, *lines, *([detail] if detail else [])]))
+
+
+@dataclass
+class BuildResult:
+    """What a build did: counts per status, per node timings and where dbt put its artefacts."""
+
+    run_date: str
+    success: bool
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    target_path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dbt_args(settings: Settings, command: list[str], run_date: date | None = None) -> list[str]:
+    """The dbt CLI arguments for ``command`` with this home's paths (usable from a shell too)."""
+    args = [
+        *command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(settings.dbt_target_dir),
+        "--log-path",
+        str(settings.logs / "dbt"),
+    ]
+    if run_date is not None:
+        args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
+    return args
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables the dbt project reads (profiles.yml and the sources)."""
+    return {
+        "CDP_WAREHOUSE": str(settings.warehouse),
+        "CDP_LAKE": str(settings.lake),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def build(settings: Settings, run_date: date, select: str | None = None) -> BuildResult:
+    """``dbt build`` (seeds, models, unit and data tests) as of ``run_date``; raises on any failure."""
+    command = ["build"]
+    if select:
+        command += ["--select", select]
+    started = time.perf_counter()
+    result = _invoke(settings, dbt_args(settings, command, run_date))
+    seconds = time.perf_counter() - started
+    nodes = _node_results(result.result)
+    failures = [
+        {"node": n["node"], "status": n["status"], "message": n["message"]}
+        for n in nodes
+        if n["status"] in _FAILED
+    ]
+    if not result.success or failures:
+        raise WarehouseBuildError(run_date, failures, _redact(str(result.exception or "")))
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    return BuildResult(
+        run_date=run_date.isoformat(),
+        success=True,
+        seconds=round(seconds, 3),
+        counts=counts,
+        nodes=nodes,
+        target_path=str(settings.dbt_target_dir),
+    )
+
+
+def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
+    """``dbt docs generate`` against the built warehouse; returns the folder holding ``index.html``.
+
+    With ``run_date`` the compiled SQL shown in the docs is that date's; without it dbt skips
+    compiling (``--no-compile``) and documents the project and the warehouse catalog as they are.
+    """
+    command = ["docs", "generate"] if run_date else ["docs", "generate", "--no-compile"]
+    result = _invoke(settings, dbt_args(settings, command, run_date))
+    if not result.success:
+        raise WarehouseBuildError(run_date, [], _redact(str(result.exception or "docs generate failed")))
+    return settings.dbt_target_dir
+
+
+def _invoke(settings: Settings, args: list[str]) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    settings.ensure()
+    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
+    (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
+    with _environ(dbt_env(settings)):
+        try:
+            return dbtRunner().invoke(args)
+        finally:
+            _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a command.
+
+    Otherwise a later ``duckdb.connect(warehouse, read_only=True)`` in the same process (exports,
+    reports, Great Expectations) fails with "different configuration than existing connections".
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - another adapter
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        # Best effort: the next command opens a fresh environment anyway.
+        with contextlib.suppress(Exception):
+            environment.close()
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _node_results(run_result: Any) -> list[dict[str, Any]]:
+    nodes = []
+    for item in getattr(run_result, "results", None) or []:
+        node = getattr(item, "node", None)
+        status = str(getattr(item.status, "value", item.status))
+        nodes.append(
+            {
+                "node": getattr(node, "unique_id", "?"),
+                "status": status,
+                "seconds": round(float(getattr(item, "execution_time", 0.0) or 0.0), 3),
+                "failures": getattr(item, "failures", None),
+                "message": _redact(str(item.message or "")) if status in _FAILED else "",
+            }
+        )
+    return nodes
+
+
+def _redact(message: str) -> str:
+    """Drop quoted literals (data values in database errors) and keep the first lines."""
+    text = _QUOTED.sub("'…'", message)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[:6])[:1000]

@@ -1,0 +1,39 @@
+"""Thresholds and switches of the data-quality gates: the one place to tune them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+CRITICAL: Final = "critical"
+WARNING: Final = "warning"
+
+# Share of a day's rows (per entity) that ingest quarantined: above WARN is a warning, above
+# CRITICAL stops the pipeline.
+QUARANTINE_RATE_WARN: Final = 0.01
+QUARANTINE_RATE_CRITICAL: Final = 0.05
+
+# A landed partition or manifest that is missing for the run date (ingest ran before the gate).
+MISSING_DATA_SEVERITY: Final = CRITICAL
+
+# Counts only: no partial unexpected lists, so no row values (personal data) reach results or HTML.
+RESULT_FORMAT: Final = {"result_format": "BASIC", "partial_unexpected_count": 0}
+
+# Keys removed from every expectation result before it is written anywhere (belt and braces).
+VALUE_KEYS: Final = frozenset(
+    {
+        "partial_unexpected_list",
+        "partial_unexpected_counts",
+        "partial_unexpected_index_list",
+        "unexpected_list",
+        "unexpected_index_list",
+        "unexpected_index_query",
+        "unexpected_rows",
+        "details",
+    }
+)
+
+# GX Data Docs next to our own summary page; switch off to save a second or two per gate.
+BUILD_DATA_DOCS: Final = True
+
+EMAIL_REGEX: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_E164_REGEX: Final = r"^\+[1-9][0-9]{6,14}$"

@@ -1,0 +1,198 @@
+"""The expectation suites, defined in code (kept in the repo, never in a GX store on disk).
+
+Every expectation carries GX's own ``severity``: ``critical`` fails the gate, ``warning`` is reported.
+Suite names: ``landed.<source>.<entity>``, ``landed.quarantine``, ``marts.<table>``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from expectations.contracts import EntitySpec
+from expectations.settings import (
+    CRITICAL,
+    EMAIL_REGEX,
+    PHONE_E164_REGEX,
+    QUARANTINE_RATE_CRITICAL,
+    QUARANTINE_RATE_WARN,
+    WARNING,
+)
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+def _suite(name: str, expectations: list[Any]) -> gx.ExpectationSuite:
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(name=name, expectations=expectations)
+
+
+def landed_suite(spec: EntitySpec, rows_landed: int | None = None) -> gx.ExpectationSuite:
+    """Row-level rules from the contract, plus key uniqueness (warning) and the manifest's row count."""
+    import great_expectations.expectations as gxe
+
+    items: list[Any] = []
+    if rows_landed is not None:
+        items.append(gxe.ExpectTableRowCountToEqual(value=rows_landed, severity=CRITICAL))
+    for col in spec.columns:
+        if not col.checked:
+            continue
+        if col.not_null:
+            items.append(gxe.ExpectColumnValuesToNotBeNull(column=col.name, severity=CRITICAL))
+        if col.allowed:
+            items.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=col.name, value_set=list(col.allowed), severity=CRITICAL
+                )
+            )
+        if col.min is not None:
+            items.append(
+                gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.min, severity=CRITICAL)
+            )
+        if col.nonzero:
+            items.append(
+                gxe.ExpectColumnValuesToNotBeInSet(column=col.name, value_set=[0], severity=CRITICAL)
+            )
+        if col.pattern:
+            items.append(
+                gxe.ExpectColumnValuesToMatchRegex(column=col.name, regex=col.pattern, severity=CRITICAL)
+            )
+    # Re-sent records (status changes, profile updates, replayed files) are expected and deduplicated
+    # in dbt staging, so a duplicate key inside one partition is only a warning.
+    if len(spec.key) == 1:
+        items.append(gxe.ExpectColumnValuesToBeUnique(column=spec.key[0], severity=WARNING))
+    else:
+        items.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key), severity=WARNING))
+    return _suite(f"landed.{spec.name}", items)
+
+
+def quarantine_suite(entity_columns: list[str]) -> gx.ExpectationSuite:
+    """One column per ``<source>.<entity>`` holding that day's quarantine rate (one-row batch)."""
+    import great_expectations.expectations as gxe
+
+    items: list[Any] = []
+    for column in entity_columns:
+        items.append(
+            gxe.ExpectColumnMaxToBeBetween(
+                column=column, min_value=0, max_value=QUARANTINE_RATE_CRITICAL, severity=CRITICAL
+            )
+        )
+        items.append(
+            gxe.ExpectColumnMaxToBeBetween(
+                column=column, min_value=0, max_value=QUARANTINE_RATE_WARN, severity=WARNING
+            )
+        )
+    return _suite("landed.quarantine", items)
+
+
+def end_of_day(run_date: date) -> datetime:
+    """First instant after ``run_date`` (UTC, naive like the warehouse timestamps)."""
+    return datetime.combine(run_date + timedelta(days=1), time.min)
+
+
+def mart_suites(run_date: date) -> dict[str, tuple[str, gx.ExpectationSuite]]:
+    """``table -> (query, suite)``. Each query reads only the columns its suite checks."""
+    import great_expectations.expectations as gxe
+
+    def unique_not_null(column: str) -> list[Any]:
+        return [
+            gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL),
+            gxe.ExpectColumnValuesToBeUnique(column=column, severity=CRITICAL),
+        ]
+
+    non_empty = gxe.ExpectTableRowCountToBeBetween
+    return {
+        "dim_customers": (
+            "select customer_id, email, phone from marts.dim_customers",
+            _suite(
+                "marts.dim_customers",
+                [
+                    non_empty(min_value=1, severity=CRITICAL),
+                    *unique_not_null("customer_id"),
+                    gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX, severity=WARNING),
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column="phone", regex=PHONE_E164_REGEX, severity=CRITICAL
+                    ),
+                ],
+            ),
+        ),
+        "fct_orders": (
+            "select order_id, channel, net_amount, ordered_at from marts.fct_orders",
+            _suite(
+                "marts.fct_orders",
+                [
+                    non_empty(min_value=1, severity=CRITICAL),
+                    *unique_not_null("order_id"),
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="channel", value_set=["pos", "ecommerce"], severity=CRITICAL
+                    ),
+                    gxe.ExpectColumnValuesToNotBeNull(column="net_amount", severity=CRITICAL),
+                    gxe.ExpectColumnValuesToNotBeNull(column="ordered_at", severity=CRITICAL),
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column="ordered_at",
+                        max_value=end_of_day(run_date),
+                        strict_max=True,
+                        severity=CRITICAL,
+                    ),
+                ],
+            ),
+        ),
+        "customer_rfm": (
+            "select customer_id, r_score, f_score, m_score, segment from marts.customer_rfm",
+            _suite(
+                "marts.customer_rfm",
+                [
+                    *unique_not_null("customer_id"),
+                    *[
+                        gxe.ExpectColumnValuesToBeBetween(
+                            column=score, min_value=1, max_value=5, severity=CRITICAL
+                        )
+                        for score in ("r_score", "f_score", "m_score")
+                    ],
+                    *[
+                        gxe.ExpectColumnValuesToNotBeNull(column=score, severity=CRITICAL)
+                        for score in ("r_score", "f_score", "m_score", "segment")
+                    ],
+                ],
+            ),
+        ),
+        "customer_identity_map": (
+            "select source, entity, source_record_id, customer_id from marts.customer_identity_map",
+            _suite(
+                "marts.customer_identity_map",
+                [
+                    gxe.ExpectCompoundColumnsToBeUnique(
+                        column_list=["source_record_id", "source", "entity"], severity=CRITICAL
+                    ),
+                    gxe.ExpectColumnValuesToNotBeNull(column="customer_id", severity=CRITICAL),
+                ],
+            ),
+        ),
+        # Consent, computed in SQL first: every member must be a known, email-contactable customer.
+        # A member missing from dim_customers (or with a null flag) counts as not contactable.
+        "segment_members": (
+            "select segment_members.segment_name, segment_members.customer_id, "
+            "dim_customers.customer_id is not null as is_known_customer, "
+            "coalesce(dim_customers.is_email_contactable, false) as is_email_contactable "
+            "from marts.segment_members "
+            "left join marts.dim_customers "
+            "on dim_customers.customer_id = segment_members.customer_id",
+            _suite(
+                "marts.segment_members",
+                [
+                    gxe.ExpectColumnValuesToNotBeNull(column="customer_id", severity=CRITICAL),
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="is_known_customer", value_set=[True], severity=CRITICAL
+                    ),
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="is_email_contactable", value_set=[True], severity=CRITICAL
+                    ),
+                    gxe.ExpectCompoundColumnsToBeUnique(
+                        column_list=["segment_name", "customer_id"], severity=WARNING
+                    ),
+                ],
+            ),
+        ),
+    }

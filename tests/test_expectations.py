@@ -1,0 +1,386 @@
+"""Data-quality gates: landed gate on hand-written partitions, mart gate on a hand-made DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import expectations
+from cdp.config import Settings
+from expectations.contracts import entity_specs
+from expectations.landed import manifest_path, partition_path
+
+RUN_DATE = date(2026, 3, 10)
+TS = datetime(2026, 3, 10, 9, 30)
+SECRET = "zz-secret-value-zz"  # a "bad value" that must never appear in messages or results
+
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": pa.decimal128(18, 2),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def _clean_rows() -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Two valid rows per entity (only the checked fields; the rest land as null)."""
+    return {
+        ("pos", "transactions"): [
+            {
+                "receipt_id": "R1",
+                "line_no": n,
+                "store_id": "S01",
+                "tx_time": TS,
+                "sku": "SKU1",
+                "quantity": 1 if n == 1 else -1,
+                "unit_price": Decimal("9.99"),
+                "discount": Decimal("0.00"),
+                "currency": "EUR",
+                "payment_method": "card",
+                "loyalty_card_no": "L1",
+            }
+            for n in (1, 2)
+        ],
+        ("pos", "loyalty_members"): [
+            {"loyalty_card_no": f"L{n}", "updated_at": TS, "email": f"m{n}@example.com"} for n in (1, 2)
+        ],
+        ("ecommerce", "customers"): [
+            {"customer_id": f"C{n}", "updated_at": TS, "phone": "+31612345678" if n == 1 else None}
+            for n in (1, 2)
+        ],
+        ("ecommerce", "orders"): [
+            {"order_id": f"O{n}", "placed_at": TS, "status": "completed", "currency": "EUR"} for n in (1, 2)
+        ],
+        ("ecommerce", "order_lines"): [
+            {"order_id": "O1", "line_no": n, "sku": "SKU1", "qty": 1, "unit_price": Decimal("5.00")}
+            for n in (1, 2)
+        ],
+        ("social", "profiles"): [{"platform": "instagram", "user_handle": f"h{n}"} for n in (1, 2)],
+        ("social", "interactions"): [
+            {
+                "interaction_id": f"I{n}",
+                "platform": "x",
+                "user_handle": "h1",
+                "event_type": "like",
+                "event_time": TS,
+            }
+            for n in (1, 2)
+        ],
+        ("messaging", "unsubscribes"): [
+            {"channel": "email", "address": f"a{n}@example.com", "event_time": TS} for n in (1, 2)
+        ],
+    }
+
+
+def _write_partition(settings: Settings, source: str, entity: str, rows: list[dict], day: date) -> None:
+    spec = next(s for s in entity_specs() if (s.source, s.entity) == (source, entity))
+    fields = [pa.field(c.name, _ARROW_TYPES[c.type]) for c in spec.columns]
+    fields += [pa.field("_source_file", pa.string()), pa.field("_source_line", pa.int64())]
+    fields += [pa.field("_flags", pa.string())]
+    schema = pa.schema(fields)
+    records = [
+        {**{f.name: None for f in fields}, **row, "_source_file": "x", "_source_line": i + 1}
+        for i, row in enumerate(rows)
+    ]
+    path = partition_path(settings, source, entity, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(records, schema=schema), path)
+
+
+def _write_manifest(settings: Settings, source: str, day: date, counts: dict[str, tuple[int, int]]) -> None:
+    path = manifest_path(settings, source, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entities = {
+        entity: {"rows_read": landed + quarantined, "rows_landed": landed, "rows_quarantined": quarantined}
+        for entity, (landed, quarantined) in counts.items()
+    }
+    path.write_text(json.dumps({"source": source, "entities": entities}))
+
+
+def land_day(
+    settings: Settings,
+    day: date = RUN_DATE,
+    overrides: dict[tuple[str, str], list[dict]] | None = None,
+    quarantined: dict[tuple[str, str], int] | None = None,
+) -> None:
+    rows = {**_clean_rows(), **(overrides or {})}
+    per_source: dict[str, dict[str, tuple[int, int]]] = {}
+    for (source, entity), entity_rows in rows.items():
+        _write_partition(settings, source, entity, entity_rows, day)
+        q = (quarantined or {}).get((source, entity), 0)
+        per_source.setdefault(source, {})[entity] = (len(entity_rows), q)
+    for source, counts in per_source.items():
+        _write_manifest(settings, source, day, counts)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Settings:
+    return Settings.load(home=tmp_path / "home", raw=tmp_path / "raw").ensure()
+
+
+# --------------------------------------------------------------------------------------- landed gate
+
+
+def test_clean_landed_partition_passes(home: Settings) -> None:
+    land_day(home)
+    result = expectations.run_landed_gate(home, RUN_DATE)
+    assert result.passed, result.critical
+    assert result.critical == []
+    assert result.warnings == []
+    assert result.evaluated > 40
+    assert expectations.assert_passed(result) is result
+    assert result.html_path == home.reports / "2026-03-10" / "dq_landed.html"
+    assert "PASSED" in result.html_path.read_text()
+    assert json.loads(result.json_path.read_text())["passed"] is True
+    assert result.data_docs_path is not None
+    assert result.data_docs_path.exists()
+    json.dumps(result.to_dict())  # JSON-able for XComs and run logs
+
+
+def test_null_keys_and_disallowed_values_fail_critical(home: Settings) -> None:
+    bad_tx = _clean_rows()[("pos", "transactions")]
+    bad_tx[0]["receipt_id"] = None
+    bad_tx[1]["payment_method"] = SECRET
+    land_day(home, overrides={("pos", "transactions"): bad_tx})
+
+    result = expectations.run_landed_gate(home, RUN_DATE)
+
+    assert not result.passed
+    found = {(i.suite, i.expectation, i.column) for i in result.critical}
+    assert ("landed.pos.transactions", "expect_column_values_to_not_be_null", "receipt_id") in found
+    assert ("landed.pos.transactions", "expect_column_values_to_be_in_set", "payment_method") in found
+    with pytest.raises(expectations.GateFailed) as raised:
+        expectations.assert_passed(result)
+    message = str(raised.value)
+    assert "landed.pos.transactions [receipt_id]" in message
+    assert "landed.pos.transactions [payment_method]" in message
+    assert "1 of 2 rows" in message
+    assert "2026-03-10" in message
+    assert "critical" in message
+    # The bad value itself never leaves the data: not in the message, the JSON, the HTML or Data Docs.
+    assert SECRET not in message
+    assert SECRET not in result.json_path.read_text()
+    assert SECRET not in result.html_path.read_text()
+    for page in result.data_docs_path.parent.rglob("*.html"):
+        assert SECRET not in page.read_text(), page
+
+
+def test_min_nonzero_pattern_and_missing_partition(home: Settings) -> None:
+    lines = _clean_rows()[("ecommerce", "order_lines")]
+    lines[0]["qty"] = 0
+    tx = _clean_rows()[("pos", "transactions")]
+    tx[0]["quantity"] = 0
+    tx[1]["currency"] = "euro"
+    land_day(home, overrides={("ecommerce", "order_lines"): lines, ("pos", "transactions"): tx})
+    partition_path(home, "social", "profiles", RUN_DATE).unlink()
+
+    result = expectations.run_landed_gate(home, RUN_DATE)
+
+    found = {(i.suite, i.column) for i in result.critical}
+    assert ("landed.ecommerce.order_lines", "qty") in found
+    assert ("landed.pos.transactions", "quantity") in found
+    assert ("landed.pos.transactions", "currency") in found
+    assert ("landed.social.profiles", None) in found  # partition missing though the manifest has rows
+
+
+def test_duplicate_key_is_only_a_warning(home: Settings) -> None:
+    members = _clean_rows()[("pos", "loyalty_members")]
+    members[1]["loyalty_card_no"] = members[0]["loyalty_card_no"]
+    land_day(home, overrides={("pos", "loyalty_members"): members})
+
+    result = expectations.run_landed_gate(home, RUN_DATE)
+
+    assert result.passed
+    assert [(i.suite, i.column) for i in result.warnings] == [
+        ("landed.pos.loyalty_members", "loyalty_card_no")
+    ]
+    assert "2 of 2 rows" in result.warnings[0].description
+    expectations.assert_passed(result)
+
+
+@pytest.mark.parametrize(
+    ("quarantined", "severity"),
+    [(0, None), (1, "warning"), (3, "critical")],  # of ~50 rows read: 0 %, 2 %, 5.7 %
+)
+def test_quarantine_rate_thresholds(home: Settings, quarantined: int, severity: str | None) -> None:
+    rows = {("pos", "transactions"): _clean_rows()[("pos", "transactions")] * 25}
+    for i, row in enumerate(rows[("pos", "transactions")]):
+        rows[("pos", "transactions")][i] = {**row, "receipt_id": f"R{i}"}
+    land_day(home, overrides=rows, quarantined={("pos", "transactions"): quarantined})
+
+    result = expectations.run_landed_gate(home, RUN_DATE)
+
+    def hits(issues: list[expectations.Issue]) -> list[expectations.Issue]:
+        return [i for i in issues if i.suite == "landed.quarantine" and i.column == "pos.transactions"]
+
+    assert len(hits(result.critical)) == (severity == "critical")
+    assert len(hits(result.warnings)) == (severity == "warning")
+    assert result.passed == (severity != "critical")
+
+
+def test_missing_manifest_is_critical(home: Settings) -> None:
+    land_day(home)
+    manifest_path(home, "messaging", RUN_DATE).unlink()
+    result = expectations.run_landed_gate(home, RUN_DATE)
+    assert [(i.expectation, i.column) for i in result.critical] == [("manifest_exists", "messaging")]
+
+
+def test_empty_partition_passes_and_missing_column_is_reported_once(home: Settings) -> None:
+    land_day(home, overrides={("messaging", "unsubscribes"): []})  # a header-only drop
+    path = partition_path(home, "ecommerce", "orders", RUN_DATE)
+    pq.write_table(pq.read_table(path).drop_columns(["currency"]), path)
+
+    result = expectations.run_landed_gate(home, RUN_DATE)
+
+    assert [(i.suite, i.expectation, i.column) for i in result.critical] == [
+        ("landed.ecommerce.orders", "expect_column_to_exist", "currency")
+    ]
+    assert result.warnings == []
+
+
+# ----------------------------------------------------------------------------------------- mart gate
+
+
+def make_warehouse(path: Path, *, non_contactable_member: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """
+            create table marts.dim_customers as select * from (values
+                ('c1', 'Ann', 'A', 'f', date '1980-01-01', 'ann@example.com', '+31612345678', 'Utrecht',
+                 '3511', true, true, false, false, true, true, timestamp '2025-01-01', timestamp '2026-03-01',
+                 'pos,ecommerce', true, true, false, 2, timestamp '2025-02-01', timestamp '2026-03-01'),
+                ('c2', 'Bob', 'B', 'm', null, null, null, 'Delft',
+                 null, false, false, false, false, false, false,
+                 timestamp '2025-05-01', timestamp '2026-02-01', 'pos', true, false, false, 1,
+                 timestamp '2025-05-01', timestamp '2026-02-01')
+            ) as t(customer_id, first_name, last_name, gender, birth_date, email, phone, city, postcode,
+                   email_opt_in, sms_opt_in, is_email_unsubscribed, is_sms_unsubscribed,
+                   is_email_contactable, is_sms_contactable, first_seen_at, last_seen_at, channels,
+                   has_pos, has_ecommerce, has_social, source_record_count, first_order_at, last_order_at)
+            """
+        )
+        con.execute(
+            """
+            create table marts.fct_orders as select * from (values
+                ('o1', 'pos', 'R1', 'c1', timestamp '2026-03-10 23:59:59', date '2026-03-10', 'S01', 'EUR',
+                 'completed', 2, 20.00::decimal(18,2), 0.00::decimal(18,2), 0.00::decimal(18,2),
+                 20.00::decimal(18,2), false, false),
+                ('o2', 'ecommerce', 'O1', 'c2', timestamp '2026-02-01 10:00:00', date '2026-02-01', null,
+                 'EUR', 'completed', 1, 5.00::decimal(18,2), 1.00::decimal(18,2), 0.00::decimal(18,2),
+                 4.00::decimal(18,2), false, true)
+            ) as t(order_id, channel, source_order_id, customer_id, ordered_at, order_date, store_id,
+                   currency, status, item_count, gross_amount, discount_amount, return_amount, net_amount,
+                   is_return, has_discount)
+            """
+        )
+        con.execute(
+            """
+            create table marts.customer_rfm as select * from (values
+                ('c1', date '2026-03-10', date '2026-03-01', 9, 2, 20.0, 5, 4, 3, '543', 'champions'),
+                ('c2', date '2026-03-10', date '2026-02-01', 37, 1, 4.0, 1, 1, 1, '111', 'lost')
+            ) as t(customer_id, as_of_date, last_order_date, recency_days, frequency, monetary, r_score,
+                   f_score, m_score, rfm_score, segment)
+            """
+        )
+        con.execute(
+            """
+            create table marts.customer_identity_map as select * from (values
+                ('pos', 'loyalty_members', 'L1', 'c1'), ('ecommerce', 'customers', 'C1', 'c1'),
+                ('pos', 'loyalty_members', 'L2', 'c2')
+            ) as t(source, entity, source_record_id, customer_id)
+            """
+        )
+        member = "c2" if non_contactable_member else "c1"
+        con.execute(
+            f"""
+            create table marts.segment_members as select * from (values
+                ('champions', '{member}', 'x@example.com', 'X', 'Y')
+            ) as t(segment_name, customer_id, email, first_name, last_name)
+            """
+        )
+
+
+def test_mart_gate_passes_on_clean_marts(home: Settings) -> None:
+    make_warehouse(home.warehouse)
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    assert result.passed, result.critical
+    assert result.warnings == []
+    assert result.html_path.exists()
+    assert result.data_docs_path.exists()
+
+
+def test_mart_gate_fails_on_non_contactable_segment_member(home: Settings) -> None:
+    make_warehouse(home.warehouse, non_contactable_member=True)
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    assert not result.passed
+    assert [(i.suite, i.column) for i in result.critical] == [
+        ("marts.segment_members", "is_email_contactable")
+    ]
+    with pytest.raises(expectations.GateFailed, match=r"marts\.segment_members"):
+        expectations.assert_passed(result)
+
+
+def test_mart_gate_accepts_zone_aware_timestamps(home: Settings) -> None:
+    make_warehouse(home.warehouse)
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("alter table marts.fct_orders alter ordered_at type timestamptz")
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    assert result.passed, result.critical
+
+
+def test_mart_gate_flags_bad_phone_future_order_and_missing_table(home: Settings) -> None:
+    make_warehouse(home.warehouse)
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute(f"update marts.dim_customers set phone = '{SECRET}', email = 'not-an-email'")
+        con.execute("update marts.fct_orders set ordered_at = timestamp '2026-03-11 00:00:00'")
+        con.execute("drop table marts.customer_rfm")
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    critical = {(i.suite, i.column or i.expectation) for i in result.critical}
+    assert ("marts.dim_customers", "phone") in critical
+    assert ("marts.fct_orders", "ordered_at") in critical
+    assert ("marts.customer_rfm", "table_readable") in critical
+    assert [(i.suite, i.column) for i in result.warnings] == [("marts.dim_customers", "email")]
+    assert SECRET not in str(result.to_dict()) + result.html_path.read_text()
+
+
+# --------------------------------------------------------------------------------------- dq metrics
+
+
+def test_record_dq_metrics_is_idempotent(home: Settings) -> None:
+    land_day(home, quarantined={("pos", "transactions"): 2})
+    previous = date(2026, 3, 9)
+    land_day(home, day=previous)  # the same keys the day before → every row is a duplicate by then
+    make_warehouse(home.warehouse)
+
+    first = expectations.record_dq_metrics(home, RUN_DATE)
+    second = expectations.record_dq_metrics(home, RUN_DATE)
+    expectations.record_dq_metrics(home, previous)
+
+    assert first == second
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select source, metric, value from ops.dq_metrics where run_date = ? order by 1, 2", [RUN_DATE]
+        ).fetchall()
+        assert con.execute("select count(distinct run_date) from ops.dq_metrics").fetchone()[0] == 2
+    assert rows == sorted(first)
+    values = {(s, m): v for s, m, v in rows}
+    assert len(values) == len(rows)  # one row per source and metric
+    assert values[("pos", "quarantine_rate")] == pytest.approx(2 / 6)  # 4 rows landed + 2 quarantined
+    assert values[("pos", "duplicate_rate")] == 1.0
+    assert values[("pos", "contact_completeness")] == 1.0  # both members have an email
+    assert values[("ecommerce", "contact_completeness")] == 0.5
+    assert values[("social", "contact_completeness")] == 0.0
+    assert values[("pos", "match_rate")] == pytest.approx(1 / 2)
+    assert values[("ecommerce", "match_rate")] == 1.0
