@@ -1,0 +1,513 @@
+"""dbt models end to end on a tiny hand-made landed lake.
+
+The lake is written here with pyarrow in the landed layout (``ingest/contracts/README.md``): the
+contract's fields (types from the contract YAML) plus ``_source_file``, ``_source_line``, ``_flags``,
+one ``load_date=YYYY-MM-DD`` partition per load. The people in it:
+
+* Jane: a POS loyalty member (``JANE``/``DE VRIES``, phone ``06-1234 5678``), a web account whose
+  email is typed in full-width characters and a social lead form with her phone as ``0031 6 ...``;
+  her member record is resent unchanged the next day. She buys in store (one receipt with a returned
+  line, one return-only receipt) and online (one order later refunded).
+* Bob: a web account plus a guest checkout with his email in other case; he unsubscribes from email.
+* Carol and Dave: one old order each; an anonymous receipt without a loyalty card.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from cdp.config import CONTRACTS_DIR, DBT_PROJECT_DIR, Settings
+from cdp.warehouse import WarehouseBuildError, build, docs_generate
+
+pytestmark = pytest.mark.slow
+
+RUN_DATE = date(2024, 3, 10)
+NEXT_DATE = date(2024, 3, 11)
+
+_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": pa.decimal128(18, 2),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def _schemas() -> dict[tuple[str, str], pa.Schema]:
+    """Landed Arrow schema per (source, entity), read from the contracts."""
+    lineage = [("_source_file", pa.string()), ("_source_line", pa.int64()), ("_flags", pa.string())]
+    schemas = {}
+    for path in sorted(CONTRACTS_DIR.glob("*.yml")):
+        contract = yaml.safe_load(path.read_text())
+        for entity, spec in contract["entities"].items():
+            fields = [(f["name"], _TYPES[f["type"]]) for f in spec["fields"] if f["type"] != "list"]
+            schemas[(contract["source"], entity)] = pa.schema(fields + lineage)
+            for child, child_spec in (spec.get("children") or {}).items():
+                parent_key = [(name, dict(fields)[name]) for name in spec["key"]]
+                child_fields = [(f["name"], _TYPES[f["type"]]) for f in child_spec["fields"]]
+                schemas[(contract["source"], child)] = pa.schema(
+                    [*parent_key, ("line_no", pa.int64()), *child_fields, *lineage]
+                )
+    return schemas
+
+
+SCHEMAS = _schemas()
+
+
+def land(lake: Path, load_date: date, source: str, entity: str, rows: list[dict[str, Any]]) -> None:
+    """Write one landed partition; rows give contract fields, lineage columns are filled in."""
+    schema = SCHEMAS[(source, entity)]
+    full = []
+    for line, row in enumerate(rows, start=1):
+        record = dict.fromkeys(schema.names)
+        record.update({"_source_file": f"{entity}.x", "_source_line": line})
+        record.update(row)
+        full.append(record)
+    folder = lake / "landing" / source / entity / f"load_date={load_date.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(full, schema=schema), folder / "part-0.parquet")
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def money(text: str) -> Decimal:
+    return Decimal(text)
+
+
+JANE_MEMBER = {
+    "loyalty_card_no": "L001",
+    "first_name": "  JANE ",
+    "last_name": "DE   VRIES",
+    "gender": "F",
+    "birth_date": date(1990, 5, 17),
+    "phone": "06-1234 5678",
+    "email": " Jane.Doe@Example.COM ",
+    "postcode": "1011 ab",
+    "city": "AMSTERDAM",
+    "enrolled_at": ts("2023-06-01 09:00:00"),
+    "updated_at": ts("2024-03-01 10:00:00"),
+    "email_opt_in": True,
+    "sms_opt_in": True,
+}
+
+
+def pos_line(receipt: str, line_no: int, when: str, card: str | None, qty: int, price: str, **extra: Any):
+    return {
+        "receipt_id": receipt,
+        "line_no": line_no,
+        "store_id": "S01",
+        "tx_time": ts(when),
+        "loyalty_card_no": card,
+        "sku": f"SKU{line_no}",
+        "quantity": qty,
+        "unit_price": money(price),
+        "discount": money(extra.pop("discount", "0")),
+        "currency": "EUR",
+        **extra,
+    }
+
+
+def web_order(order_id: str, customer: str | None, placed: str, status: str, **extra: Any):
+    return {
+        "order_id": order_id,
+        "customer_id": customer,
+        "placed_at": ts(placed),
+        "updated_at": ts(extra.pop("updated", placed)),
+        "status": status,
+        "currency": "EUR",
+        **extra,
+    }
+
+
+def web_line(order_id: str, line_no: int, qty: int, price: str, discount: str = "0", source_line: int = 1):
+    return {
+        "order_id": order_id,
+        "line_no": line_no,
+        "sku": f"W{line_no}",
+        "qty": qty,
+        "unit_price": money(price),
+        "discount": money(discount),
+        "_source_file": "orders.x",
+        "_source_line": source_line,
+    }
+
+
+def write_day_one(lake: Path) -> None:
+    day = date(2024, 3, 9)
+    land(
+        lake,
+        day,
+        "pos",
+        "loyalty_members",
+        [
+            JANE_MEMBER,
+            {
+                "loyalty_card_no": "L002",
+                "first_name": "carol",
+                "last_name": "o'brien",
+                "gender": "vrouw",
+                "phone": "612345679",
+                "email": "carol@example.net",
+                "updated_at": ts("2023-12-01 10:00:00"),
+                "email_opt_in": True,
+            },
+        ],
+    )
+    land(
+        lake,
+        day,
+        "pos",
+        "transactions",
+        [
+            pos_line("R1", 1, "2024-03-08 10:00:00", "L001", 2, "50.00"),
+            pos_line("R3", 1, "2024-03-09 11:00:00", "L001", 1, "50.00"),
+            pos_line("R3", 2, "2024-03-09 11:00:00", "L001", -1, "20.00"),
+            pos_line("R4", 1, "2024-03-09 12:00:00", "L001", -1, "20.00"),
+            pos_line("R5", 1, "2024-01-15 12:00:00", "L002", 1, "20.00"),
+            pos_line("R6", 1, "2024-03-09 13:00:00", None, 3, "5.00", discount="1.50"),
+        ],
+    )
+    land(
+        lake,
+        day,
+        "ecommerce",
+        "customers",
+        [
+            {
+                "customer_id": "W001",
+                "email": "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+                "first_name": "jane",
+                "phone": "+31 (0)6 12345678",
+                "gender": "female",
+                "address_city": "Utrecht",
+                "updated_at": ts("2024-03-05 08:00:00"),
+                "consent_email": True,
+            },
+            {
+                "customer_id": "W002",
+                "email": "bob@example.org",
+                "first_name": "Bob",
+                "last_name": "Smith",
+                "gender": "M",
+                "updated_at": ts("2024-02-01 08:00:00"),
+                "consent_email": True,
+            },
+            {
+                "customer_id": "W003",
+                "email": "dave@example.com",
+                "first_name": "DAVE",
+                "updated_at": ts("2023-11-01 08:00:00"),
+                "consent_email": False,
+            },
+        ],
+    )
+    orders = [
+        web_order("O1", "W001", "2024-03-02 09:00:00", "completed"),
+        web_order("O2", "W001", "2024-03-03 09:00:00", "completed", discount_code="SPRING"),
+        web_order("G1", None, "2024-03-09 09:00:00", "completed", guest_email="Bob@Example.org "),
+        web_order("O4", "W003", "2023-12-01 09:00:00", "completed"),
+    ]
+    land(lake, day, "ecommerce", "orders", [{**o, "_source_file": "orders.x"} for o in orders])
+    land(
+        lake,
+        day,
+        "ecommerce",
+        "order_lines",
+        [
+            web_line("O1", 1, 1, "80.00", source_line=1),
+            web_line("O2", 1, 2, "30.00", "5.00", source_line=2),
+            web_line("G1", 1, 1, "150.00", source_line=3),
+            web_line("O4", 1, 1, "40.00", source_line=4),
+        ],
+    )
+    land(
+        lake,
+        day,
+        "social",
+        "profiles",
+        [
+            {
+                "platform": "instagram",
+                "user_handle": "@JaneD",
+                "display_name": "jane d",
+                "phone": "0031 6 1234 5678",
+                "followed_at": ts("2024-02-20 18:00:00"),
+            }
+        ],
+    )
+    land(
+        lake,
+        day,
+        "social",
+        "interactions",
+        [
+            {
+                "interaction_id": "I1",
+                "platform": "instagram",
+                "user_handle": "janed",
+                "event_type": "like",
+                "event_time": ts("2024-03-09 20:00:00"),
+            }
+        ],
+    )
+    land(lake, day, "messaging", "unsubscribes", [])
+
+
+def write_day_two(lake: Path) -> None:
+    day = date(2024, 3, 10)
+    # Jane's member record resent unchanged (must not create a second record).
+    land(lake, day, "pos", "loyalty_members", [JANE_MEMBER])
+    land(lake, day, "pos", "transactions", [pos_line("R1", 1, "2024-03-08 10:00:00", "L001", 2, "50.00")])
+    land(lake, day, "ecommerce", "customers", [])
+    orders = [
+        web_order("O2", "W001", "2024-03-03 09:00:00", "refunded", updated="2024-03-10 08:00:00"),
+        web_order("O3", "W002", "2024-03-10 09:00:00", "completed"),
+        # Placed after the run date's end (UTC): not an order as of 2024-03-10.
+        web_order("O9", "W002", "2024-03-11 00:30:00", "completed"),
+    ]
+    land(lake, day, "ecommerce", "orders", [{**o, "_source_file": "orders.x"} for o in orders])
+    land(
+        lake,
+        day,
+        "ecommerce",
+        "order_lines",
+        [
+            web_line("O2", 1, 2, "30.00", "5.00", source_line=1),
+            web_line("O3", 1, 1, "200.00", source_line=2),
+            web_line("O9", 1, 1, "999.00", source_line=3),
+        ],
+    )
+    land(lake, day, "social", "profiles", [])
+    land(lake, day, "social", "interactions", [])
+    land(
+        lake,
+        day,
+        "messaging",
+        "unsubscribes",
+        [{"channel": "email", "address": "BOB@example.org", "event_time": ts("2024-03-10 07:00:00")}],
+    )
+
+
+def write_day_three(lake: Path) -> None:
+    """The next day's landing: must not change the marts as of RUN_DATE."""
+    day = NEXT_DATE
+    land(
+        lake,
+        day,
+        "pos",
+        "loyalty_members",
+        [{**JANE_MEMBER, "first_name": "Janet", "updated_at": ts("2024-03-11 10:00:00")}],
+    )
+    land(lake, day, "pos", "transactions", [pos_line("R7", 1, "2024-03-11 09:00:00", "L001", 1, "500.00")])
+    land(lake, day, "ecommerce", "customers", [])
+    land(lake, day, "ecommerce", "orders", [])
+    land(lake, day, "ecommerce", "order_lines", [])
+    land(lake, day, "social", "profiles", [])
+    land(lake, day, "social", "interactions", [])
+    land(
+        lake,
+        day,
+        "messaging",
+        "unsubscribes",
+        [{"channel": "email", "address": "jane.doe@example.com", "event_time": ts("2024-03-11 07:00:00")}],
+    )
+
+
+MARTS = ("customer_identity_map", "dim_customers", "fct_orders", "customer_rfm", "segment_members")
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def snapshot(settings: Settings) -> dict[str, list[tuple]]:
+    return {name: query(settings, f"select * from marts.{name} order by all") for name in MARTS}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings.load(home=tmp_path_factory.mktemp("home")).ensure()
+    write_day_one(settings.lake)
+    write_day_two(settings.lake)
+    build(settings, RUN_DATE)
+    return settings
+
+
+def customer_of(settings: Settings, source: str, entity: str, record_id: str) -> str:
+    rows = query(
+        settings,
+        "select customer_id from marts.customer_identity_map "
+        f"where source = '{source}' and entity = '{entity}' and source_record_id = '{record_id}'",
+    )
+    assert len(rows) == 1
+    return rows[0][0]
+
+
+def test_identity_map_merges_records_sharing_email_or_phone(built: Settings) -> None:
+    jane = customer_of(built, "pos", "loyalty_members", "L001")
+    assert customer_of(built, "ecommerce", "customers", "W001") == jane
+    assert customer_of(built, "social", "profiles", "instagram:janed") == jane
+    bob = customer_of(built, "ecommerce", "customers", "W002")
+    assert customer_of(built, "ecommerce", "orders", "G1") == bob
+    others = {
+        customer_of(built, "pos", "loyalty_members", "L002"),
+        customer_of(built, "ecommerce", "customers", "W003"),
+    }
+    assert len({jane, bob, *others}) == 4
+    assert jane.startswith("C")
+    assert len(jane) == 17
+    # Resent member row and non-guest orders are not records of their own.
+    assert query(built, "select count(*) from marts.customer_identity_map")[0][0] == 7
+
+
+def test_dim_customers_best_values_and_contactability(built: Settings) -> None:
+    jane = customer_of(built, "pos", "loyalty_members", "L001")
+    row = query(
+        built,
+        "select first_name, last_name, gender, email, phone, city, postcode, email_opt_in, "
+        "is_email_unsubscribed, is_email_contactable, channels, has_pos, has_ecommerce, has_social, "
+        f"source_record_count from marts.dim_customers where customer_id = '{jane}'",
+    )[0]
+    assert row == (
+        "Jane",  # web account (newest) says 'jane' -> proper-cased
+        "De Vries",
+        "female",
+        "jane.doe@example.com",
+        "+31612345678",
+        "Utrecht",
+        "1011 AB",
+        True,
+        False,
+        True,
+        "ecommerce,pos,social",
+        True,
+        True,
+        True,
+        3,
+    )
+    bob = customer_of(built, "ecommerce", "customers", "W002")
+    bob_row = query(
+        built,
+        "select is_email_unsubscribed, is_email_contactable, gender, channels "
+        f"from marts.dim_customers where customer_id = '{bob}'",
+    )[0]
+    assert bob_row == (True, False, "male", "ecommerce")
+    carol = query(
+        built,
+        "select first_name, last_name, phone from marts.dim_customers "
+        f"where customer_id = '{customer_of(built, 'pos', 'loyalty_members', 'L002')}'",
+    )[0]
+    assert carol == ("Carol", "O'Brien", "+31612345679")
+
+
+def test_fct_orders_nets_returns_refunds_and_cutoff(built: Settings) -> None:
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            built,
+            "select order_id, status, customer_id is null, item_count, gross_amount, discount_amount, "
+            "return_amount, net_amount, is_return, has_discount from marts.fct_orders",
+        )
+    }
+    # status, anonymous, item_count, gross, discount, returns, net, is_return, has_discount
+    expected = {
+        "pos:S01:R1": ("completed", False, 2, "100.00", "0.00", "0.00", "100.00", False, False),
+        "pos:S01:R3": ("completed", False, 2, "50.00", "0.00", "20.00", "30.00", True, False),
+        "pos:S01:R4": ("returned", False, 1, "0.00", "0.00", "20.00", "-20.00", True, False),
+        "pos:S01:R6": ("completed", True, 3, "15.00", "1.50", "0.00", "13.50", False, True),
+        "ecommerce:O2": ("refunded", False, 2, "60.00", "5.00", "0.00", "0.00", False, True),
+    }
+    for order_id, (*head, gross, discount, returns, net, is_return, has_discount) in expected.items():
+        amounts = [Decimal(gross), Decimal(discount), Decimal(returns), Decimal(net)]
+        assert rows[order_id] == (*head, *amounts, is_return, has_discount), order_id
+    assert rows["ecommerce:G1"][1] is False  # guest checkout belongs to Bob's customer
+    assert "ecommerce:O9" not in rows  # placed after run_date + 1 day (UTC)
+    assert len(rows) == 10
+
+
+def test_customer_rfm_scores_and_segments(built: Settings) -> None:
+    ids = {
+        "jane": customer_of(built, "pos", "loyalty_members", "L001"),
+        "bob": customer_of(built, "ecommerce", "customers", "W002"),
+        "carol": customer_of(built, "pos", "loyalty_members", "L002"),
+        "dave": customer_of(built, "ecommerce", "customers", "W003"),
+    }
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            built,
+            "select customer_id, as_of_date, recency_days, frequency, monetary, "
+            "r_score, f_score, m_score, rfm_score, segment from marts.customer_rfm",
+        )
+    }
+    assert rows[ids["jane"]] == (RUN_DATE, 1, 3, Decimal("190.00"), 4, 5, 4, "454", "Champions")
+    assert rows[ids["bob"]] == (RUN_DATE, 0, 2, Decimal("350.00"), 5, 4, 5, "545", "Champions")
+    # Carol and Dave tie on frequency (1 order each): equal values, equal f_score.
+    assert rows[ids["carol"]][2:] == (1, Decimal("20.00"), 2, 1, 1, "211", "Hibernating")
+    assert rows[ids["dave"]][2:] == (1, Decimal("40.00"), 1, 1, 2, "112", "Hibernating")
+
+
+def test_segment_members_excludes_unsubscribed(built: Settings) -> None:
+    jane = customer_of(built, "pos", "loyalty_members", "L001")
+    assert query(built, "select * from marts.segment_members") == [
+        ("champions_email", jane, "jane.doe@example.com", "Jane", "De Vries")
+    ]
+
+
+def test_point_in_time_rerun_is_identical_after_next_landing(built: Settings) -> None:
+    before = snapshot(built)
+    write_day_three(built.lake)
+    build(built, RUN_DATE)
+    assert snapshot(built) == before
+    # The next day sees the new data: Jane's new receipt and her unsubscribe.
+    build(built, NEXT_DATE)
+    jane = customer_of(built, "pos", "loyalty_members", "L001")
+    assert query(
+        built,
+        f"select first_name, is_email_unsubscribed from marts.dim_customers where customer_id = '{jane}'",
+    ) == [("Janet", True)]
+    assert query(built, "select count(*) from marts.segment_members")[0][0] == 0
+    build(built, RUN_DATE)
+    assert snapshot(built) == before
+
+
+def test_dbt_writes_nothing_into_the_repository(built: Settings) -> None:
+    docs = docs_generate(built, RUN_DATE)
+    assert (docs / "index.html").exists()
+    assert (docs / "catalog.json").exists()
+    for name in ("target", "logs", "dbt_packages"):
+        assert not (DBT_PROJECT_DIR / name).exists()
+    assert (built.logs / "dbt" / "dbt.log").exists()
+
+
+def test_missing_run_date_fails_clearly(built: Settings) -> None:
+    from cdp import warehouse
+
+    args = warehouse.dbt_args(built, ["compile", "--select", "stg_pos__transactions"])
+    result = warehouse._invoke(built, args)
+    assert not result.success
+    assert "run_date" in str(result.exception)
+
+
+def test_failures_raise_with_node_names(tmp_path: Path) -> None:
+    settings = Settings.load(home=tmp_path).ensure()
+    write_day_one(settings.lake)
+    # No landed partition at all for an entity: its source glob matches nothing and dbt fails.
+    (settings.lake / "landing" / "social" / "profiles").rename(tmp_path / "moved")
+    with pytest.raises(WarehouseBuildError) as raised:
+        build(settings, RUN_DATE, select="stg_social__profiles")
+    assert "stg_social__profiles" in str(raised.value)
+    assert "jane" not in str(raised.value).lower()
