@@ -88,7 +88,7 @@ def main() -> None:
         env,
     )
     summary = json.loads((settings.raw / "_truth" / "summary.json").read_text())
-    lines = summary.get("pos_transaction_lines") or summary.get("transaction_lines")
+    lines = summary["receipt_lines"]
     stages.append(Stage("generate", seconds, peak, lines, "receipt lines"))
 
     dates = [END_DATE - timedelta(days=args.days - i) for i in range(args.days + 1)]

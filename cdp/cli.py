@@ -77,7 +77,12 @@ def generate(
     from cdp.generator import generate as run_generator
 
     result = run_generator(out, people=people, days=days, end_date=end_date, seed=seed)
-    console.print(f"wrote sample drops to {out}: {result}")
+    facts = result.summary
+    console.print(
+        f"wrote drops {result.drop_dates[0]} .. {result.drop_dates[-1]} to {out} in {result.seconds:.1f} s: "
+        f"{facts['people']:,} people, {facts['receipt_lines']:,} receipt lines, {facts['orders']:,} orders, "
+        f"{facts['broken_rows_total']:,} broken rows; ground truth in {out / '_truth'}"
+    )
 
 
 @app.command()

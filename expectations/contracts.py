@@ -1,20 +1,17 @@
 """What the gates know about the landed data, derived from the source contracts (``ingest/contracts``).
 
-``_read_contracts`` is the only function that touches the YAML; when ``ingest.contract`` is available it
-can switch to that without changing anything else here.
+The contracts are parsed only by ``ingest.contract``; this module just maps them to gate rules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
-import yaml
+from cdp.config import SOURCES
+from ingest.contract import META_FIELDS, Field, load_contract
 
-from cdp.config import CONTRACTS_DIR, SOURCES
-
-LANDING_COLUMNS = ("_source_file", "_source_line", "_flags")
+LANDING_COLUMNS = tuple(f.name for f in META_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -60,24 +57,15 @@ class EntitySpec:
         return tuple(c.name for c in self.columns if c.type == "decimal")
 
 
-def _read_contracts() -> dict[str, dict[str, Any]]:
-    """Raw contract documents by source name (the single place that parses the YAML)."""
-    return {
-        source: yaml.safe_load((CONTRACTS_DIR / f"{source}.yml").read_text(encoding="utf-8"))
-        for source in SOURCES
-    }
-
-
-def _rule(spec: dict[str, Any], key: tuple[str, ...]) -> ColumnRule:
-    allowed = spec.get("allowed")
+def _rule(f: Field, key: tuple[str, ...]) -> ColumnRule:
     return ColumnRule(
-        name=spec["name"],
-        type=spec.get("type", "string"),
-        not_null=bool(spec.get("required")) or spec["name"] in key,
-        allowed=tuple(str(v) for v in allowed) if allowed else None,
-        min=float(spec["min"]) if spec.get("min") is not None else None,
-        nonzero=bool(spec.get("nonzero")),
-        pattern=spec.get("pattern"),
+        name=f.name,
+        type=f.type,
+        not_null=f.required or f.name in key,
+        allowed=f.allowed or None,
+        min=float(f.min) if f.min is not None else None,
+        nonzero=f.nonzero,
+        pattern=f.pattern,
     )
 
 
@@ -85,22 +73,18 @@ def _rule(spec: dict[str, Any], key: tuple[str, ...]) -> ColumnRule:
 def entity_specs() -> tuple[EntitySpec, ...]:
     """Every landed entity (children such as ``order_lines`` included), in contract order."""
     specs: list[EntitySpec] = []
-    for source, contract in _read_contracts().items():
-        for entity, doc in contract["entities"].items():
-            key = tuple(doc["key"])
-            fields = [f for f in doc["fields"] if f.get("type") != "list"]  # lists land as children
-            specs.append(EntitySpec(source, entity, key, tuple(_rule(f, key) for f in fields)))
-            for child, child_doc in (doc.get("children") or {}).items():
-                child_key = tuple(child_doc["key"])
-                parent_cols = [ColumnRule(name=k, type=_field_type(doc, k), not_null=True) for k in key]
+    for source in SOURCES:
+        for entity in load_contract(source).entities:
+            key = entity.key
+            specs.append(
+                EntitySpec(source, entity.name, key, tuple(_rule(f, key) for f in entity.scalar_fields))
+            )
+            for child in entity.children:
+                parent_cols = [ColumnRule(name=f.name, type=f.type, not_null=True) for f in child.parent_key]
                 line_no = ColumnRule(name="line_no", type="integer", not_null=True, min=1.0)
-                own = [_rule(f, child_key) for f in child_doc["fields"]]
-                specs.append(EntitySpec(source, child, child_key, (*parent_cols, line_no, *own)))
+                own = [_rule(f, child.key) for f in child.fields]
+                specs.append(EntitySpec(source, child.name, child.key, (*parent_cols, line_no, *own)))
     return tuple(specs)
-
-
-def _field_type(doc: dict[str, Any], name: str) -> str:
-    return next((f.get("type", "string") for f in doc["fields"] if f["name"] == name), "string")
 
 
 def entity_spec(source: str, entity: str) -> EntitySpec:
