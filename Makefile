@@ -26,7 +26,10 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --disable-progress-bar
+	mkdir -p $(CDP_HOME)/lint
+	cd dbt_project && CDP_WAREHOUSE=$(CDP_HOME)/lint/lint.duckdb CDP_LAKE=$(CDP_HOME)/lint/lake \
+		DBT_TARGET_PATH=$(CDP_HOME)/lint/target DBT_LOG_PATH=$(CDP_HOME)/lint/logs \
+		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
 bench: install
 	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
@@ -37,7 +40,7 @@ docs: install
 # Airflow's web UI on http://localhost:8080 with all state under $(CDP_HOME)/airflow; the login is
 # printed at start-up (and kept in $(CDP_HOME)/airflow/simple_auth_manager_passwords.json.generated).
 airflow: install
-	AIRFLOW_HOME=$(CDP_HOME)/airflow \
+	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CDP_HOME)/airflow \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	$(BIN)/airflow standalone

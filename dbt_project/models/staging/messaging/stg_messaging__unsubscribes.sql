@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('messaging', 'unsubscribes') }}
+    where load_date <= {{ run_date_literal() }}
+
+),
+
+renamed as (
+
+    select
+        lower(trim(channel)) as channel,
+        case when lower(trim(channel)) = 'email' then {{ normalize_email('address') }} end as email_normalized,
+        case when lower(trim(channel)) = 'sms' then {{ normalize_phone('address') }} end as phone_e164,
+        cast(event_time as {{ dbt.type_timestamp() }}) as unsubscribed_at,
+        cast(load_date as date) as load_date,
+        _source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as _source_line,
+        _flags
+    from source
+
+)
+
+select * from renamed
