@@ -53,6 +53,9 @@ def render(settings: Settings, run_date: date) -> Path:
                 for s, e, r, landed, q in landing
             ],
         ),
+        "<p>Gate results: <a href='dq_landed.html'>landed data</a> · <a href='dq_marts.html'>marts</a> · "
+        "<a href='data_docs/landed/index.html'>Data Docs (landed)</a> · "
+        "<a href='data_docs/marts/index.html'>Data Docs (marts)</a></p>",
         "<h2>Data quality: metrics</h2>",
         _table(["source", "metric", "value"], [(s, m, f"{v:.4f}") for s, m, v in metrics]),
     ]

@@ -68,6 +68,8 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
         str(settings.dbt_target_dir),
         "--log-path",
         str(settings.logs / "dbt"),
+        # The console shows our step progress; dbt's own lines go to <home>/logs/dbt/dbt.log.
+        "--quiet",
     ]
     if run_date is not None:
         args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
