@@ -119,3 +119,10 @@ def _assert_exports_contactable(settings: Settings, raw: Path, day: str) -> None
     assert exported, "the champions export is empty"
     leaked = [email for (email,) in exported if email in unsubscribed]
     assert not leaked, f"{len(leaked)} unsubscribed addresses in the export"
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        not_opted_in = con.execute(
+            f"select count(*) from read_csv('{files[0]}', all_varchar=true) as exported "
+            "left join marts.dim_customers as customers using (customer_id) "
+            "where customers.customer_id is null or not coalesce(customers.email_opt_in, false)"
+        ).fetchone()[0]
+    assert not_opted_in == 0, f"{not_opted_in} exported customers without email opt-in"
