@@ -56,7 +56,15 @@ class Settings:
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 
+    @property
+    def cache(self) -> Path:
+        return self.home / "cache"
+
     def ensure(self) -> Settings:
-        for path in (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs):
+        """Create the folders and keep libraries' caches and telemetry inside the home folder too."""
+        for path in (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs, self.cache):
             path.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("MPLCONFIGDIR", str(self.cache / "matplotlib"))
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         return self
