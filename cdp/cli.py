@@ -159,6 +159,58 @@ def docs(home: HomeOpt = None) -> None:
     console.print(f"dbt docs written to {path}")
 
 
+segments_app = typer.Typer(no_args_is_help=True, help="Check segment definitions (exports/segments/*.yml).")
+app.add_typer(segments_app, name="segments")
+
+
+@segments_app.command("list")
+def segments_list(home: HomeOpt = None) -> None:
+    """Every segment definition, valid or rejected (with the reason)."""
+    import duckdb
+
+    from exports.definitions import load_definitions
+
+    settings = _settings(home, None)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        loaded = load_definitions(con=con)
+    for segment in loaded.segments:
+        share = f", control {segment.control_share:.0%}" if segment.control_share else ""
+        console.print(
+            f"[bold]{segment.name}[/bold] ({segment.owner}): {segment.description}\n"
+            f"    filter: {segment.filter}\n    consent: {segment.consent}, "
+            f"destinations: {', '.join(segment.destinations)}{share}"
+        )
+    for error in loaded.errors:
+        console.print(f"[red]rejected[/red] {error}")
+
+
+@segments_app.command("preview")
+def segments_preview(
+    name: Annotated[str, typer.Argument(help="Segment name.")],
+    home: HomeOpt = None,
+) -> None:
+    """Size and a sample of a segment on the current warehouse, contact data masked."""
+    import duckdb
+
+    from exports.definitions import load_definitions, preview
+
+    settings = _settings(home, None)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        loaded = load_definitions(con=con)
+        found = [s for s in loaded.segments if s.name == name]
+        if not found:
+            problems = [str(e) for e in loaded.errors if e.path.stem == name]
+            console.print(f"[red]error:[/red] no valid segment {name!r}. {' '.join(problems)}")
+            raise typer.Exit(1)
+        result = preview(con, found[0])
+    console.print(
+        f"{name}: {result['size']:,} members, {result['emailable']:,} emailable, "
+        f"{result['textable']:,} reachable by SMS"
+    )
+    for row in result["sample"]:
+        console.print("  " + "  ".join("-" if value is None else str(value) for value in row))
+
+
 def _dates(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 

@@ -55,15 +55,21 @@ def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
 
 
 def export(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Write the segment files for ``run_date`` and publish them atomically."""
+    """Write every segment's destination files for ``run_date`` and publish them atomically."""
     import exports
 
-    results = exports.export_segments(settings, run_date)
+    run = exports.export_segments(settings, run_date)
     return {
         "files": [
-            {"segment": r.segment, "path": str(r.path), "rows": r.rows, "sha256": r.sha256}
-            for r in results
-        ]
+            {
+                "segment": r.segment, "destination": r.destination, "path": str(r.path), "rows": r.rows,
+                "added": r.added, "removed": r.removed, "sha256": r.sha256,
+            }
+            for r in run.results
+        ],
+        "members": run.members,
+        "control": run.control,
+        "rejected_definitions": run.rejected,
     }
 
 

@@ -23,6 +23,7 @@ class Summary:
     customers: int = 0
     rfm_segments: list[tuple[str, int]] = field(default_factory=list)
     exports: list[dict[str, Any]] = field(default_factory=list)
+    rejected_segments: list[str] = field(default_factory=list)
     report: str | None = None
 
 
@@ -60,8 +61,14 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
         last = dates[-1].isoformat()
         manifest_path = settings.exports / last / "manifest.json"
         if manifest_path.exists():
-            for item in json.loads(manifest_path.read_text())["files"]:
-                summary.exports.append({**item, "path": str(manifest_path.parent / item["file"])})
+            manifest = json.loads(manifest_path.read_text())
+            summary.rejected_segments = manifest.get("rejected_definitions", [])
+            for segment, info in manifest["segments"].items():
+                for destination, item in info["destinations"].items():
+                    summary.exports.append({
+                        **item, "segment": segment, "destination": destination, "members": info["members"],
+                        "control": info["control"], "path": str(manifest_path.parent / item["file"]),
+                    })
         report = settings.reports / last / "report.html"
         summary.report = str(report) if report.exists() else None
     return summary
@@ -113,7 +120,20 @@ def render(summary: Summary) -> None:
     for name, n in summary.rfm_segments:
         segments.add_row(name, f"{n:,}")
     console.print(segments)
-    for item in summary.exports:
-        console.print(f"Exported [bold]{item['segment']}[/bold]: {item['rows']:,} rows -> {item['path']}")
+    if summary.exports:
+        exported = Table(title="Exports")
+        for column in ("segment", "destination", "members", "control", "rows", "added", "removed"):
+            text = column in ("segment", "destination")
+            exported.add_column(column, justify="left" if text else "right")
+        for item in summary.exports:
+            exported.add_row(
+                item["segment"], item["destination"], f"{item['members']:,}", f"{item['control']:,}",
+                f"{item['rows']:,}", f"{item['added']:,}", f"{item['removed']:,}",
+            )
+        console.print(exported)
+        folder = Path(summary.exports[0]["path"]).parent.parent
+        console.print(f"Export files: {folder}/<segment>/<destination>.csv (+ .added.csv, .removed.csv)")
+    for problem in summary.rejected_segments:
+        console.print(f"[yellow]segment definition rejected:[/yellow] {problem}")
     if summary.report:
         console.print(f"Report: {summary.report}")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run_mart_gate(settings: Settings, run_date: date) -> GateResult:
-    """Validate marts.dim_customers, fct_orders, customer_rfm, customer_identity_map, segment_members."""
+    """Validate marts.dim_customers, fct_orders, customer_rfm, customer_identity_map, audience_contacts."""
     import duckdb
 
     from expectations.runner import GxRun

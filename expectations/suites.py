@@ -170,27 +170,27 @@ def mart_suites(run_date: date) -> dict[str, tuple[str, gx.ExpectationSuite]]:
                 ],
             ),
         ),
-        # Consent, computed in SQL first: every member must be a known, email-contactable customer.
-        # A member missing from dim_customers (or with a null flag) counts as not contactable.
-        "segment_members": (
-            "select segment_members.segment_name, segment_members.customer_id, "
-            "dim_customers.customer_id is not null as is_known_customer, "
-            "coalesce(dim_customers.is_email_contactable, false) as is_email_contactable "
-            "from marts.segment_members "
+        # Consent, computed in SQL first: nobody whom dim_customers says may not be contacted on a
+        # channel may carry can_email / can_sms in the contacts that exports read.
+        "audience_contacts": (
+            "select audience_contacts.customer_id, "
+            "audience_contacts.can_email and not coalesce(dim_customers.is_email_contactable, false) "
+            "as is_email_consent_violation, "
+            "audience_contacts.can_sms and not coalesce(dim_customers.is_sms_contactable, false) "
+            "as is_sms_consent_violation "
+            "from marts.audience_contacts "
             "left join marts.dim_customers "
-            "on dim_customers.customer_id = segment_members.customer_id",
+            "on dim_customers.customer_id = audience_contacts.customer_id",
             _suite(
-                "marts.segment_members",
+                "marts.audience_contacts",
                 [
                     gxe.ExpectColumnValuesToNotBeNull(column="customer_id", severity=CRITICAL),
+                    gxe.ExpectColumnValuesToBeUnique(column="customer_id", severity=CRITICAL),
                     gxe.ExpectColumnValuesToBeInSet(
-                        column="is_known_customer", value_set=[True], severity=CRITICAL
+                        column="is_email_consent_violation", value_set=[False], severity=CRITICAL
                     ),
                     gxe.ExpectColumnValuesToBeInSet(
-                        column="is_email_contactable", value_set=[True], severity=CRITICAL
-                    ),
-                    gxe.ExpectCompoundColumnsToBeUnique(
-                        column_list=["segment_name", "customer_id"], severity=WARNING
+                        column="is_sms_consent_violation", value_set=[False], severity=CRITICAL
                     ),
                 ],
             ),

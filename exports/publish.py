@@ -1,9 +1,14 @@
-"""Write each segment's members to ``<exports>/<date>/<segment>.csv`` and publish the folder atomically.
+"""Export every segment to its destinations for one date and publish the date's folder atomically.
 
-The members come from the dbt model ``marts.segment_members`` (its contract is enforced), so the
-segment logic lives in SQL; this module only selects the contactable rows, writes files and a manifest.
-A run writes into a temporary folder and renames it into place: readers see the old export or the new
-one, never half of one, and re-running a date replaces that date's folder with identical bytes.
+Layout: ``<exports>/<date>/<segment>/<destination>.csv`` (the full list), ``<destination>.added.csv`` and
+``<destination>.removed.csv`` (against the last earlier export of that segment and destination), and
+``<exports>/<date>/manifest.json`` (definition hash, counts, checksums, rejected definitions).
+
+Everything is written into a temporary folder first and renamed into place, and the history tables
+(``ops.segment_membership``, ``ops.segment_exports``) are replaced for the date in the same
+transaction: a failed run publishes nothing, and re-running a date gives the same bytes.
+Control-group members are chosen by a hash of segment and customer (stable across runs), recorded in
+``ops.segment_membership`` with ``is_control`` and never written to a file.
 """
 
 from __future__ import annotations
@@ -14,92 +19,211 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow.csv as pacsv
 
 from cdp.config import Settings
+from exports.definitions import BASE_TABLE, SEGMENTS_DIR, SegmentDefinition, load_definitions
+from exports.destinations import DESTINATIONS
 
 log = logging.getLogger(__name__)
 
-# Columns an email tool imports; only these leave the warehouse.
-EXPORT_COLUMNS = ("customer_id", "email", "first_name", "last_name")
-
-# Segments that always get a file, even a header-only one when nobody qualifies, so that a tool
-# importing it sees "empty today" rather than "missing".
-DECLARED_SEGMENTS = ("champions_email",)
-
-# Defence in depth: even if the segment model were wrong, a customer who is not contactable by
-# email in dim_customers never reaches a file.
+# Members with the contact data they may be reached on: audience_contacts (a dbt model with an
+# enforced contract) folds opt-in, latest consent across channels and unsubscribes into can_*.
 _MEMBERS_SQL = """
-select {columns}
-from marts.segment_members as members
-inner join marts.dim_customers as customers
-    on members.customer_id = customers.customer_id
-where members.segment_name = ?
-    and customers.is_email_contactable
-order by members.customer_id
+create or replace temp table members as
+select
+    base.customer_id,
+    contacts.email,
+    contacts.phone,
+    contacts.first_name,
+    contacts.last_name,
+    contacts.can_email as email_ok,
+    contacts.can_sms as sms_ok,
+    ('0x' || substr(sha256(? || ':' || base.customer_id), 1, 8))::ubigint / 4294967296.0 < ? as is_control
+    {attributes}
+from {base} as base
+inner join marts.audience_contacts as contacts
+    on base.customer_id = contacts.customer_id
+where ({filter})
+"""
+
+_HISTORY_DDL = """
+create schema if not exists ops;
+create table if not exists ops.segment_membership (
+    run_date date, segment varchar, customer_id varchar, is_control boolean, definition_hash varchar
+);
+create table if not exists ops.segment_exports (
+    run_date date, segment varchar, destination varchar, file varchar, rows bigint, added bigint,
+    removed bigint, sha256 varchar, definition_hash varchar
+);
 """
 
 
 @dataclass(frozen=True)
 class ExportResult:
     segment: str
+    destination: str
     path: Path
     rows: int
+    added: int
+    removed: int
     sha256: str
 
 
-def export_segments(settings: Settings, run_date: date) -> list[ExportResult]:
-    """Export every segment in ``marts.segment_members`` for ``run_date``; returns one result per file."""
+@dataclass
+class ExportRun:
+    run_date: date
+    results: list[ExportResult] = field(default_factory=list)
+    members: dict[str, int] = field(default_factory=dict)
+    control: dict[str, int] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+
+
+def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_DIR) -> ExportRun:
+    """Export every valid segment definition in ``folder`` for ``run_date``."""
     target = settings.exports / run_date.isoformat()
     settings.exports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_date.isoformat()}-", dir=settings.exports))
+    run = ExportRun(run_date)
     try:
-        results = _write_files(settings, run_date, staging, target)
-        _write_manifest(staging, run_date, results)
-        _swap_into_place(staging, target)
+        with duckdb.connect(str(settings.warehouse)) as con:
+            loaded = load_definitions(folder, con)
+            for error in loaded.errors:
+                log.error("segment definition rejected: %s", error)
+                run.rejected.append(str(error))
+            con.execute("begin transaction")
+            con.execute(_HISTORY_DDL)
+            for table in ("segment_membership", "segment_exports"):
+                con.execute(f"delete from ops.{table} where run_date = ?", [run_date])
+            previous = _previous_exports(settings, run_date)
+            for segment in loaded.segments:
+                _export_segment(con, segment, run, staging, target, previous)
+            _write_manifest(staging, run, loaded.segments)
+            _swap_into_place(staging, target)
+            con.execute("commit")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    for result in results:
-        log.info("exported segment %s: %d rows -> %s", result.segment, result.rows, result.path)
-    return results
+    for result in run.results:
+        log.info(
+            "exported %s/%s: %d rows (+%d -%d)",
+            result.segment, result.destination, result.rows, result.added, result.removed,
+        )
+    return run
 
 
-def _write_files(settings: Settings, run_date: date, staging: Path, target: Path) -> list[ExportResult]:
-    columns = ", ".join(f"members.{name}" for name in EXPORT_COLUMNS)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        found = con.sql("select distinct segment_name from marts.segment_members").fetchall()
-        segments = sorted({row[0] for row in found} | set(DECLARED_SEGMENTS))
-        results = []
-        for segment in segments:
-            table = con.sql(_MEMBERS_SQL.format(columns=columns), params=[segment]).to_arrow_table()
-            staged = staging / f"{segment}.csv"
-            pacsv.write_csv(table, staged)
-            results.append(
-                ExportResult(
-                    segment=segment,
-                    path=target / staged.name,
-                    rows=table.num_rows,
-                    sha256=_sha256(staged),
-                )
-            )
-    return results
+def _export_segment(
+    con: duckdb.DuckDBPyConnection,
+    segment: SegmentDefinition,
+    run: ExportRun,
+    staging: Path,
+    target: Path,
+    previous: dict[tuple[str, str], Path],
+) -> None:
+    attributes = "".join(f", base.{name}" for name in segment.attributes)
+    con.execute(
+        _MEMBERS_SQL.format(attributes=attributes, base=BASE_TABLE, filter=segment.filter),
+        [segment.name, segment.control_share],
+    )
+    con.execute(
+        "insert into ops.segment_membership "
+        "select ?, ?, customer_id, is_control, ? from members order by customer_id",
+        [run.run_date, segment.name, segment.definition_hash],
+    )
+    run.members[segment.name], run.control[segment.name] = con.execute(
+        "select count(*), count(*) filter (where is_control) from members"
+    ).fetchone()
+    folder = staging / segment.name
+    folder.mkdir()
+    for name in segment.destinations:
+        destination = DESTINATIONS[name]
+        select = destination.select.format(attributes="".join(f", {a}" for a in segment.attributes))
+        full = folder / f"{name}.csv"
+        query = f"select distinct {select} from members where not is_control and ({destination.where})"
+        _copy_csv(con, f"select * from ({query}) order by all", full)
+        rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
+        before = previous.get((segment.name, name))
+        added, removed = _write_deltas(con, query, before, folder, name)
+        digest = _sha256(full)
+        run.results.append(
+            ExportResult(segment.name, name, target / segment.name / full.name, rows, added, removed, digest)
+        )
+        con.execute(
+            "insert into ops.segment_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run.run_date, segment.name, name, f"{segment.name}/{full.name}", rows, added, removed, digest,
+             segment.definition_hash],
+        )
 
 
-def _write_manifest(staging: Path, run_date: date, results: list[ExportResult]) -> None:
+def _write_deltas(
+    con: duckdb.DuckDBPyConnection, query: str, before: Path | None, folder: Path, name: str
+) -> tuple[int, int]:
+    """Rows added and removed since the previous export (everything is 'added' on a first export)."""
+    if before is None:
+        previous = f"select * from ({query}) limit 0"
+    else:
+        previous = f"select * from read_csv('{_quote(before)}', header = true, all_varchar = true)"
+    current = f"select * from ({query})"
+    # Compare as text, the form both files share.
+    as_text = f"select columns(*)::varchar from ({current})"
+    previous_text = f"select columns(*)::varchar from ({previous})"
+    added_sql = f"select * from (({as_text}) except ({previous_text})) order by all"
+    removed_sql = f"select * from (({previous_text}) except ({as_text})) order by all"
+    _copy_csv(con, added_sql, folder / f"{name}.added.csv")
+    _copy_csv(con, removed_sql, folder / f"{name}.removed.csv")
+    added = con.execute(f"select count(*) from ({added_sql})").fetchone()[0]
+    removed = con.execute(f"select count(*) from ({removed_sql})").fetchone()[0]
+    return added, removed
+
+
+def _previous_exports(settings: Settings, run_date: date) -> dict[tuple[str, str], Path]:
+    """The latest earlier published file for each (segment, destination)."""
+    found: dict[tuple[str, str], Path] = {}
+    dated = sorted(
+        (p for p in settings.exports.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    for folder in dated:
+        if folder.name >= run_date.isoformat() or not (folder / "manifest.json").exists():
+            continue
+        manifest = json.loads((folder / "manifest.json").read_text())
+        for segment, info in manifest.get("segments", {}).items():
+            for destination, item in info.get("destinations", {}).items():
+                found[(segment, destination)] = folder / item["file"]
+    return found
+
+
+def _write_manifest(staging: Path, run: ExportRun, segments: list[SegmentDefinition]) -> None:
+    by_segment = {s.name: s for s in segments}
     manifest = {
-        "run_date": run_date.isoformat(),
-        "files": [
-            {"segment": r.segment, "file": r.path.name, "rows": r.rows, "sha256": r.sha256}
-            for r in results
-        ],
+        "run_date": run.run_date.isoformat(),
+        "rejected_definitions": run.rejected,
+        "segments": {
+            name: {
+                "definition_hash": by_segment[name].definition_hash,
+                "members": run.members[name],
+                "control": run.control[name],
+                "destinations": {
+                    r.destination: {
+                        "file": f"{name}/{r.path.name}", "rows": r.rows, "added": r.added,
+                        "removed": r.removed, "sha256": r.sha256,
+                    }
+                    for r in run.results
+                    if r.segment == name
+                },
+            }
+            for name in sorted(run.members)
+        },
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _copy_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+    con.execute(f"copy ({query}) to '{_quote(path)}' (format csv, header true)")
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
@@ -111,6 +235,10 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(retired)
     else:
         staging.rename(target)
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _sha256(path: Path) -> str:

@@ -325,7 +325,7 @@ def write_day_three(lake: Path) -> None:
     )
 
 
-MARTS = ("customer_identity_map", "dim_customers", "fct_orders", "customer_rfm", "segment_members")
+MARTS = ("customer_identity_map", "dim_customers", "fct_orders", "customer_rfm", "audience_contacts")
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:
@@ -460,11 +460,10 @@ def test_customer_rfm_scores_and_segments(built: Settings) -> None:
     assert rows[ids["dave"]][2:] == (1, Decimal("40.00"), 1, 1, 2, "112", "Hibernating")
 
 
-def test_segment_members_excludes_unsubscribed(built: Settings) -> None:
+def test_audience_contacts_follow_consent(built: Settings) -> None:
     jane = customer_of(built, "pos", "loyalty_members", "L001")
-    assert query(built, "select * from marts.segment_members") == [
-        ("champions_email", jane, "jane.doe@example.com", "Jane", "De Vries")
-    ]
+    contacts = "select email, first_name, can_email from marts.audience_contacts where customer_id = "
+    assert query(built, f"{contacts}'{jane}'") == [("jane.doe@example.com", "Jane", True)]
 
 
 def test_point_in_time_rerun_is_identical_after_next_landing(built: Settings) -> None:
@@ -479,7 +478,9 @@ def test_point_in_time_rerun_is_identical_after_next_landing(built: Settings) ->
         built,
         f"select first_name, is_email_unsubscribed from marts.dim_customers where customer_id = '{jane}'",
     ) == [("Janet", True)]
-    assert query(built, "select count(*) from marts.segment_members")[0][0] == 0
+    assert query(
+        built, f"select can_email from marts.audience_contacts where customer_id = '{jane}'"
+    ) == [(False,)]
     build(built, RUN_DATE)
     assert snapshot(built) == before
 

@@ -302,12 +302,14 @@ def make_warehouse(path: Path, *, non_contactable_member: bool = False) -> None:
             ) as t(source, entity, source_record_id, customer_id)
             """
         )
-        member = "c2" if non_contactable_member else "c1"
+        # c2 may not be emailed; a wrong can_email on c2 is what the consent check must catch.
+        can_email_c2 = "true" if non_contactable_member else "false"
         con.execute(
             f"""
-            create table marts.segment_members as select * from (values
-                ('champions', '{member}', 'x@example.com', 'X', 'Y')
-            ) as t(segment_name, customer_id, email, first_name, last_name)
+            create table marts.audience_contacts as select * from (values
+                ('c1', 'ann@example.com', '+31612345678', 'Ann', 'A', true, true),
+                ('c2', null, null, 'Bob', 'B', {can_email_c2}, false)
+            ) as t(customer_id, email, phone, first_name, last_name, can_email, can_sms)
             """
         )
 
@@ -321,14 +323,14 @@ def test_mart_gate_passes_on_clean_marts(home: Settings) -> None:
     assert result.data_docs_path.exists()
 
 
-def test_mart_gate_fails_on_non_contactable_segment_member(home: Settings) -> None:
+def test_mart_gate_fails_when_contacts_allow_a_non_contactable_customer(home: Settings) -> None:
     make_warehouse(home.warehouse, non_contactable_member=True)
     result = expectations.run_mart_gate(home, RUN_DATE)
     assert not result.passed
     assert [(i.suite, i.column) for i in result.critical] == [
-        ("marts.segment_members", "is_email_contactable")
+        ("marts.audience_contacts", "is_email_consent_violation")
     ]
-    with pytest.raises(expectations.GateFailed, match=r"marts\.segment_members"):
+    with pytest.raises(expectations.GateFailed, match=r"marts\.audience_contacts"):
         expectations.assert_passed(result)
 
 

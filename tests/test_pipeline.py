@@ -28,7 +28,7 @@ def _marts(settings: Settings) -> dict[str, list[tuple]]:
 
 def _exports(settings: Settings, day: date) -> dict[str, bytes]:
     folder = settings.exports / day.isoformat()
-    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.*"))}
 
 
 @pytest.mark.slow

@@ -1,0 +1,56 @@
+{#-
+    Helpers of the value marts (customer_behaviour, customer_lifecycle, customer_tiers). Engine-specific
+    functions sit behind adapter.dispatch with a `default__` implementation written for DuckDB; the
+    `spark__` implementation to add is noted under each.
+-#}
+
+{#- Median of a numeric expression (aggregate). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+{#- spark__median: percentile({{ expression }}, 0.5) (exact) or percentile_approx(..., 0.5). -#}
+
+{#- ISO day of week of a date/timestamp: 1 = Monday .. 7 = Sunday. -#}
+{% macro iso_day_of_week(expression) -%}
+    {{ return(adapter.dispatch('iso_day_of_week', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(expression) -%}
+    isodow({{ expression }})
+{%- endmacro %}
+{#- spark__iso_day_of_week: (dayofweek({{ expression }}) + 5) % 7 + 1. -#}
+
+{#- A numeric var that may be left null: the literal, or `fallback` (a SQL expression) when null. -#}
+{% macro var_or(name, fallback) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
+        {{ fallback }}
+    {%- else -%}
+        {{ value }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Weighted sum expression for an event-type column from a {event_type: weight} mapping (var). -#}
+{% macro event_weight(column, weights) -%}
+    case {{ column }}
+        {%- for event_type, weight in weights.items() | sort %}
+        when '{{ event_type }}' then {{ weight }}
+        {%- endfor %}
+        else 0
+    end
+{%- endmacro %}
+
+{#- A date var (YYYY-MM-DD) as a SQL date literal, or run_date when the var is null. -#}
+{% macro date_literal_or_run_date(value) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {{ run_date_literal() }}
+    {%- else -%}
+        {%- set text = value | string | trim -%}
+        {%- do modules.datetime.datetime.strptime(text, '%Y-%m-%d') -%}
+        cast('{{ text }}' as date)
+    {%- endif -%}
+{%- endmacro %}

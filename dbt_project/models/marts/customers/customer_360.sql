@@ -1,0 +1,120 @@
+-- One row per customer of dim_customers as of run_date: profile without direct identifiers (no names,
+-- email, phone, postcode or birth date; has_email / has_phone and birth_year instead), RFM, lifecycle,
+-- behaviour and loyalty tier. One import CTE per mart and one left join each, so adding a mart (e.g.
+-- CLV) is one CTE, one join and its columns.
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+rfm as (
+
+    select * from {{ ref('customer_rfm') }}
+
+),
+
+lifecycle as (
+
+    select * from {{ ref('customer_lifecycle') }}
+
+),
+
+behaviour as (
+
+    select * from {{ ref('customer_behaviour') }}
+
+),
+
+tiers as (
+
+    select * from {{ ref('customer_tiers') }}
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        {{ run_date_literal() }} as as_of_date,
+        -- profile (masked)
+        customers.gender,
+        cast(extract(year from customers.birth_date) as {{ dbt.type_int() }}) as birth_year,
+        customers.city,
+        customers.email is not null as has_email,
+        customers.phone is not null as has_phone,
+        customers.is_email_contactable,
+        customers.is_sms_contactable,
+        customers.channels,
+        customers.has_pos,
+        customers.has_ecommerce,
+        customers.has_social,
+        customers.source_record_count,
+        customers.first_seen_at,
+        customers.last_seen_at,
+        -- rfm
+        rfm.recency_days as rfm_recency_days,
+        rfm.frequency as rfm_frequency,
+        rfm.monetary as rfm_monetary,
+        rfm.r_score,
+        rfm.f_score,
+        rfm.m_score,
+        rfm.rfm_score,
+        rfm.segment as rfm_segment,
+        -- lifecycle
+        lifecycle.lifecycle_stage,
+        lifecycle.first_purchase_date,
+        lifecycle.last_purchase_date,
+        lifecycle.purchase_count,
+        lifecycle.purchase_day_count,
+        lifecycle.days_since_last_purchase,
+        lifecycle.is_activated,
+        lifecycle.is_retained,
+        -- behaviour
+        behaviour.order_count,
+        behaviour.preferred_channel,
+        behaviour.pos_order_share,
+        behaviour.ecommerce_order_share,
+        behaviour.pos_revenue_share,
+        behaviour.ecommerce_revenue_share,
+        behaviour.preferred_category,
+        behaviour.preferred_category_spend_share,
+        behaviour.preferred_weekday,
+        behaviour.preferred_time_of_day,
+        behaviour.average_basket_amount,
+        behaviour.average_basket_items,
+        behaviour.discounted_spend_share,
+        behaviour.discount_rate,
+        behaviour.return_order_count,
+        behaviour.return_rate,
+        behaviour.mean_days_between_purchases,
+        behaviour.median_days_between_purchases,
+        behaviour.social_interaction_count,
+        behaviour.social_engagement_score,
+        behaviour.referral_event_count,
+        behaviour.last_interaction_at,
+        behaviour.last_campaign_id,
+        behaviour.last_campaign_at,
+        -- tier
+        tiers.tier,
+        tiers.tier_rank,
+        tiers.spend_12m,
+        tiers.orders_12m,
+        tiers.next_tier,
+        tiers.spend_to_next_tier,
+        tiers.orders_to_next_tier
+    from customers
+    left join rfm
+        on customers.customer_id = rfm.customer_id
+    left join lifecycle
+        on customers.customer_id = lifecycle.customer_id
+    left join behaviour
+        on customers.customer_id = behaviour.customer_id
+    left join tiers
+        on customers.customer_id = tiers.customer_id
+
+)
+
+select * from final

@@ -1,0 +1,92 @@
+-- Customers moving between RFM segments from one run date to another, read from customer_rfm_history:
+-- one row per (from_segment, to_segment) pair with the number of customers. to_date = var
+-- transition_to (default run_date); from_date = var transition_from (default the latest as_of_date in
+-- the history before to_date). A customer scored on one date only moves from or to 'none'
+-- (entering or leaving the scored base). Without an earlier date every customer enters from 'none'.
+{%- set to_date = date_literal_or_run_date(var('transition_to', none)) | trim %}
+{%- if var('transition_from', none) is none %}
+{%- set from_condition = 'as_of_date < ' ~ to_date %}
+{%- else %}
+{%- set from_condition = 'as_of_date = ' ~ (date_literal_or_run_date(var('transition_from')) | trim) %}
+{%- endif %}
+with
+
+history as (
+
+    select * from {{ ref('customer_rfm_history') }}
+
+),
+
+dates as (
+
+    select
+        max(case when as_of_date = {{ to_date }} then as_of_date end) as to_date,
+        max(case when {{ from_condition }} then as_of_date end) as from_date
+    from history
+
+),
+
+from_rows as (
+
+    select
+        history.customer_id,
+        history.segment
+    from history
+    inner join dates
+        on history.as_of_date = dates.from_date
+
+),
+
+to_rows as (
+
+    select
+        history.customer_id,
+        history.segment
+    from history
+    inner join dates
+        on history.as_of_date = dates.to_date
+
+),
+
+moves as (
+
+    select
+        coalesce(from_rows.segment, 'none') as from_segment,
+        coalesce(to_rows.segment, 'none') as to_segment
+    from from_rows
+    full outer join to_rows
+        on from_rows.customer_id = to_rows.customer_id
+
+),
+
+counted as (
+
+    select
+        from_segment,
+        to_segment,
+        count(*) as customer_count
+    from moves
+    group by from_segment, to_segment
+
+),
+
+final as (
+
+    select
+        dates.from_date,
+        dates.to_date,
+        counted.from_segment,
+        counted.to_segment,
+        counted.from_segment <> counted.to_segment as is_segment_changed,
+        cast(counted.customer_count as {{ dbt.type_bigint() }}) as customer_count,
+        cast(
+            1.0 * counted.customer_count
+            / sum(counted.customer_count) over (partition by counted.from_segment)
+            as {{ dbt.type_float() }}
+        ) as share_of_from_segment
+    from counted
+    cross join dates
+
+)
+
+select * from final

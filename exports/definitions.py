@@ -1,0 +1,166 @@
+"""Segment definitions: one YAML file per segment under ``exports/segments/``.
+
+Keys: ``name``, ``description``, ``owner``, ``filter`` (a SQL boolean expression over the columns of
+``marts.customer_360``), ``consent`` (``email`` | ``sms``; required when a destination carries contact
+data), ``destinations`` (names from ``exports.destinations``), optional ``attributes`` (extra
+``customer_360`` columns for ``generic_csv``) and ``control_share`` (0 ≤ share < 1 held out).
+
+A bad definition is reported with its file and the problem and skipped; the other segments still run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from exports.destinations import DESTINATIONS
+
+SEGMENTS_DIR = Path(__file__).resolve().parent / "segments"
+BASE_TABLE = "marts.customer_360"
+_KEYS = {"name", "description", "owner", "filter", "consent", "destinations", "attributes", "control_share"}
+_REQUIRED = ("name", "description", "owner", "filter", "destinations")
+_CONTACT_COLUMNS = {"email", "phone", "first_name", "last_name", "address", "postcode", "birth_date"}
+
+
+@dataclass(frozen=True)
+class SegmentDefinition:
+    name: str
+    description: str
+    owner: str
+    filter: str
+    destinations: tuple[str, ...]
+    path: Path
+    consent: str | None = None
+    attributes: tuple[str, ...] = ()
+    control_share: float = 0.0
+
+    @property
+    def definition_hash(self) -> str:
+        """Hash of what decides membership and output, recorded in every manifest."""
+        body = json.dumps(
+            {
+                "filter": self.filter, "consent": self.consent, "destinations": self.destinations,
+                "attributes": self.attributes, "control_share": self.control_share,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+@dataclass
+class DefinitionError:
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.problem}"
+
+
+@dataclass
+class LoadedDefinitions:
+    segments: list[SegmentDefinition] = field(default_factory=list)
+    errors: list[DefinitionError] = field(default_factory=list)
+
+
+def load_definitions(
+    folder: Path = SEGMENTS_DIR, con: duckdb.DuckDBPyConnection | None = None
+) -> LoadedDefinitions:
+    """Parse every ``*.yml`` in ``folder``; with a warehouse connection also check filters and columns."""
+    loaded = LoadedDefinitions()
+    names: set[str] = set()
+    for path in sorted(folder.glob("*.yml")):
+        try:
+            definition = _parse(path)
+            if definition.name in names:
+                raise ValueError(f"segment name {definition.name!r} is used by another file")
+            if con is not None:
+                _check_against_warehouse(definition, con)
+        except (ValueError, yaml.YAMLError) as exc:
+            loaded.errors.append(DefinitionError(path, str(exc).splitlines()[0]))
+            continue
+        names.add(definition.name)
+        loaded.segments.append(definition)
+    return loaded
+
+
+def _parse(path: Path) -> SegmentDefinition:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError("not a YAML mapping")
+    unknown = set(doc) - _KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    missing = [key for key in _REQUIRED if not doc.get(key)]
+    if missing:
+        raise ValueError(f"missing required key(s) {missing}")
+    destinations = tuple(doc["destinations"])
+    for name in destinations:
+        if name not in DESTINATIONS:
+            raise ValueError(f"unknown destination {name!r}; known: {sorted(DESTINATIONS)}")
+    consent = doc.get("consent")
+    if consent not in (None, "email", "sms"):
+        raise ValueError(f"consent must be 'email' or 'sms', not {consent!r}")
+    for name in destinations:
+        needed = DESTINATIONS[name].consent
+        if needed is None:
+            continue
+        if consent is None:
+            raise ValueError(f"destination {name!r} carries contact data: the segment needs `consent`")
+        if needed in ("email", "sms") and needed != consent:
+            raise ValueError(f"destination {name!r} needs {needed} consent, the segment declares {consent}")
+    share = float(doc.get("control_share") or 0.0)
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"control_share must be in [0, 1), not {share}")
+    attributes = tuple(doc.get("attributes") or ())
+    pii = sorted(set(attributes) & _CONTACT_COLUMNS)
+    if pii:
+        raise ValueError(f"attributes {pii} are personal data; use a contact destination instead")
+    return SegmentDefinition(
+        name=str(doc["name"]), description=str(doc["description"]), owner=str(doc["owner"]),
+        filter=str(doc["filter"]).strip(), destinations=destinations, path=path, consent=consent,
+        attributes=attributes, control_share=share,
+    )
+
+
+def _check_against_warehouse(definition: SegmentDefinition, con: duckdb.DuckDBPyConnection) -> None:
+    """Plan the filter against the marts (no rows read): unknown columns and SQL errors surface here."""
+    columns = {row[0] for row in con.execute(f"describe {BASE_TABLE}").fetchall()}
+    unknown = [name for name in definition.attributes if name not in columns]
+    if unknown:
+        raise ValueError(f"unknown attribute column(s) {unknown} (not in {BASE_TABLE})")
+    if ";" in definition.filter:
+        raise ValueError("filter must be one SQL expression (no ';')")
+    try:
+        con.execute(f"explain select customer_id from {BASE_TABLE} where ({definition.filter})")
+    except duckdb.Error as exc:
+        raise ValueError(f"filter does not run: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def preview(con: duckdb.DuckDBPyConnection, definition: SegmentDefinition, sample: int = 10) -> dict:
+    """Size and a masked sample of a segment, for a marketer checking a definition before it runs."""
+    size, emailable, textable = con.execute(
+        "select count(*), count(*) filter (where contacts.can_email), "
+        "count(*) filter (where contacts.can_sms) "
+        f"from {BASE_TABLE} as base inner join marts.audience_contacts as contacts "
+        f"on base.customer_id = contacts.customer_id where ({definition.filter})"
+    ).fetchone()
+    rows = con.execute(
+        "select base.customer_id, "
+        "case when contacts.email is null then null "
+        "else left(contacts.email, 1) || '***@' || split_part(contacts.email, '@', 2) end as email, "
+        "case when contacts.phone is null then null else '***' || right(contacts.phone, 2) end as phone, "
+        "contacts.can_email, contacts.can_sms "
+        f"from {BASE_TABLE} as base inner join marts.audience_contacts as contacts "
+        f"on base.customer_id = contacts.customer_id where ({definition.filter}) "
+        f"order by base.customer_id limit {int(sample)}"
+    ).fetchall()
+    return {"size": size, "emailable": emailable, "textable": textable, "sample": rows}
