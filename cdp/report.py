@@ -36,6 +36,19 @@ def render(settings: Settings, run_date: date) -> Path:
             "count(*) filter (where is_sms_contactable) from marts.dim_customers"
         ).fetchone()
         metrics = _dq_metrics(con, run_date)
+        segment_change = _segment_change(con, run_date)
+        lifecycle = _optional(
+            con, "customer_lifecycle",
+            "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1 order by 2 desc",
+        )
+        funnel = _optional(
+            con, "lifecycle_funnel",
+            "select step, funnel_customer_count, share_of_acquired from marts.lifecycle_funnel "
+            "order by step_number",
+        )
+        clv = _optional(
+            con, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
+        )
     landing = _landing_rows(settings, run_date)
     sections = [
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
@@ -44,7 +57,25 @@ def render(settings: Settings, run_date: date) -> Path:
         _img(_rfm_grid(grid)),
         "<h2>RFM segments</h2>",
         _img(_segment_bars(segments)),
-        _table(["segment", "customers"], [(name, f"{n:,}") for name, n in segments]),
+        _table(
+            ["segment", "customers", f"change since {segment_change[0] or 'last run'}"],
+            [(name, f"{n:,}", _signed(segment_change[1].get(name), n)) for name, n in segments],
+        ),
+        *(
+            [
+                "<h2>Lifecycle</h2>",
+                _img(_bars(lifecycle, "customers")),
+                _table(["step", "customers", "share of acquired"],
+                       [(step, f"{n:,}", f"{share:.1%}") for step, n, share in funnel]),
+            ]
+            if lifecycle
+            else []
+        ),
+        *(
+            ["<h2>12-month CLV</h2>", _img(_histogram([row[0] for row in clv], "12-month CLV"))]
+            if clv
+            else []
+        ),
         "<h2>Data quality: landing</h2>",
         _table(
             ["source", "entity", "read", "landed", "quarantined", "quarantine rate"],
@@ -91,6 +122,34 @@ def _dq_metrics(con: duckdb.DuckDBPyConnection, run_date: date) -> list[tuple[st
     ).fetchall()
 
 
+def _optional(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` when ``marts.<table>`` exists (a report section per mart that was built)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
+        [table],
+    ).fetchone()[0]
+    return con.execute(sql).fetchall() if exists else []
+
+
+def _segment_change(con: duckdb.DuckDBPyConnection, run_date: date) -> tuple[str | None, dict[str, int]]:
+    """Segment sizes at the latest earlier run date in customer_rfm_history."""
+    previous = _optional(
+        con, "customer_rfm_history",
+        f"select max(as_of_date) from marts.customer_rfm_history where as_of_date < '{run_date}'",
+    )
+    if not previous or previous[0][0] is None:
+        return None, {}
+    day = previous[0][0]
+    sizes = con.execute(
+        "select segment, count(*) from marts.customer_rfm_history where as_of_date = ? group by 1", [day]
+    ).fetchall()
+    return str(day), dict(sizes)
+
+
+def _signed(before: int | None, now: int) -> str:
+    return "-" if before is None else f"{now - before:+,}"
+
+
 def _landing_rows(settings: Settings, run_date: date) -> list[tuple[str, str, int, int, int]]:
     rows = []
     for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
@@ -124,12 +183,29 @@ def _rfm_grid(cells: list[tuple[int, int, int]]):
 
 
 def _segment_bars(segments: list[tuple[str, int]]):
+    return _bars(segments, "customers")
+
+
+def _bars(rows: list[tuple[str, int]], label: str):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(segments), 3) + 1))
-    names = [name for name, _ in segments][::-1]
-    ax.barh(names, [n for _, n in segments][::-1], color="#3b75af")
-    ax.set_xlabel("customers")
+    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(rows), 3) + 1))
+    ax.barh([str(name) for name, _ in rows][::-1], [n for _, n in rows][::-1], color="#3b75af")
+    ax.set_xlabel(label)
+    fig.tight_layout()
+    return fig
+
+
+def _histogram(values: list[float], label: str):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    upper = float(np.quantile(data, 0.99)) if len(data) else 1.0
+    ax.hist(np.clip(data, None, upper), bins=50, color="#3b75af")
+    ax.set_xlabel(f"{label} (clipped at the 99th percentile)")
+    ax.set_ylabel("customers")
     fig.tight_layout()
     return fig
 

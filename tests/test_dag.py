@@ -79,6 +79,9 @@ def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates) -> Non
         for table in ("dim_customers", "fct_orders", "customer_rfm", "customer_identity_map"):
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
     _assert_exports_contactable(settings, raw_drops, dates[-1])
+    report = (settings.reports / dates[-1] / "report.html").read_text()
+    for section in ("RFM grid", "RFM segments", "Lifecycle", "Data quality"):
+        assert section in report, section
 
     score = score_identity(settings.warehouse, raw_drops / "_truth")
     print(f"\nidentity resolution vs truth (email/phone connected components): {score}")
