@@ -27,11 +27,19 @@ def _marts(settings: Settings, as_of: date) -> dict[str, list[tuple]]:
         return {
             table: con.execute(
                 f"select * from marts.{table} "
-                + (f"where as_of_date <= '{as_of}' " if table.endswith("_history") else "")
+                + _history_filter(table, as_of)
                 + "order by all"
             ).fetchall()
             for table in tables
         }
+
+
+def _history_filter(table: str, as_of: date) -> str:
+    if table.endswith("_history"):
+        return f"where as_of_date <= '{as_of}' "
+    if table == "clv_model_runs":
+        return f"where run_date <= '{as_of}' "
+    return ""
 
 
 def _exports(settings: Settings, day: date) -> dict[str, bytes]:

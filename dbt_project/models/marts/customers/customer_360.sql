@@ -34,6 +34,12 @@ tiers as (
 
 ),
 
+clv as (
+
+    select * from {{ ref('customer_clv') }}
+
+),
+
 final as (
 
     select
@@ -104,7 +110,16 @@ final as (
         tiers.orders_12m,
         tiers.next_tier,
         tiers.spend_to_next_tier,
-        tiers.orders_to_next_tier
+        tiers.orders_to_next_tier,
+        -- clv
+        clv.p_alive,
+        clv.expected_purchases_90d,
+        clv.expected_purchases_365d,
+        clv.expected_avg_order_value,
+        clv.clv_12m,
+        clv.historical_value,
+        clv.model_used as is_clv_model_used,
+        clv.fallback_reason as clv_fallback_reason
     from customers
     left join rfm
         on customers.customer_id = rfm.customer_id
@@ -114,6 +129,8 @@ final as (
         on customers.customer_id = behaviour.customer_id
     left join tiers
         on customers.customer_id = tiers.customer_id
+    left join clv
+        on customers.customer_id = clv.customer_id
 
 )
 

@@ -1,0 +1,40 @@
+-- One row per run date and model (bgnbd, gamma_gamma): the fit of that night. Incremental with
+-- delete+insert on run_date, so re-running a date replaces its rows and never doubles them, and the
+-- table keeps the history of fits across dates.
+{{ config(materialized='incremental', unique_key='run_date', incremental_strategy='delete+insert') }}
+with
+
+fitted as (
+
+    select * from {{ ref('int_clv_models_fitted') }}
+
+),
+
+final as (
+
+    select
+        model_run_id,
+        cast(run_date as date) as run_date,
+        model_name,
+        parameters,
+        log_likelihood,
+        is_converged,
+        is_used,
+        fallback_reason,
+        message,
+        customer_count,
+        group_count,
+        iterations,
+        time_unit_days,
+        param_r,
+        param_alpha,
+        param_a,
+        param_b,
+        param_p,
+        param_q,
+        param_v
+    from fitted
+
+)
+
+select * from final
