@@ -17,6 +17,8 @@ from cdp.logs import configure
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    # A traceback must never print local variables: they can hold personal data.
+    pretty_exceptions_show_locals=False,
     help="Batch customer-data platform: land, resolve, score, gate and export, one night at a time.",
 )
 console = Console(stderr=True)
@@ -209,6 +211,72 @@ def segments_preview(
     )
     for row in result["sample"]:
         console.print("  " + "  ".join("-" if value is None else str(value) for value in row))
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option(help="Email address of the person.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number of the person.")] = None,
+    customer_id: Annotated[str | None, typer.Option("--customer-id", help="A marts customer_id.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept with the tombstones; no identifiers).")] = (
+        "erasure request"
+    ),
+    home: HomeOpt = None,
+) -> None:
+    """Right to be forgotten: erase a person from the lake, the warehouse and exports, for good."""
+    from cdp.privacy import ForgetError
+    from cdp.privacy import forget as run_forget
+
+    if sum(v is not None for v in (email, phone, customer_id)) != 1:
+        raise typer.BadParameter("give exactly one of --email, --phone, --customer-id")
+    settings = _settings(home, None)
+    try:
+        result = run_forget(settings, email=email, phone=phone, customer_id=customer_id, reason=reason)
+    except ForgetError as exc:
+        _fail(exc)
+        return
+    except Exception as exc:  # no traceback: its frames' locals would print the identifier
+        logging.getLogger("cdp").error("forget failed: %s", type(exc).__name__)
+        console.print(f"[red]error:[/red] forget failed ({type(exc).__name__})")
+        raise typer.Exit(1) from None
+    console.print(
+        f"forgotten (request {result.request_id}): {result.customers} customer(s), {result.records} "
+        f"record(s); tombstones {result.tombstones}; {sum(result.lake_rows_erased.values()):,} lake row(s) "
+        f"erased in {result.partitions_rewritten} partition(s); "
+        f"{sum(result.warehouse_rows_deleted.values()):,} warehouse row(s) deleted; "
+        f"{result.export_rows_removed:,} export row(s) removed from {result.export_files_rewritten} file(s)"
+    )
+
+
+suppression_app = typer.Typer(no_args_is_help=True, help="The global suppression list (<home>/config).")
+app.add_typer(suppression_app, name="suppression")
+
+
+@suppression_app.command("list")
+def suppression_list(
+    limit: Annotated[int, typer.Option(help="Rows to show per source (0 = all).")] = 100,
+    home: HomeOpt = None,
+) -> None:
+    """Who is suppressed: the suppression file and the unsubscribe feed, addresses masked."""
+    from rich.table import Table
+
+    from cdp.privacy import suppressions
+
+    settings = _settings(home, None)
+    entries = suppressions(settings)
+    table = Table(title=f"Suppressed ({settings.suppression_file})")
+    for column in ("source", "channel", "address", "reason", "since"):
+        table.add_column(column)
+    shown: dict[str, int] = {}
+    for entry in entries:
+        shown[entry.source] = shown.get(entry.source, 0) + 1
+        if limit and shown[entry.source] > limit:
+            continue
+        address = entry.address if entry.usable else f"{entry.address} (unreadable, matches nobody)"
+        table.add_row(entry.source, entry.channel, address, entry.reason, entry.since)
+    Console().print(table)
+    counts = ", ".join(f"{n:,} from {source}" for source, n in sorted(shown.items())) or "nobody"
+    console.print(f"{len(entries):,} suppressed: {counts}")
 
 
 def _dates(start: date, end: date) -> list[date]:

@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
 SOURCES = ("pos", "ecommerce", "social", "messaging")
+SUPPRESSION_HEADER = "channel,address,reason,added_at"
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,29 @@ class Settings:
     def cache(self) -> Path:
         return self.home / "cache"
 
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"
+
+    @property
+    def suppression_file(self) -> Path:
+        """Global suppression list (CSV: channel, address, reason, added_at); always wins over consent."""
+        return self.config_dir / "suppression.csv"
+
+    @property
+    def privacy_dir(self) -> Path:
+        """Salt and tombstones of forgotten people (``cdp forget``); hashes only, never identifiers."""
+        return self.home / "privacy"
+
     def ensure(self) -> Settings:
         """Create the folders and keep libraries' caches and telemetry inside the home folder too."""
-        for path in (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs, self.cache):
+        folders = (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs, self.cache)
+        for path in (*folders, self.config_dir):
             path.mkdir(parents=True, exist_ok=True)
+        if not self.suppression_file.exists():  # dbt reads it on every build: header only = nobody
+            tmp = self.suppression_file.with_name(f".{self.suppression_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(SUPPRESSION_HEADER + "\n", encoding="utf-8")
+            os.replace(tmp, self.suppression_file)
         os.environ.setdefault("MPLCONFIGDIR", str(self.cache / "matplotlib"))
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -34,7 +34,7 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
     for manifest in _manifests(settings, dates):
         for entity, stats in manifest["entities"].items():
             counts = per_entity.setdefault((manifest["source"], entity), Counter())
-            for key in ("rows_read", "rows_landed", "rows_quarantined"):
+            for key in ("rows_read", "rows_landed", "rows_quarantined", "rows_erased"):
                 counts[key] += stats.get(key, 0)
             for reason, n in stats.get("reasons", {}).items():
                 summary.quarantine_reasons[f"{manifest['source']}.{entity}: {reason}"] += n
@@ -92,12 +92,14 @@ def render(summary: Summary) -> None:
         f"{summary.run_dates[0]} .. {summary.run_dates[-1]}" if summary.run_dates else "-"
     )
     landing = Table(title=f"Landing ({span})")
-    for column in ("source", "entity", "read", "landed", "quarantined"):
+    erased = any(row.get("rows_erased") for row in summary.landing)  # forgotten people (cdp forget)
+    columns = ("source", "entity", "read", "landed", "quarantined", *(("erased",) if erased else ()))
+    for column in columns:
         landing.add_column(column, justify="right" if column not in ("source", "entity") else "left")
     for row in summary.landing:
         landing.add_row(
             row["source"], row["entity"], f"{row['rows_read']:,}", f"{row['rows_landed']:,}",
-            f"{row['rows_quarantined']:,}",
+            f"{row['rows_quarantined']:,}", *((f"{row.get('rows_erased', 0):,}",) if erased else ()),
         )
     console.print(landing)
     if summary.quarantine_reasons:

@@ -33,7 +33,8 @@ def read_manifest(settings: Settings, source: str, run_date: date) -> dict[str, 
 
 
 def quarantine_rate(stats: dict[str, Any]) -> float:
-    read = stats.get("rows_read") or 0
+    """Quarantined share of the rows read; rows erased for forgotten people (cdp forget) do not count."""
+    read = (stats.get("rows_read") or 0) - (stats.get("rows_erased") or 0)
     return (stats.get("rows_quarantined") or 0) / read if read else 0.0
 
 

@@ -77,6 +77,7 @@ def _quarantine_rates(settings: Settings, run_date: date) -> list[Metric]:
         total = {
             "rows_read": sum(s.get("rows_read") or 0 for s in entities),
             "rows_quarantined": sum(s.get("rows_quarantined") or 0 for s in entities),
+            "rows_erased": sum(s.get("rows_erased") or 0 for s in entities),
         }
         if total["rows_read"]:
             out.append((source, "quarantine_rate", quarantine_rate(total)))

@@ -3,7 +3,8 @@
 Keys: ``name``, ``description``, ``owner``, ``filter`` (a SQL boolean expression over the columns of
 ``marts.customer_360``), ``consent`` (``email`` | ``sms``; required when a destination carries contact
 data), ``destinations`` (names from ``exports.destinations``), optional ``attributes`` (extra
-``customer_360`` columns for ``generic_csv``) and ``control_share`` (0 ≤ share < 1 held out).
+``customer_360`` columns for ``generic_csv``), ``control_share`` (0 ≤ share < 1 held out) and
+``measurement_window_days`` (default 30: how long after an export ``campaign_results`` counts orders).
 
 A bad definition is reported with its file and the problem and skipped; the other segments still run.
 """
@@ -22,7 +23,10 @@ from exports.destinations import DESTINATIONS
 
 SEGMENTS_DIR = Path(__file__).resolve().parent / "segments"
 BASE_TABLE = "marts.customer_360"
-_KEYS = {"name", "description", "owner", "filter", "consent", "destinations", "attributes", "control_share"}
+_KEYS = {
+    "name", "description", "owner", "filter", "consent", "destinations", "attributes", "control_share",
+    "measurement_window_days",
+}
 _REQUIRED = ("name", "description", "owner", "filter", "destinations")
 _CONTACT_COLUMNS = {"email", "phone", "first_name", "last_name", "address", "postcode", "birth_date"}
 
@@ -38,6 +42,7 @@ class SegmentDefinition:
     consent: str | None = None
     attributes: tuple[str, ...] = ()
     control_share: float = 0.0
+    measurement_window_days: int = 30
 
     @property
     def definition_hash(self) -> str:
@@ -113,6 +118,9 @@ def _parse(path: Path) -> SegmentDefinition:
             raise ValueError(f"destination {name!r} carries contact data: the segment needs `consent`")
         if needed in ("email", "sms") and needed != consent:
             raise ValueError(f"destination {name!r} needs {needed} consent, the segment declares {consent}")
+    window = doc.get("measurement_window_days", 30)
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"measurement_window_days must be a positive whole number, not {window!r}")
     share = float(doc.get("control_share") or 0.0)
     if not 0.0 <= share < 1.0:
         raise ValueError(f"control_share must be in [0, 1), not {share}")
@@ -123,7 +131,7 @@ def _parse(path: Path) -> SegmentDefinition:
     return SegmentDefinition(
         name=str(doc["name"]), description=str(doc["description"]), owner=str(doc["owner"]),
         filter=str(doc["filter"]).strip(), destinations=destinations, path=path, consent=consent,
-        attributes=attributes, control_share=share,
+        attributes=attributes, control_share=share, measurement_window_days=window,
     )
 
 

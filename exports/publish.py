@@ -56,11 +56,22 @@ create schema if not exists ops;
 create table if not exists ops.segment_membership (
     run_date date, segment varchar, customer_id varchar, is_control boolean, definition_hash varchar
 );
+create table if not exists ops.segment_runs (
+    run_date date, segment varchar, definition_hash varchar, members bigint, control bigint,
+    control_share double, measurement_window_days integer
+);
 create table if not exists ops.segment_exports (
     run_date date, segment varchar, destination varchar, file varchar, rows bigint, added bigint,
     removed bigint, sha256 varchar, definition_hash varchar
 );
 """
+
+
+def ensure_history_tables(settings: Settings) -> None:
+    """Create the export history tables if missing, so dbt models can read them before a first export."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(_HISTORY_DDL)
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,7 @@ def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_
                 run.rejected.append(str(error))
             con.execute("begin transaction")
             con.execute(_HISTORY_DDL)
-            for table in ("segment_membership", "segment_exports"):
+            for table in ("segment_membership", "segment_runs", "segment_exports"):
                 con.execute(f"delete from ops.{table} where run_date = ?", [run_date])
             previous = _previous_exports(settings, run_date)
             for segment in loaded.segments:
@@ -137,6 +148,11 @@ def _export_segment(
     run.members[segment.name], run.control[segment.name] = con.execute(
         "select count(*), count(*) filter (where is_control) from members"
     ).fetchone()
+    con.execute(
+        "insert into ops.segment_runs values (?, ?, ?, ?, ?, ?, ?)",
+        [run.run_date, segment.name, segment.definition_hash, run.members[segment.name],
+         run.control[segment.name], segment.control_share, segment.measurement_window_days],
+    )
     folder = staging / segment.name
     folder.mkdir()
     for name in segment.destinations:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,6 +33,9 @@ from .errors import IngestError
 from .readers import FileInfo, FileProblem, check_header, inspect_file, read_csv, read_jsonl
 from .validate import Reasons, validate
 
+if TYPE_CHECKING:
+    from cdp.privacy import Eraser
+
 log = logging.getLogger("ingest")
 
 PART = "part-0.parquet"
@@ -42,7 +46,11 @@ PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 @dataclass
 class EntityReport:
-    """Counts for one landed entity; ``rows_read == rows_landed + rows_quarantined`` always holds."""
+    """Counts for one landed entity; ``rows_read == rows_landed + rows_quarantined + rows_erased``.
+
+    ``rows_erased``: rows of forgotten people (``cdp forget`` tombstones), dropped at landing and never
+    quarantined (their raw text is not kept anywhere).
+    """
 
     entity: str
     file: str
@@ -51,6 +59,7 @@ class EntityReport:
     rows_read: int = 0
     rows_landed: int = 0
     rows_quarantined: int = 0
+    rows_erased: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     flagged: dict[str, int] = field(default_factory=dict)
     schema_version: int = 1
@@ -60,7 +69,7 @@ class EntityReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.rows_landed + self.rows_quarantined
+        return self.rows_read == self.rows_landed + self.rows_quarantined + self.rows_erased
 
 
 @dataclass
@@ -80,6 +89,10 @@ class LoadReport:
     def rows_quarantined(self) -> int:
         return sum(e.rows_quarantined for e in self.entities.values() if e.derived_from is None)
 
+    @property
+    def rows_erased(self) -> int:
+        return sum(e.rows_erased for e in self.entities.values() if e.derived_from is None)
+
     def to_dict(self) -> dict:
         """JSON-ready summary (pipeline step output); totals count parent entities only."""
         return {
@@ -88,6 +101,7 @@ class LoadReport:
             "manifest": str(self.manifest_path),
             "rows_read": self.rows_read,
             "rows_quarantined": self.rows_quarantined,
+            "rows_erased": self.rows_erased,
             "entities": {
                 name: {k: v for k, v in asdict(e).items() if k != "entity"}
                 for name, e in self.entities.items()
@@ -128,7 +142,13 @@ def _inspect_all(contract: Contract, folder: Path, load_date: date) -> dict[str,
 
 
 def _land_entity(
-    contract: Contract, entity: Entity, path: Path, info: FileInfo, stage: Path, load_date: date
+    contract: Contract,
+    entity: Entity,
+    path: Path,
+    info: FileInfo,
+    stage: Path,
+    load_date: date,
+    eraser: Eraser | None = None,
 ) -> list[EntityReport]:
     """Stream one file into staged landing/quarantine Parquet files; returns its (and children's) reports."""
     tz = contract.local_timezone
@@ -177,6 +197,12 @@ def _land_entity(
         for batch in _prefetch(batches):
             result = validate(entity, batch, entity.file, tz, reasons)
             report.rows_read += len(batch) + len(batch.unparseable)
+            if eraser is not None:  # forgotten people: dropped before anything is written
+                erased = eraser.apply(contract.source, entity, result)
+                report.rows_erased += erased[entity.name]
+                for cname in child_reports:
+                    child_reports[cname].rows_read += erased[cname]
+                    child_reports[cname].rows_erased += erased[cname]
             report.rows_landed += result.landed.num_rows
             report.rows_quarantined += result.quarantine.num_rows
             reason_counts.update(result.reasons)
@@ -276,9 +302,12 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
     Re-running a date replaces that date's partitions with byte-identical files. Raises IngestError
     (nothing written) when a file is missing, empty, not UTF-8 or has the wrong CSV header.
     """
+    from cdp.privacy import Eraser
+
     contract = load_contract(source)
     folder = drop_dir(settings, source, load_date)
     infos = _inspect_all(contract, folder, load_date)
+    eraser = Eraser.load(settings)
 
     tmp_root = settings.lake / ".tmp"
     stage = tmp_root / f"{source}-{load_date.isoformat()}-{uuid.uuid4().hex[:12]}"
@@ -287,7 +316,7 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
         reports: dict[str, EntityReport] = {}
         for entity in contract.entities:
             for rep in _land_entity(
-                contract, entity, folder / entity.file, infos[entity.name], stage, load_date
+                contract, entity, folder / entity.file, infos[entity.name], stage, load_date, eraser
             ):
                 reports[rep.entity] = rep
         for name, rep in reports.items():
@@ -320,13 +349,14 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
             tmp_root.rmdir()
     for rep in reports.values():
         log.info(
-            "landed %s/%s %s: read=%d landed=%d quarantined=%d flagged=%d",
+            "landed %s/%s %s: read=%d landed=%d quarantined=%d erased=%d flagged=%d",
             source,
             rep.entity,
             load_date.isoformat(),
             rep.rows_read,
             rep.rows_landed,
             rep.rows_quarantined,
+            rep.rows_erased,
             sum(rep.flagged.values()),
         )
     return LoadReport(source=source, load_date=load_date, entities=reports, manifest_path=mpath)

@@ -97,9 +97,8 @@ def _assert_every_row_accounted_for(settings: Settings, dates: list[str]) -> Non
             path = settings.lake / "manifests" / source / f"load_date={day}.json"
             manifest = json.loads(path.read_text())
             for entity, stats in manifest["entities"].items():
-                assert stats["rows_read"] == stats["rows_landed"] + stats["rows_quarantined"], (
-                    source, entity, day,
-                )
+                accounted = stats["rows_landed"] + stats["rows_quarantined"] + stats.get("rows_erased", 0)
+                assert stats["rows_read"] == accounted, (source, entity, day)
 
 
 def _assert_exports_contactable(settings: Settings, raw: Path, day: str) -> None:

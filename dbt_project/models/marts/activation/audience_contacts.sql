@@ -1,7 +1,9 @@
 -- The contact data audiences may use, one row per customer: exports/ joins segment members (filtered
 -- over customer_360) to this model and nothing else, so only these columns can leave the warehouse.
 -- can_email / can_sms fold presence, the latest consent across channels and unsubscribes on any of the
--- person's records (dim_customers.is_*_contactable).
+-- person's records (dim_customers.is_*_contactable), and the global suppression list
+-- (stg_privacy__suppressions), which always wins: a suppressed address on ANY of the person's records
+-- (not only the one exported) makes the person uncontactable on that channel (on both for 'all').
 with
 
 customers as (
@@ -10,17 +12,87 @@ customers as (
 
 ),
 
+records as (
+
+    select * from {{ ref('int_identity_records_unioned') }}
+
+),
+
+resolved as (
+
+    select * from {{ ref('int_identity_records_resolved') }}
+
+),
+
+suppressions as (
+
+    select * from {{ ref('stg_privacy__suppressions') }}
+
+),
+
+customer_addresses as (
+
+    select
+        resolved.customer_id,
+        records.email_normalized,
+        records.phone_e164
+    from records
+    inner join resolved
+        on records.record_key = resolved.record_key
+    where records.email_normalized is not null or records.phone_e164 is not null
+
+),
+
+suppression_matches as (
+
+    select
+        customer_addresses.customer_id,
+        suppressions.channel
+    from customer_addresses
+    inner join suppressions
+        on customer_addresses.email_normalized = suppressions.email_normalized
+
+    union all
+
+    select
+        customer_addresses.customer_id,
+        suppressions.channel
+    from customer_addresses
+    inner join suppressions
+        on customer_addresses.phone_e164 = suppressions.phone_e164
+
+),
+
+suppressed as (
+
+    select
+        customer_id,
+        max(case when channel in ('email', 'all') then 1 else 0 end) = 1 as is_email_suppressed,
+        max(case when channel in ('sms', 'all') then 1 else 0 end) = 1 as is_sms_suppressed
+    from suppression_matches
+    group by customer_id
+
+),
+
 final as (
 
     select
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(email as {{ dbt.type_string() }}) as email,
-        cast(phone as {{ dbt.type_string() }}) as phone,
-        cast(first_name as {{ dbt.type_string() }}) as first_name,
-        cast(last_name as {{ dbt.type_string() }}) as last_name,
-        coalesce(is_email_contactable, false) and email is not null as can_email,
-        coalesce(is_sms_contactable, false) and phone is not null as can_sms
+        cast(customers.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(customers.email as {{ dbt.type_string() }}) as email,
+        cast(customers.phone as {{ dbt.type_string() }}) as phone,
+        cast(customers.first_name as {{ dbt.type_string() }}) as first_name,
+        cast(customers.last_name as {{ dbt.type_string() }}) as last_name,
+        coalesce(suppressed.is_email_suppressed, false) as is_email_suppressed,
+        coalesce(suppressed.is_sms_suppressed, false) as is_sms_suppressed,
+        coalesce(customers.is_email_contactable, false)
+        and customers.email is not null
+        and not coalesce(suppressed.is_email_suppressed, false) as can_email,
+        coalesce(customers.is_sms_contactable, false)
+        and customers.phone is not null
+        and not coalesce(suppressed.is_sms_suppressed, false) as can_sms
     from customers
+    left join suppressed
+        on customers.customer_id = suppressed.customer_id
 
 )
 

@@ -1,0 +1,946 @@
+"""Privacy: the global suppression list and the right to be forgotten.
+
+**Suppression list** (``<home>/config/suppression.csv``: channel, address, reason, added_at) is applied
+in dbt (``stg_privacy__suppressions`` → ``marts.audience_contacts``); this module only lists it, masked.
+
+**Forget** (:func:`forget`) resolves a person (email, phone or customer_id) to their source records
+through ``marts.customer_identity_map``, then
+
+1. appends salted SHA-256 *tombstones* to ``<home>/privacy/tombstones.parquet``: hashes of the
+   person's normalised emails and phones and of their record keys (``source:entity:source_record_id``);
+   the salt is generated once (``<home>/privacy/salt``). No plain identifier is stored anywhere;
+2. rewrites every landed and quarantined Parquet partition that holds a row matching a tombstone
+   (atomically, per partition) and moves those rows to the manifest's ``rows_erased``, so
+   ``rows_read == rows_landed + rows_quarantined + rows_erased`` still holds;
+3. deletes the person's rows from the warehouse (every marts/ops table with a ``customer_id``, history
+   included; intermediate tables by record key and identifiers) and from published export files;
+4. ingest applies the same tombstones at landing (:class:`Eraser`), so a re-sent old file cannot bring
+   the person back.
+
+Identifier normalisation mirrors the dbt macros ``normalize_email`` / ``normalize_phone`` and the
+staging id cleaning, so a hash computed here from raw text equals one computed from warehouse values
+(``tests/test_privacy.py`` checks that against the staging views). Nothing here logs or returns an
+identifier: results are counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cdp.config import DBT_PROJECT_DIR, Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ingest.contract import Entity
+    from ingest.validate import Validated
+
+log = logging.getLogger(__name__)
+
+TOMBSTONES_FILE = "tombstones.parquet"
+SALT_FILE = "salt"
+TOMBSTONE_SCHEMA = pa.schema(
+    [
+        pa.field("kind", pa.string()),  # email | phone | record
+        pa.field("hash", pa.string()),  # sha256(salt || kind || ':' || normalised value), hex
+        pa.field("request_id", pa.string()),  # one forget request (random, not derived from the person)
+        pa.field("reason", pa.string()),
+        pa.field("erased_at", pa.timestamp("s")),  # UTC
+    ]
+)
+PLATFORMS = ("instagram", "facebook", "tiktok", "x")
+
+
+class ForgetError(ValueError):
+    """The request cannot be resolved (unknown customer, ambiguous address, bad input)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalisation (mirrors dbt_project/macros/cleaning.sql and the staging models)
+# --------------------------------------------------------------------------------------------------
+
+_FULLWIDTH = str.maketrans({**{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)}, "\u3000": " "})
+_POSIX_SPACE = " \t\n\v\f\r"
+_EMAIL = re.compile(f"[^@{_POSIX_SPACE}]+@[^@{_POSIX_SPACE}]+")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+def _trim(value: str) -> str:
+    """SQL ``trim()``: spaces only (DuckDB), not every kind of whitespace."""
+    return value.strip(" ")
+
+
+def normalize_email(value: str | None) -> str | None:
+    """``normalize_email``: full-width folded, trimmed, lower-cased; null unless exactly one ``@``."""
+    if value is None:
+        return None
+    folded = _trim(value.translate(_FULLWIDTH)).lower()
+    return folded if _EMAIL.fullmatch(folded) else None
+
+
+@cache
+def _country_code() -> str:
+    import yaml
+
+    doc = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return str((doc.get("vars") or {}).get("default_phone_country_code") or "31")
+
+
+def normalize_phone(value: str | None) -> str | None:
+    """``normalize_phone``: E.164 with the project's default country code, or None."""
+    if value is None:
+        return None
+    cc = _country_code()
+    folded = _trim(value.translate(_FULLWIDTH))
+    digits = _NOT_DIGIT.sub("", folded.replace("(0)", ""))
+    if folded.startswith("+"):
+        candidate = "+" + digits
+    elif digits.startswith("00"):
+        candidate = "+" + digits[2:]
+    elif digits.startswith("0"):
+        candidate = "+" + cc + digits[1:]
+    elif len(digits) == 9 and digits.startswith("6"):
+        candidate = "+" + cc + digits
+    elif len(digits) == len(cc) + 9 and digits.startswith(cc):
+        candidate = "+" + digits
+    else:
+        return None
+    return candidate if _E164.fullmatch(candidate) else None
+
+
+def _clean_id(value: str | None) -> str | None:
+    """Ids as staging cleans them: ``trim``, empty → null."""
+    if value is None:
+        return None
+    return _trim(value) or None
+
+
+def _social_id(platform: str | None, handle: str | None) -> str | None:
+    """``platform:user_handle`` as staging builds it (lower, trimmed, leading ``@`` removed)."""
+    if platform is None or handle is None:
+        return None
+    return f"{_trim(platform).lower()}:{re.sub(r'^@+', '', _trim(handle)).lower()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Which landed columns identify a person, per source entity
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Identifier:
+    kind: str  # email | phone | record
+    columns: tuple[str, ...]
+    prefix: str = ""  # record keys: 'source:entity:'
+
+    def normalise(self, *values: str | None) -> str | None:
+        if self.kind == "email":
+            return normalize_email(values[0])
+        if self.kind == "phone":
+            return normalize_phone(values[0])
+        value = _social_id(*values) if len(self.columns) == 2 else _clean_id(values[0])
+        return None if value is None else self.prefix + value
+
+
+_EMAIL_OF = lambda column: _Identifier("email", (column,))  # noqa: E731
+_PHONE_OF = lambda column: _Identifier("phone", (column,))  # noqa: E731
+_CARD = _Identifier("record", ("loyalty_card_no",), "pos:loyalty_members:")
+_ACCOUNT = _Identifier("record", ("customer_id",), "ecommerce:customers:")
+_PROFILE = _Identifier("record", ("platform", "user_handle"), "social:profiles:")
+
+#: Identifiers carried by each landed entity. A row matching any tombstone is erased; child entities
+#: (order_lines) go with their parent row.
+IDENTIFIERS: dict[tuple[str, str], tuple[_Identifier, ...]] = {
+    ("pos", "transactions"): (_CARD,),
+    ("pos", "loyalty_members"): (_CARD, _EMAIL_OF("email"), _PHONE_OF("phone")),
+    ("ecommerce", "customers"): (_ACCOUNT, _EMAIL_OF("email"), _PHONE_OF("phone")),
+    ("ecommerce", "orders"): (
+        _Identifier("record", ("order_id",), "ecommerce:orders:"),
+        _ACCOUNT,
+        _EMAIL_OF("guest_email"),
+    ),
+    ("social", "profiles"): (_PROFILE, _EMAIL_OF("email"), _PHONE_OF("phone")),
+    ("social", "interactions"): (_PROFILE,),
+    ("messaging", "unsubscribes"): (_EMAIL_OF("address"), _PHONE_OF("address")),
+}
+
+#: Record-key prefixes worth trying on the free text of a quarantined row of each source.
+_RAW_RECORD_PREFIXES = {
+    "pos": ("pos:loyalty_members:",),
+    "ecommerce": ("ecommerce:customers:", "ecommerce:orders:"),
+    "social": (),  # platform:handle pairs, see _raw_digests
+    "messaging": (),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Salt, tombstones and the eraser ingest uses
+# --------------------------------------------------------------------------------------------------
+
+
+def _salt(settings: Settings, create: bool) -> bytes | None:
+    path = settings.privacy_dir / SALT_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    if not create:
+        return None
+    settings.privacy_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{SALT_FILE}.{uuid.uuid4().hex}")
+    tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)  # never replace a salt another process just wrote: old hashes would break
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+
+
+def _digest(salt: bytes, kind: str, value: str) -> str:
+    return hashlib.sha256(salt + f"{kind}:{value}".encode()).hexdigest()
+
+
+def read_tombstones(settings: Settings) -> pa.Table:
+    path = settings.privacy_dir / TOMBSTONES_FILE
+    # Parquet stores second timestamps as milliseconds: cast back so new rows concatenate.
+    return pq.read_table(path).cast(TOMBSTONE_SCHEMA) if path.exists() else TOMBSTONE_SCHEMA.empty_table()
+
+
+@dataclass
+class Eraser:
+    """Matches rows against the tombstones; ingest and :func:`forget` use the same instance logic."""
+
+    salt: bytes
+    hashes: frozenset[str]
+
+    @classmethod
+    def load(cls, settings: Settings) -> Eraser | None:
+        """The home's eraser, or None when nobody has been forgotten (ingest then skips the check)."""
+        salt = _salt(settings, create=False)
+        tombstones = read_tombstones(settings)
+        if salt is None or tombstones.num_rows == 0:
+            return None
+        return cls(salt, frozenset(tombstones.column("hash").to_pylist()))
+
+    def digest(self, kind: str, value: str) -> str:
+        return _digest(self.salt, kind, value)
+
+    def landed_mask(self, source: str, entity: str, table: pa.Table) -> np.ndarray:
+        """True for rows of a landed table whose identifiers hash to a tombstone."""
+        mask = np.zeros(table.num_rows, dtype=bool)
+        if table.num_rows == 0:
+            return mask
+        for ident in IDENTIFIERS.get((source, entity), ()):
+            if any(c not in table.column_names for c in ident.columns):
+                continue
+            if len(ident.columns) == 1:
+                column = table.column(ident.columns[0])
+                hits = [
+                    v for v in pc.unique(column).to_pylist()
+                    if v is not None and self._hit(ident, ident.normalise(v))
+                ]
+            else:
+                column = pc.binary_join_element_wise(
+                    *(table.column(c) for c in ident.columns), "\x1f"
+                )
+                hits = [
+                    v for v in pc.unique(column).to_pylist()
+                    if v is not None and self._hit(ident, ident.normalise(*v.split("\x1f", 1)))
+                ]
+            if hits:
+                found = pc.is_in(column, value_set=pa.array(hits, pa.string())).fill_null(False)
+                mask |= found.to_numpy(zero_copy_only=False).astype(bool)
+        return mask
+
+    def quarantine_mask(self, source: str, table: pa.Table) -> np.ndarray:
+        """True for quarantined rows whose raw text carries a tombstoned identifier."""
+        mask = np.zeros(table.num_rows, dtype=bool)
+        for i, raw in enumerate(table.column("_raw").to_pylist()):
+            if raw and not self.hashes.isdisjoint(self._raw_digests(source, raw)):
+                mask[i] = True
+        return mask
+
+    def _hit(self, ident: _Identifier, value: str | None) -> bool:
+        return value is not None and self.digest(ident.kind, value) in self.hashes
+
+    def _raw_digests(self, source: str, raw: str) -> set[str]:
+        values = _raw_values(raw)
+        out: set[str] = set()
+        for value in values:
+            email = normalize_email(value)
+            if email:
+                out.add(self.digest("email", email))
+            phone = normalize_phone(value)
+            if phone:
+                out.add(self.digest("phone", phone))
+            ident = _clean_id(value)
+            if ident:
+                for prefix in _RAW_RECORD_PREFIXES.get(source, ()):
+                    out.add(self.digest("record", prefix + ident))
+        if source == "social":
+            platforms = {_trim(v).lower() for v in values} & set(PLATFORMS)
+            for platform in platforms:
+                for value in values:
+                    key = _social_id(platform, value)
+                    if key:
+                        out.add(self.digest("record", "social:profiles:" + key))
+        return out
+
+    def apply(self, source: str, entity: Entity, result: Validated) -> dict[str, int]:
+        """Drop erased rows from one validated batch (ingest); returns rows erased per entity name."""
+        erased: dict[str, int] = {entity.name: 0, **{c.name: 0 for c in entity.children}}
+        mask = self.landed_mask(source, entity.name, result.landed)
+        if mask.any():
+            gone = result.landed.filter(pa.array(mask))
+            result.landed = result.landed.filter(pa.array(~mask))
+            result.flagged = flag_counts(result.landed)
+            erased[entity.name] += int(mask.sum())
+            for child in entity.children:
+                table, _ = result.children[child.name]
+                kept, n = _drop_children(child, table, gone)
+                result.children[child.name] = (kept, flag_counts(kept))
+                erased[child.name] += n
+        qmask = self.quarantine_mask(source, result.quarantine)
+        if qmask.any():
+            result.quarantine = result.quarantine.filter(pa.array(~qmask))
+            result.reasons = Counter(result.quarantine.column("_reason").to_pylist())
+            erased[entity.name] += int(qmask.sum())
+        return erased
+
+
+def _raw_values(raw: str) -> set[str]:
+    """Candidate field values in a raw line: JSON scalars, CSV fields and plain tokens."""
+    values: set[str] = set()
+    with contextlib.suppress(ValueError, RecursionError):
+        _json_scalars(json.loads(raw), values)
+    with contextlib.suppress(csv.Error, StopIteration):
+        values.update(next(csv.reader(io.StringIO(raw))))
+    values.update(re.split(r"[\s,;\"'{}\[\]]+", raw))
+    values.update(re.findall(r"[+(]?[0-9][0-9 ()\-./]{6,}[0-9]", raw))  # phones typed with spaces
+    return {v for v in values if v and v.strip()}
+
+
+def _json_scalars(obj: Any, out: set[str]) -> None:
+    if isinstance(obj, dict):
+        for value in obj.values():
+            _json_scalars(value, out)
+    elif isinstance(obj, list):
+        for value in obj:
+            _json_scalars(value, out)
+    elif obj is not None and not isinstance(obj, bool):
+        out.add(str(obj))
+
+
+def _drop_children(child: Any, table: pa.Table, erased_parents: pa.Table) -> tuple[pa.Table, int]:
+    (key,) = [f.name for f in child.parent_key]
+    if table.num_rows == 0 or erased_parents.num_rows == 0:
+        return table, 0
+    found = pc.is_in(table.column(key), value_set=pc.unique(erased_parents.column(key)))
+    mask = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return table.filter(pa.array(~mask)), int(mask.sum())
+
+
+def flag_counts(table: pa.Table) -> Counter:
+    """Rows per flagged field from a landed table's ``_flags`` column (as ingest counts them)."""
+    counts: Counter = Counter()
+    if "_flags" not in table.column_names:
+        return counts
+    for value, n in Counter(table.column("_flags").drop_null().to_pylist()).items():
+        for name in value.split(","):
+            counts[name] += n
+    return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# Forget
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ForgetResult:
+    """Counts only: nothing here identifies the person."""
+
+    request_id: str
+    customers: int = 0
+    records: int = 0
+    tombstones: dict[str, int] = field(default_factory=dict)
+    lake_rows_erased: dict[str, int] = field(default_factory=dict)  # 'zone/source/entity' -> rows
+    partitions_rewritten: int = 0
+    warehouse_rows_deleted: dict[str, int] = field(default_factory=dict)
+    export_rows_removed: int = 0
+    export_files_rewritten: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass
+class _Person:
+    customer_ids: set[str] = field(default_factory=set)
+    record_keys: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)
+
+
+def forget(
+    settings: Settings,
+    email: str | None = None,
+    phone: str | None = None,
+    customer_id: str | None = None,
+    reason: str = "erasure request",
+) -> ForgetResult:
+    """Erase one person everywhere (lake, warehouse, exports) and keep them out of future loads.
+
+    Exactly one of ``email``, ``phone``, ``customer_id``. Raises :class:`ForgetError` when the request
+    cannot be resolved; messages never contain the identifier.
+    """
+    given = [v for v in (email, phone, customer_id) if v]
+    if len(given) != 1:
+        raise ForgetError("give exactly one of email, phone or customer_id")
+    person = _Person()
+    if email is not None:
+        value = normalize_email(email)
+        if value is None:
+            raise ForgetError("the email is not a valid address (one '@', no spaces)")
+        person.emails.add(value)
+    if phone is not None:
+        value = normalize_phone(phone)
+        if value is None:
+            raise ForgetError("the phone number cannot be read as an E.164 number")
+        person.phones.add(value)
+    if customer_id is not None:
+        person.customer_ids.add(customer_id.strip())
+
+    settings.ensure()
+    result = ForgetResult(request_id=uuid.uuid4().hex)
+    _resolve(settings, person)
+    if customer_id is not None and not person.record_keys:
+        raise ForgetError("no such customer_id in the warehouse")
+    result.customers, result.records = len(person.customer_ids), len(person.record_keys)
+
+    salt = _salt(settings, create=True)
+    assert salt is not None
+    result.tombstones = _write_tombstones(settings, salt, person, result.request_id, reason)
+    eraser = Eraser.load(settings)
+    assert eraser is not None
+    _scrub_lake(settings, eraser, result)
+    if settings.warehouse.exists():
+        _scrub_warehouse(settings, person, result)
+    _scrub_exports(settings, person, result)
+    log.info(
+        "forget %s: %d customer(s), %d record(s), %d lake row(s) erased, %d warehouse row(s), "
+        "%d export row(s) removed",
+        result.request_id, result.customers, result.records, sum(result.lake_rows_erased.values()),
+        sum(result.warehouse_rows_deleted.values()), result.export_rows_removed,
+    )
+    _write_audit(settings, result, reason)
+    return result
+
+
+def _resolve(settings: Settings, person: _Person) -> None:
+    """Customer ids, records and identifiers of the person, from the warehouse (if built)."""
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        if not _has_table(con, "marts", "customer_identity_map") or not _has_table(
+            con, "intermediate", "int_identity_records_unioned"
+        ):
+            return
+        con.execute(
+            "create temp view person_records as select map.customer_id, rec.record_key, "
+            "rec.email_normalized, rec.phone_e164 from marts.customer_identity_map as map "
+            "inner join intermediate.int_identity_records_unioned as rec on rec.source = map.source "
+            "and rec.entity = map.entity and rec.source_record_id = map.source_record_id"
+        )
+        found = set(person.customer_ids)
+        for column, values in (("email_normalized", person.emails), ("phone_e164", person.phones)):
+            if values:
+                rows = con.execute(
+                    f"select distinct customer_id from person_records where {column} in "
+                    f"(select unnest(?::varchar[]))", [sorted(values)],
+                ).fetchall()
+                found |= {r[0] for r in rows}
+        if not person.customer_ids and len(found) > 1:
+            raise ForgetError(
+                f"the address belongs to {len(found)} different customers (a shared or placeholder "
+                "address); forget them by --customer-id instead"
+            )
+        rows = con.execute(
+            "select customer_id, record_key, email_normalized, phone_e164 from person_records "
+            "where customer_id in (select unnest(?::varchar[]))", [sorted(found)],
+        ).fetchall()
+        person.customer_ids = {r[0] for r in rows} or person.customer_ids
+        person.record_keys = {r[1] for r in rows}
+        candidates_email = {r[2] for r in rows if r[2]}
+        candidates_phone = {r[3] for r in rows if r[3]}
+        # Only identifiers no other customer holds: tombstoning a shared address (info@shop) would
+        # erase other people's records at every future load.
+        for column, candidates, target in (
+            ("email_normalized", candidates_email, person.emails),
+            ("phone_e164", candidates_phone, person.phones),
+        ):
+            if not candidates:
+                continue
+            shared = con.execute(
+                f"select distinct {column} from person_records where {column} in "
+                f"(select unnest(?::varchar[])) and customer_id not in (select unnest(?::varchar[]))",
+                [sorted(candidates), sorted(person.customer_ids)],
+            ).fetchall()
+            target |= candidates - {r[0] for r in shared}
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _write_tombstones(
+    settings: Settings, salt: bytes, person: _Person, request_id: str, reason: str
+) -> dict[str, int]:
+    rows = [("email", v) for v in person.emails] + [("phone", v) for v in person.phones]
+    rows += [("record", v) for v in person.record_keys]
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    new = pa.table(
+        {
+            "kind": [k for k, _ in rows],
+            "hash": [_digest(salt, k, v) for k, v in rows],
+            "request_id": [request_id] * len(rows),
+            "reason": [reason] * len(rows),
+            "erased_at": [now] * len(rows),
+        },
+        schema=TOMBSTONE_SCHEMA,
+    )
+    existing = read_tombstones(settings)
+    known = set(existing.column("hash").to_pylist())
+    new = new.filter(pa.array([h not in known for h in new.column("hash").to_pylist()], pa.bool_()))
+    if new.num_rows:
+        path = settings.privacy_dir / TOMBSTONES_FILE
+        tmp = path.with_name(f".{TOMBSTONES_FILE}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(pa.concat_tables([existing, new]), tmp, compression="zstd")
+        os.replace(tmp, path)
+    return dict(Counter(k for k, _ in rows))
+
+
+def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> None:
+    """Rewrite every landed/quarantined partition holding a tombstoned row; update its manifest."""
+    from ingest.contract import load_contract
+    from ingest.land import PARQUET_OPTIONS, PART, manifest_path
+
+    for source in _landed_sources(settings):
+        contract = load_contract(source)
+        for entity in contract.entities:
+            root = settings.lake / "landing" / source / entity.name
+            for folder in sorted(root.glob("load_date=*")):
+                day = folder.name.removeprefix("load_date=")
+                changes: dict[str, dict[str, Any]] = {}
+                landed_file = folder / PART
+                if landed_file.exists():
+                    # Only the identifier columns to find matches; the whole partition only if one does.
+                    table = pq.read_table(landed_file, columns=_identifier_columns(source, entity.name))
+                    mask = eraser.landed_mask(source, entity.name, table)
+                    if mask.any():
+                        table = pq.read_table(landed_file)
+                        gone = table.filter(pa.array(mask))
+                        kept = table.filter(pa.array(~mask))
+                        _replace_parquet(landed_file, kept, PARQUET_OPTIONS)
+                        changes[entity.name] = {"landed": int(mask.sum()), "flagged": flag_counts(kept)}
+                        for child in entity.children:
+                            child_file = (
+                                settings.lake / "landing" / source / child.name / folder.name / PART
+                            )
+                            if not child_file.exists():
+                                continue
+                            ctable = pq.read_table(child_file)
+                            ckept, n = _drop_children(child, ctable, gone)
+                            if n:
+                                _replace_parquet(child_file, ckept, PARQUET_OPTIONS)
+                                changes[child.name] = {"landed": n, "flagged": flag_counts(ckept)}
+                q_file = settings.lake / "quarantine" / source / entity.name / folder.name / PART
+                if q_file.exists():
+                    qtable = pq.read_table(q_file)
+                    qmask = eraser.quarantine_mask(source, qtable)
+                    if qmask.any():
+                        qkept = qtable.filter(pa.array(~qmask))
+                        _replace_parquet(q_file, qkept, PARQUET_OPTIONS)
+                        changes.setdefault(entity.name, {})["quarantined"] = int(qmask.sum())
+                        changes[entity.name]["reasons"] = Counter(qkept.column("_reason").to_pylist())
+                for name, change in changes.items():
+                    if change.get("landed"):
+                        result.lake_rows_erased[f"landing/{source}/{name}"] = (
+                            result.lake_rows_erased.get(f"landing/{source}/{name}", 0) + change["landed"]
+                        )
+                        result.partitions_rewritten += 1
+                    if change.get("quarantined"):
+                        result.lake_rows_erased[f"quarantine/{source}/{name}"] = (
+                            result.lake_rows_erased.get(f"quarantine/{source}/{name}", 0)
+                            + change["quarantined"]
+                        )
+                        result.partitions_rewritten += 1
+                if changes:
+                    _update_manifest(manifest_path(settings, source, date.fromisoformat(day)), changes)
+
+
+def _identifier_columns(source: str, entity: str) -> list[str]:
+    return sorted({c for ident in IDENTIFIERS.get((source, entity), ()) for c in ident.columns})
+
+
+def _landed_sources(settings: Settings) -> list[str]:
+    root = settings.lake / "landing"
+    known = {s for s, _ in IDENTIFIERS}
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name in known) if root.exists() else []
+
+
+def _replace_parquet(path: Path, table: pa.Table, options: dict[str, Any]) -> None:
+    """Write next to the partition (not matching ``*.parquet``) and rename over it: atomic."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, **options)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _update_manifest(path: Path, changes: dict[str, dict[str, Any]]) -> None:
+    if not path.exists():
+        return
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    entities = doc.get("entities", {})
+    for name, change in changes.items():
+        stats = entities.get(name)
+        if stats is None:
+            continue
+        landed, quarantined = change.get("landed", 0), change.get("quarantined", 0)
+        stats["rows_landed"] = stats.get("rows_landed", 0) - landed
+        stats["rows_quarantined"] = stats.get("rows_quarantined", 0) - quarantined
+        stats["rows_erased"] = stats.get("rows_erased", 0) + landed + quarantined
+        if "flagged" in change:
+            stats["flagged"] = dict(sorted(change["flagged"].items()))
+        if "reasons" in change:
+            stats["reasons"] = dict(sorted(change["reasons"].items()))
+        entities[name] = _ordered(stats)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _ordered(stats: dict[str, Any]) -> dict[str, Any]:
+    """Keep the manifest's key order (rows_erased right after rows_quarantined) as ingest writes it."""
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if key == "rows_erased":
+            continue
+        out[key] = value
+        if key == "rows_quarantined":
+            out["rows_erased"] = stats.get("rows_erased", 0)
+    out.setdefault("rows_erased", stats.get("rows_erased", 0))
+    return out
+
+
+def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) -> None:
+    """Delete the person's rows from marts, ops (customer_id) and intermediate tables (identifiers)."""
+    import duckdb
+
+    keys = sorted(person.record_keys)
+    ids = {
+        "customer_ids": sorted(person.customer_ids),
+        "record_keys": keys,
+        "emails": sorted(person.emails),
+        "phones": sorted(person.phones),
+        "cards": sorted(k.removeprefix("pos:loyalty_members:") for k in keys if k.startswith("pos:")),
+        "accounts": sorted(
+            k.removeprefix("ecommerce:customers:") for k in keys if k.startswith("ecommerce:customers:")
+        ),
+        "orders": sorted(
+            k.removeprefix("ecommerce:orders:") for k in keys if k.startswith("ecommerce:orders:")
+        ),
+        "profiles": sorted(
+            k.removeprefix("social:profiles:") for k in keys if k.startswith("social:profiles:")
+        ),
+    }
+    with duckdb.connect(str(settings.warehouse)) as con:
+        columns: dict[tuple[str, str], set[str]] = {}
+        for schema, table, column in con.execute(
+            "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
+            "inner join information_schema.tables as t on c.table_schema = t.table_schema "
+            "and c.table_name = t.table_name where t.table_type = 'BASE TABLE' "
+            "and c.table_schema in ('marts', 'ops', 'intermediate')"
+        ).fetchall():
+            columns.setdefault((schema, table), set()).add(column)
+        for name, values in ids.items():
+            con.execute(f"create or replace temp table forget_{name} as select unnest(?::varchar[]) as v",
+                        [values])
+        # Orders of the person's accounts and guest orders, for order lines keyed by order_id only.
+        if ("intermediate", "int_ecommerce_orders_deduplicated") in columns:
+            con.execute(
+                "insert into forget_orders select order_id "
+                "from intermediate.int_ecommerce_orders_deduplicated "
+                "where customer_id in (select v from forget_accounts) "
+                "or guest_email_normalized in (select v from forget_emails)"
+            )
+        con.execute("begin transaction")
+        for (schema, table), cols in sorted(columns.items()):
+            predicates = _predicates(schema, table, cols)
+            if not predicates:
+                continue
+            deleted = con.execute(
+                f'delete from {schema}."{table}" where ' + " or ".join(predicates)
+            ).fetchone()[0]
+            if deleted:
+                result.warehouse_rows_deleted[f"{schema}.{table}"] = int(deleted)
+        con.execute("commit")
+        con.execute("checkpoint")
+
+
+def _predicates(schema: str, table: str, cols: set[str]) -> list[str]:
+    if schema in ("marts", "ops"):
+        return ["customer_id in (select v from forget_customer_ids)"] if "customer_id" in cols else []
+    out = []
+    simple = {
+        "record_key": "record_keys",
+        "email_normalized": "emails",
+        "guest_email_normalized": "emails",
+        "phone_e164": "phones",
+        "loyalty_card_no": "cards",
+        "order_id": "orders",
+    }
+    for column, name in simple.items():
+        if column in cols:
+            out.append(f"{column} in (select v from forget_{name})")
+    if "customer_id" in cols:  # CDP ids (C…) and web shop account ids never collide
+        out.append("customer_id in (select v from forget_customer_ids)")
+        out.append("customer_id in (select v from forget_accounts)")
+    if {"platform", "user_handle"} <= cols:
+        out.append("platform || ':' || user_handle in (select v from forget_profiles)")
+    return out
+
+
+def _export_values(person: _Person) -> set[str]:
+    """Every form in which the person can appear in an export file (see exports.destinations)."""
+    values = set(person.customer_ids)
+    for email in person.emails:
+        values |= {email, hashlib.sha256(email.encode()).hexdigest()}
+        local, _, domain = email.partition("@")
+        if domain in ("gmail.com", "googlemail.com"):
+            google = local.replace(".", "") + "@" + domain
+            values.add(hashlib.sha256(google.encode()).hexdigest())
+    for phone in person.phones:
+        meta = re.sub(r"[^0-9]", "", phone).lstrip("0")
+        values |= {phone, hashlib.sha256(phone.encode()).hexdigest()}
+        values.add(hashlib.sha256(meta.encode()).hexdigest())
+    return values
+
+
+def _scrub_exports(settings: Settings, person: _Person, result: ForgetResult) -> None:
+    """Remove the person's rows from published export files; keep manifests and ops.segment_exports true."""
+    values = _export_values(person)
+    if not values or not settings.exports.exists():
+        return
+    changed: list[tuple[str, str, int, str]] = []  # (date, relative file, rows, sha256)
+    for folder in sorted(p for p in settings.exports.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        manifest_file = folder / "manifest.json"
+        touched: dict[str, tuple[int, str]] = {}
+        for path in sorted(folder.rglob("*.csv")):
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+            if not rows:
+                continue
+            header, body = rows[0], rows[1:]
+            kept = [r for r in body if not any(c in values or c.strip().lower() in values for c in r)]
+            if len(kept) == len(body):
+                continue
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(kept)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_text(buffer.getvalue(), encoding="utf-8")
+            os.replace(tmp, path)
+            result.export_rows_removed += len(body) - len(kept)
+            result.export_files_rewritten += 1
+            rel = path.relative_to(folder).as_posix()
+            touched[rel] = (len(kept), _file_sha256(path))
+            changed.append((folder.name, rel, len(kept), touched[rel][1]))
+        if touched and manifest_file.exists():
+            _update_export_manifest(manifest_file, touched)
+    if changed and settings.warehouse.exists():
+        _update_segment_exports(settings, changed)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _update_export_manifest(path: Path, touched: dict[str, tuple[int, str]]) -> None:
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for info in manifest.get("segments", {}).values():
+        for item in info.get("destinations", {}).values():
+            file = item.get("file", "")
+            if file in touched:
+                item["rows"], item["sha256"] = touched[file]
+            stem = file.removesuffix(".csv")
+            for kind in ("added", "removed"):
+                if f"{stem}.{kind}.csv" in touched:
+                    item[kind] = touched[f"{stem}.{kind}.csv"][0]
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _update_segment_exports(settings: Settings, changed: list[tuple[str, str, int, str]]) -> None:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse)) as con:
+        if not _has_table(con, "ops", "segment_exports"):
+            return
+        for day, rel, rows, digest in changed:
+            if rel.endswith((".added.csv", ".removed.csv")):
+                kind = "added" if rel.endswith(".added.csv") else "removed"
+                base = rel.removesuffix(f".{kind}.csv") + ".csv"
+                con.execute(
+                    f"update ops.segment_exports set {kind} = ? where run_date = ? and file = ?",
+                    [rows, day, base],
+                )
+            else:
+                con.execute(
+                    "update ops.segment_exports set rows = ?, sha256 = ? where run_date = ? and file = ?",
+                    [rows, digest, day, rel],
+                )
+
+
+def _write_audit(settings: Settings, result: ForgetResult, reason: str) -> None:
+    """Append the request's counts (no identifiers) to ``<home>/privacy/requests.jsonl``."""
+    settings.privacy_dir.mkdir(parents=True, exist_ok=True)
+    entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "reason": reason, **result.to_dict()}
+    with (settings.privacy_dir / "requests.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# Suppression list (listing; the logic is in dbt)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suppression:
+    channel: str
+    address: str  # masked
+    reason: str
+    since: str
+    source: str  # 'suppression file' | 'messaging unsubscribe feed'
+    usable: bool = True  # False: the address does not normalise, so it matches nobody
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    name, dot, tld = domain.rpartition(".")
+    masked_domain = f"{name[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
+    return f"{local[:1]}***@{masked_domain}"
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}{'*' * max(len(phone) - 5, 3)}{phone[-2:]}"
+
+
+def mask_address(address: str) -> str:
+    email = normalize_email(address)
+    if email:
+        return mask_email(email)
+    phone = normalize_phone(address)
+    if phone:
+        return mask_phone(phone)
+    return "***"
+
+
+def suppressions(settings: Settings) -> list[Suppression]:
+    """Everyone suppressed: the suppression file's entries and the unsubscribe feed (warehouse), masked."""
+    out = list(_file_suppressions(settings))
+    out += _unsubscribe_suppressions(settings)
+    return out
+
+
+def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
+    path = settings.suppression_file
+    if not path.exists():
+        return
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            raw_channel = (row.get("channel") or "").strip(" ").lower()
+            channel = raw_channel if raw_channel in ("email", "sms") else "all"
+            address = row.get("address") or ""
+            email = normalize_email(address) if channel in ("email", "all") else None
+            phone = normalize_phone(address) if channel in ("sms", "all") else None
+            masked = mask_email(email) if email else mask_phone(phone) if phone else "***"
+            yield Suppression(
+                channel=channel,
+                address=masked,
+                reason=(row.get("reason") or "").strip(),
+                since=(row.get("added_at") or "").strip(),
+                source="suppression file",
+                usable=bool(email or phone),
+            )
+
+
+def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return []
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        if not _has_table(con, "intermediate", "int_messaging_unsubscribes_deduplicated"):
+            return []
+        rows = con.execute(
+            "select channel, coalesce(email_normalized, phone_e164) as address, min(unsubscribed_at) "
+            "from intermediate.int_messaging_unsubscribes_deduplicated group by all order by 3, 1, 2"
+        ).fetchall()
+    return [
+        Suppression(
+            channel=channel,
+            address=mask_email(address) if channel == "email" else mask_phone(address),
+            reason="unsubscribed",
+            since=str(since)[:19] if since else "",
+            source="messaging unsubscribe feed",
+        )
+        for channel, address, since in rows
+    ]
+
+
+def add_suppression(
+    settings: Settings, channel: str, address: str, reason: str, added_at: str | None = None
+) -> None:
+    """Append one entry to the suppression file (used by tests and scripts; the CSV may be edited too)."""
+    settings.ensure()
+    when = added_at or datetime.now(UTC).isoformat(timespec="seconds")
+    with settings.suppression_file.open("a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerow([channel, address, reason, when])
