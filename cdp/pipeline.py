@@ -40,10 +40,8 @@ def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
 def build_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
     """``dbt build`` of every model as of ``run_date`` (seeds, models, dbt tests)."""
     from cdp import warehouse
-    from exports.publish import ensure_history_tables
 
-    ensure_history_tables(settings)  # campaign_results reads the export history
-    return warehouse.build(settings, run_date).to_dict()
+    return warehouse.build(settings, run_date).to_dict()  # creates the ops history tables if missing
 
 
 def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:

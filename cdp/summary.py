@@ -46,7 +46,7 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('staging', 'intermediate', 'marts') "
+                "where table_schema in ('staging', 'intermediate', 'marts', 'restricted') "
                 "and table_type = 'BASE TABLE' order by 1, 2"
             ).fetchall()
             for schema, table in tables:

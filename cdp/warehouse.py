@@ -87,6 +87,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 def build(settings: Settings, run_date: date, select: str | None = None) -> BuildResult:
     """``dbt build`` (seeds, models, unit and data tests) as of ``run_date``; raises on any failure."""
+    from exports.publish import ensure_history_tables
+
+    ensure_history_tables(settings)  # the ops source (export history) campaign_results reads
     command = ["build"]
     if select:
         command += ["--select", select]

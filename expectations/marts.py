@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def run_mart_gate(settings: Settings, run_date: date) -> GateResult:
-    """Validate marts.dim_customers, fct_orders, customer_rfm, customer_identity_map, audience_contacts."""
+    """Validate marts.dim_customers, fct_orders, customer_rfm, customer_identity_map and
+    restricted.customer_profiles, restricted.audience_contacts."""
     import duckdb
 
     from expectations.runner import GxRun

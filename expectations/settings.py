@@ -37,3 +37,5 @@ BUILD_DATA_DOCS: Final = True
 
 EMAIL_REGEX: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_E164_REGEX: Final = r"^\+[1-9][0-9]{6,14}$"
+# marts.dim_customers.phone_masked (dbt macro mask_phone): '+', two digits, six '*', two digits.
+PHONE_MASKED_REGEX: Final = r"^\+[0-9]{2}\*{6}[0-9]{2}$"

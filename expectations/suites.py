@@ -1,7 +1,8 @@
 """The expectation suites, defined in code (kept in the repo, never in a GX store on disk).
 
 Every expectation carries GX's own ``severity``: ``critical`` fails the gate, ``warning`` is reported.
-Suite names: ``landed.<source>.<entity>``, ``landed.quarantine``, ``marts.<table>``.
+Suite names: ``landed.<source>.<entity>``, ``landed.quarantine``, ``<schema>.<table>`` for the
+warehouse (``marts.*`` and ``restricted.*``, the schema with plain contact data).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from expectations.settings import (
     CRITICAL,
     EMAIL_REGEX,
     PHONE_E164_REGEX,
+    PHONE_MASKED_REGEX,
     QUARANTINE_RATE_CRITICAL,
     QUARANTINE_RATE_WARN,
     WARNING,
@@ -104,10 +106,25 @@ def mart_suites(run_date: date) -> dict[str, tuple[str, gx.ExpectationSuite]]:
 
     non_empty = gxe.ExpectTableRowCountToBeBetween
     return {
+        # The shared mart carries masked values only; a plain phone in phone_masked fails the gate.
         "dim_customers": (
-            "select customer_id, email, phone from marts.dim_customers",
+            "select customer_id, phone_masked from marts.dim_customers",
             _suite(
                 "marts.dim_customers",
+                [
+                    non_empty(min_value=1, severity=CRITICAL),
+                    *unique_not_null("customer_id"),
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column="phone_masked", regex=PHONE_MASKED_REGEX, severity=CRITICAL
+                    ),
+                ],
+            ),
+        ),
+        # Plain contact fields live in the restricted schema; their formats are checked there.
+        "customer_profiles": (
+            "select customer_id, email, phone from restricted.customer_profiles",
+            _suite(
+                "restricted.customer_profiles",
                 [
                     non_empty(min_value=1, severity=CRITICAL),
                     *unique_not_null("customer_id"),
@@ -178,11 +195,11 @@ def mart_suites(run_date: date) -> dict[str, tuple[str, gx.ExpectationSuite]]:
             "as is_email_consent_violation, "
             "audience_contacts.can_sms and not coalesce(dim_customers.is_sms_contactable, false) "
             "as is_sms_consent_violation "
-            "from marts.audience_contacts "
+            "from restricted.audience_contacts "
             "left join marts.dim_customers "
             "on dim_customers.customer_id = audience_contacts.customer_id",
             _suite(
-                "marts.audience_contacts",
+                "restricted.audience_contacts",
                 [
                     gxe.ExpectColumnValuesToNotBeNull(column="customer_id", severity=CRITICAL),
                     gxe.ExpectColumnValuesToBeUnique(column="customer_id", severity=CRITICAL),

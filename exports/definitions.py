@@ -158,7 +158,7 @@ def preview(con: duckdb.DuckDBPyConnection, definition: SegmentDefinition, sampl
     size, emailable, textable = con.execute(
         "select count(*), count(*) filter (where contacts.can_email), "
         "count(*) filter (where contacts.can_sms) "
-        f"from {BASE_TABLE} as base inner join marts.audience_contacts as contacts "
+        f"from {BASE_TABLE} as base inner join restricted.audience_contacts as contacts "
         f"on base.customer_id = contacts.customer_id where ({definition.filter})"
     ).fetchone()
     rows = con.execute(
@@ -167,7 +167,7 @@ def preview(con: duckdb.DuckDBPyConnection, definition: SegmentDefinition, sampl
         "else left(contacts.email, 1) || '***@' || split_part(contacts.email, '@', 2) end as email, "
         "case when contacts.phone is null then null else '***' || right(contacts.phone, 2) end as phone, "
         "contacts.can_email, contacts.can_sms "
-        f"from {BASE_TABLE} as base inner join marts.audience_contacts as contacts "
+        f"from {BASE_TABLE} as base inner join restricted.audience_contacts as contacts "
         f"on base.customer_id = contacts.customer_id where ({definition.filter}) "
         f"order by base.customer_id limit {int(sample)}"
     ).fetchall()

@@ -31,8 +31,9 @@ from exports.destinations import DESTINATIONS
 
 log = logging.getLogger(__name__)
 
-# Members with the contact data they may be reached on: audience_contacts (a dbt model with an
-# enforced contract) folds opt-in, latest consent across channels and unsubscribes into can_*.
+# Members with the contact data they may be reached on: restricted.audience_contacts (a dbt model with
+# an enforced contract, in the schema analysts are not granted) folds opt-in, latest consent across
+# channels and unsubscribes into can_*.
 _MEMBERS_SQL = """
 create or replace temp table members as
 select
@@ -46,7 +47,7 @@ select
     ('0x' || substr(sha256(? || ':' || base.customer_id), 1, 8))::ubigint / 4294967296.0 < ? as is_control
     {attributes}
 from {base} as base
-inner join marts.audience_contacts as contacts
+inner join restricted.audience_contacts as contacts
     on base.customer_id = contacts.customer_id
 where ({filter})
 """

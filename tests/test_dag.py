@@ -119,9 +119,10 @@ def _assert_exports_contactable(settings: Settings, raw: Path, day: str) -> None
         )
         con.execute(
             "create temp table allowed as select "
-            "case when email_opt_in and not is_email_unsubscribed then email end as email, "
-            "case when sms_opt_in and not is_sms_unsubscribed then phone end as phone "
-            "from marts.dim_customers"
+            "case when dim.email_opt_in and not dim.is_email_unsubscribed then profile.email end as email, "
+            "case when dim.sms_opt_in and not dim.is_sms_unsubscribed then profile.phone end as phone "
+            "from marts.dim_customers as dim "
+            "inner join restricted.customer_profiles as profile using (customer_id)"
         )
         checked = 0
         for path in sorted(folder.rglob("*.csv")):

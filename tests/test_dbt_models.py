@@ -14,6 +14,7 @@ one ``load_date=YYYY-MM-DD`` partition per load. The people in it:
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -325,7 +326,14 @@ def write_day_three(lake: Path) -> None:
     )
 
 
-MARTS = ("customer_identity_map", "dim_customers", "fct_orders", "customer_rfm", "audience_contacts")
+MARTS = (
+    "marts.customer_identity_map",
+    "marts.dim_customers",
+    "marts.fct_orders",
+    "marts.customer_rfm",
+    "restricted.customer_profiles",
+    "restricted.audience_contacts",
+)
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:
@@ -334,7 +342,7 @@ def query(settings: Settings, sql: str) -> list[tuple]:
 
 
 def snapshot(settings: Settings) -> dict[str, list[tuple]]:
-    return {name: query(settings, f"select * from marts.{name} order by all") for name in MARTS}
+    return {name: query(settings, f"select * from {name} order by all") for name in MARTS}
 
 
 @pytest.fixture(scope="module")
@@ -377,18 +385,32 @@ def test_dim_customers_best_values_and_contactability(built: Settings) -> None:
     jane = customer_of(built, "pos", "loyalty_members", "L001")
     row = query(
         built,
-        "select first_name, last_name, gender, email, phone, city, postcode, email_opt_in, "
-        "is_email_unsubscribed, is_email_contactable, channels, has_pos, has_ecommerce, has_social, "
-        f"source_record_count from marts.dim_customers where customer_id = '{jane}'",
+        "select first_name, last_name, birth_date, email, phone, postcode "
+        f"from restricted.customer_profiles where customer_id = '{jane}'",
     )[0]
     assert row == (
         "Jane",  # web account (newest) says 'jane' -> proper-cased
         "De Vries",
-        "female",
+        date(1990, 5, 17),
         "jane.doe@example.com",
         "+31612345678",
-        "Utrecht",
         "1011 AB",
+    )
+    row = query(
+        built,
+        "select gender, birth_year, city, has_email, has_phone, email_masked, email_sha256, phone_masked, "
+        "email_opt_in, is_email_unsubscribed, is_email_contactable, channels, has_pos, has_ecommerce, "
+        f"has_social, source_record_count from marts.dim_customers where customer_id = '{jane}'",
+    )[0]
+    assert row == (
+        "female",
+        1990,
+        "Utrecht",
+        True,
+        True,
+        "j***@example.com",
+        hashlib.sha256(b"jane.doe@example.com").hexdigest(),
+        "+31******78",
         True,
         False,
         True,
@@ -407,10 +429,49 @@ def test_dim_customers_best_values_and_contactability(built: Settings) -> None:
     assert bob_row == (True, False, "male", "ecommerce")
     carol = query(
         built,
-        "select first_name, last_name, phone from marts.dim_customers "
+        "select first_name, last_name, phone from restricted.customer_profiles "
         f"where customer_id = '{customer_of(built, 'pos', 'loyalty_members', 'L002')}'",
     )[0]
     assert carol == ("Carol", "O'Brien", "+31612345679")
+
+
+PLAIN_EMAIL = "{col} like '%@%.%' and {col} not like '%***@%'"
+PLAIN_PHONE = r"regexp_matches({col}, '^\+[0-9]{{8,15}}$')"
+
+
+def _text_columns(settings: Settings, schema: str) -> list[tuple[str, str]]:
+    return query(
+        settings,
+        "select c.table_name, c.column_name from information_schema.columns as c "
+        "inner join information_schema.tables as t "
+        "on c.table_schema = t.table_schema and c.table_name = t.table_name "
+        f"where c.table_schema = '{schema}' and t.table_type = 'BASE TABLE' "
+        "and c.data_type = 'VARCHAR' order by 1, 2",
+    )
+
+
+def test_marts_hold_no_plain_email_or_phone(built: Settings) -> None:
+    """Analysts get schema marts: no column of any of its tables holds a plain email or E.164 phone;
+    the plain values are in the restricted schema."""
+    columns = _text_columns(built, "marts")
+    assert len({table for table, _ in columns}) > 5
+    for table, column in columns:
+        col = f'"{column}"'
+        leaked = query(
+            built,
+            f'select count(*) from marts."{table}" '
+            f"where {PLAIN_EMAIL.format(col=col)} or {PLAIN_PHONE.format(col=col)}",
+        )[0][0]
+        assert leaked == 0, f"marts.{table}.{column} holds plain emails or phones"
+    emails, phones = query(
+        built,
+        f"select count(*) filter (where {PLAIN_EMAIL.format(col='email')}), "
+        f"count(*) filter (where {PLAIN_PHONE.format(col='phone')}) from restricted.customer_profiles",
+    )[0]
+    assert emails >= 4
+    assert phones >= 2
+    masked = query(built, "select count(email_masked), count(phone_masked) from marts.dim_customers")[0]
+    assert masked == (emails, phones)
 
 
 def test_fct_orders_nets_returns_refunds_and_cutoff(built: Settings) -> None:
@@ -462,7 +523,7 @@ def test_customer_rfm_scores_and_segments(built: Settings) -> None:
 
 def test_audience_contacts_follow_consent(built: Settings) -> None:
     jane = customer_of(built, "pos", "loyalty_members", "L001")
-    contacts = "select email, first_name, can_email from marts.audience_contacts where customer_id = "
+    contacts = "select email, first_name, can_email from restricted.audience_contacts where customer_id = "
     assert query(built, f"{contacts}'{jane}'") == [("jane.doe@example.com", "Jane", True)]
 
 
@@ -476,10 +537,12 @@ def test_point_in_time_rerun_is_identical_after_next_landing(built: Settings) ->
     jane = customer_of(built, "pos", "loyalty_members", "L001")
     assert query(
         built,
-        f"select first_name, is_email_unsubscribed from marts.dim_customers where customer_id = '{jane}'",
+        "select profile.first_name, dim.is_email_unsubscribed from marts.dim_customers as dim "
+        "inner join restricted.customer_profiles as profile using (customer_id) "
+        f"where customer_id = '{jane}'",
     ) == [("Janet", True)]
     assert query(
-        built, f"select can_email from marts.audience_contacts where customer_id = '{jane}'"
+        built, f"select can_email from restricted.audience_contacts where customer_id = '{jane}'"
     ) == [(False,)]
     build(built, RUN_DATE)
     assert snapshot(built) == before

@@ -255,20 +255,29 @@ def make_warehouse(path: Path, *, non_contactable_member: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
+        con.execute("create schema restricted")
         con.execute(
             """
             create table marts.dim_customers as select * from (values
-                ('c1', 'Ann', 'A', 'f', date '1980-01-01', 'ann@example.com', '+31612345678', 'Utrecht',
-                 '3511', true, true, false, false, true, true, timestamp '2025-01-01', timestamp '2026-03-01',
+                ('c1', 'f', 1980, 'Utrecht', true, true, 'a***@example.com', 'e3b0c442', '+31******78',
+                 true, true, false, false, true, true, timestamp '2025-01-01', timestamp '2026-03-01',
                  'pos,ecommerce', true, true, false, 2, timestamp '2025-02-01', timestamp '2026-03-01'),
-                ('c2', 'Bob', 'B', 'm', null, null, null, 'Delft',
-                 null, false, false, false, false, false, false,
+                ('c2', 'm', null, 'Delft', false, false, null, null, null,
+                 false, false, false, false, false, false,
                  timestamp '2025-05-01', timestamp '2026-02-01', 'pos', true, false, false, 1,
                  timestamp '2025-05-01', timestamp '2026-02-01')
-            ) as t(customer_id, first_name, last_name, gender, birth_date, email, phone, city, postcode,
-                   email_opt_in, sms_opt_in, is_email_unsubscribed, is_sms_unsubscribed,
+            ) as t(customer_id, gender, birth_year, city, has_email, has_phone, email_masked, email_sha256,
+                   phone_masked, email_opt_in, sms_opt_in, is_email_unsubscribed, is_sms_unsubscribed,
                    is_email_contactable, is_sms_contactable, first_seen_at, last_seen_at, channels,
                    has_pos, has_ecommerce, has_social, source_record_count, first_order_at, last_order_at)
+            """
+        )
+        con.execute(
+            """
+            create table restricted.customer_profiles as select * from (values
+                ('c1', 'Ann', 'A', date '1980-01-01', 'ann@example.com', '+31612345678', '3511'),
+                ('c2', 'Bob', 'B', null, null, null, null)
+            ) as t(customer_id, first_name, last_name, birth_date, email, phone, postcode)
             """
         )
         con.execute(
@@ -306,7 +315,7 @@ def make_warehouse(path: Path, *, non_contactable_member: bool = False) -> None:
         can_email_c2 = "true" if non_contactable_member else "false"
         con.execute(
             f"""
-            create table marts.audience_contacts as select * from (values
+            create table restricted.audience_contacts as select * from (values
                 ('c1', 'ann@example.com', '+31612345678', 'Ann', 'A', true, true),
                 ('c2', null, null, 'Bob', 'B', {can_email_c2}, false)
             ) as t(customer_id, email, phone, first_name, last_name, can_email, can_sms)
@@ -328,9 +337,9 @@ def test_mart_gate_fails_when_contacts_allow_a_non_contactable_customer(home: Se
     result = expectations.run_mart_gate(home, RUN_DATE)
     assert not result.passed
     assert [(i.suite, i.column) for i in result.critical] == [
-        ("marts.audience_contacts", "is_email_consent_violation")
+        ("restricted.audience_contacts", "is_email_consent_violation")
     ]
-    with pytest.raises(expectations.GateFailed, match=r"marts\.audience_contacts"):
+    with pytest.raises(expectations.GateFailed, match=r"restricted\.audience_contacts"):
         expectations.assert_passed(result)
 
 
@@ -345,15 +354,17 @@ def test_mart_gate_accepts_zone_aware_timestamps(home: Settings) -> None:
 def test_mart_gate_flags_bad_phone_future_order_and_missing_table(home: Settings) -> None:
     make_warehouse(home.warehouse)
     with duckdb.connect(str(home.warehouse)) as con:
-        con.execute(f"update marts.dim_customers set phone = '{SECRET}', email = 'not-an-email'")
+        con.execute(f"update restricted.customer_profiles set phone = '{SECRET}', email = 'not-an-email'")
+        con.execute(f"update marts.dim_customers set phone_masked = '{SECRET}' where customer_id = 'c1'")
         con.execute("update marts.fct_orders set ordered_at = timestamp '2026-03-11 00:00:00'")
         con.execute("drop table marts.customer_rfm")
     result = expectations.run_mart_gate(home, RUN_DATE)
     critical = {(i.suite, i.column or i.expectation) for i in result.critical}
-    assert ("marts.dim_customers", "phone") in critical
+    assert ("restricted.customer_profiles", "phone") in critical
+    assert ("marts.dim_customers", "phone_masked") in critical  # a plain phone in the shared mart
     assert ("marts.fct_orders", "ordered_at") in critical
     assert ("marts.customer_rfm", "table_readable") in critical
-    assert [(i.suite, i.column) for i in result.warnings] == [("marts.dim_customers", "email")]
+    assert [(i.suite, i.column) for i in result.warnings] == [("restricted.customer_profiles", "email")]
     assert SECRET not in str(result.to_dict()) + result.html_path.read_text()
 
 

@@ -29,18 +29,19 @@ CUSTOMERS = [
 def make_warehouse(settings: Settings, customers=CUSTOMERS) -> None:
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("create schema if not exists marts")
+        con.execute("create schema if not exists restricted")
         con.execute(
             "create or replace table marts.customer_360 (customer_id varchar, rfm_segment varchar, "
             "lifecycle_stage varchar, m_score integer, tier varchar)"
         )
         con.execute(
-            "create or replace table marts.audience_contacts (customer_id varchar, email varchar, "
+            "create or replace table restricted.audience_contacts (customer_id varchar, email varchar, "
             "phone varchar, first_name varchar, last_name varchar, can_email boolean, can_sms boolean)"
         )
         for cid, rfm, stage, email, phone, can_email, can_sms in customers:
             con.execute("insert into marts.customer_360 values (?, ?, ?, 5, 'gold')", [cid, rfm, stage])
             con.execute(
-                "insert into marts.audience_contacts values (?, ?, ?, 'First', 'Last', ?, ?)",
+                "insert into restricted.audience_contacts values (?, ?, ?, 'First', 'Last', ?, ?)",
                 [cid, email, phone, can_email, can_sms],
             )
 

@@ -16,21 +16,23 @@ from cdp.config import Settings
 
 
 def _marts(settings: Settings, as_of: date) -> dict[str, list[tuple]]:
-    """Every mart's rows; history marts only up to ``as_of`` (they keep every run date by design)."""
+    """Every mart's rows (marts and restricted); history marts only up to ``as_of`` (they keep every
+    run date by design)."""
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        tables = [
-            row[0]
+        tables = {
+            row[1]: row[0]
             for row in con.sql(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'restricted') order by 1, 2"
             ).fetchall()
-        ]
+        }
         return {
             table: con.execute(
-                f"select * from marts.{table} "
+                f"select * from {schema}.{table} "
                 + _history_filter(table, as_of)
                 + "order by all"
             ).fetchall()
-            for table in tables
+            for table, schema in tables.items()
         }
 
 

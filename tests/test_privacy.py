@@ -210,9 +210,10 @@ def test_suppressed_address_on_one_record_keeps_the_person_out_of_every_export(w
                 where rec.email_normalized is not null
             )
             select
-                dim.customer_id, dim.email,
-                min(addresses.email) filter (where addresses.email <> dim.email)
+                dim.customer_id, profile.email,
+                min(addresses.email) filter (where addresses.email <> profile.email)
             from marts.dim_customers as dim
+            inner join restricted.customer_profiles as profile using (customer_id)
             inner join addresses using (customer_id)
             where dim.is_email_contactable
             group by all
@@ -235,7 +236,7 @@ def test_suppressed_address_on_one_record_keeps_the_person_out_of_every_export(w
 
     with _con(settings) as con:
         row = con.execute(
-            "select can_email, is_email_suppressed, is_sms_suppressed from marts.audience_contacts "
+            "select can_email, is_email_suppressed, is_sms_suppressed from restricted.audience_contacts "
             "where customer_id = ?", [customer_id],
         ).fetchone()
     assert row == (False, True, False)
@@ -280,15 +281,15 @@ def _choose_person(settings: Settings, truth: Path, exclude: set[str]) -> tuple[
                 group by person_id
                 having count(distinct map.customer_id) = 1
             )
-            select pure.customer_id, dim.email,
+            select pure.customer_id, profile.email,
                 count(distinct orders.channel) as channels, count(orders.order_id) as orders
             from pure
             inner join whole using (person_id)
-            inner join marts.dim_customers as dim using (customer_id)
+            inner join restricted.customer_profiles as profile using (customer_id)
             inner join ops.segment_membership as members
                 on members.customer_id = pure.customer_id and not members.is_control
             left join marts.fct_orders as orders on orders.customer_id = pure.customer_id
-            where pure.sources >= 2 and dim.email is not null
+            where pure.sources >= 2 and profile.email is not null
             group by all
             order by channels desc, orders desc, pure.customer_id
             """
@@ -337,7 +338,7 @@ def _assert_gone_from_warehouse(settings: Settings, person: dict[str, set[str]])
     with _con(settings) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.columns "
-            "where table_schema in ('marts', 'ops') and column_name = 'customer_id'"
+            "where table_schema in ('marts', 'restricted', 'ops') and column_name = 'customer_id'"
         ).fetchall()
         assert len(tables) > 8
         for schema, table in tables:
@@ -354,10 +355,13 @@ def _assert_gone_from_warehouse(settings: Settings, person: dict[str, set[str]])
         ).fetchone()[0]
         assert n == 0, "a record of the forgotten person is still mapped"
         n = con.execute(
-            "select count(*) from marts.dim_customers where email in (select unnest(?::varchar[]))",
+            "select count(*) from restricted.customer_profiles where email in (select unnest(?::varchar[]))",
             [sorted(person["emails"])],
         ).fetchone()[0]
         assert n == 0
+        assert {"restricted.customer_profiles", "restricted.audience_contacts"} <= {
+            f"{schema}.{table}" for schema, table in tables
+        }
 
 
 @pytest.mark.slow
@@ -429,7 +433,7 @@ def test_forget_erases_a_person_everywhere_and_for_good(world: dict[str, Any]) -
     if suppressed:
         with _con(settings) as con:
             assert con.execute(
-                "select can_email from marts.audience_contacts where customer_id = ?", [suppressed]
+                "select can_email from restricted.audience_contacts where customer_id = ?", [suppressed]
             ).fetchone() == (False,)
 
 

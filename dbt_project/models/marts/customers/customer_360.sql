@@ -1,5 +1,5 @@
 -- One row per customer of dim_customers as of run_date: profile without direct identifiers (no names,
--- email, phone, postcode or birth date; has_email / has_phone and birth_year instead), RFM, lifecycle,
+-- email, phone, postcode or birth date, not even masked; has_email / has_phone and birth_year), RFM, lifecycle,
 -- behaviour and loyalty tier. One import CTE per mart and one left join each, so adding a mart (e.g.
 -- CLV) is one CTE, one join and its columns.
 with
@@ -47,10 +47,10 @@ final as (
         {{ run_date_literal() }} as as_of_date,
         -- profile (masked)
         customers.gender,
-        cast(extract(year from customers.birth_date) as {{ dbt.type_int() }}) as birth_year,
+        customers.birth_year,
         customers.city,
-        customers.email is not null as has_email,
-        customers.phone is not null as has_phone,
+        customers.has_email,
+        customers.has_phone,
         customers.is_email_contactable,
         customers.is_sms_contactable,
         customers.channels,

@@ -1,10 +1,8 @@
--- One row per customer (identity component) as of run_date, with the best known attributes: for each
--- attribute the most recent non-null value over the customer's records by updated_at (ties: smallest
--- record_key). Unsubscribes always win over consent.
-{%- set attributes = [
-    'first_name', 'last_name', 'gender', 'birth_date', 'email_normalized', 'phone_e164',
-    'city', 'postcode', 'email_opt_in', 'sms_opt_in',
-] %}
+-- One row per customer (identity component) as of run_date, for analysts: no plain personal data.
+-- Attributes come from the survivorship in int_customer_attributes_survived; names, birth date,
+-- postcode and the plain email / phone live only in restricted.customer_profiles, here they are
+-- masked (email_masked, phone_masked), hashed (email_sha256) or reduced (has_*, birth_year).
+-- Unsubscribes always win over consent.
 with
 
 records as (
@@ -16,6 +14,12 @@ records as (
 resolved as (
 
     select * from {{ ref('int_identity_records_resolved') }}
+
+),
+
+attributes as (
+
+    select * from {{ ref('int_customer_attributes_survived') }}
 
 ),
 
@@ -50,58 +54,6 @@ customer_records as (
     from records
     inner join resolved
         on records.record_key = resolved.record_key
-
-),
-
-attribute_values as (
-    {% for attribute in attributes %}
-    select
-        resolved.customer_id,
-        '{{ attribute }}' as attribute_name,
-        {{ dbt.safe_cast('records.' ~ attribute, dbt.type_string()) }} as attribute_value,
-        records.updated_at,
-        records.record_key
-    from records
-    inner join resolved
-        on records.record_key = resolved.record_key
-    where records.{{ attribute }} is not null
-    {% if not loop.last %}
-    union all
-    {% endif %}
-    {%- endfor %}
-),
-
-ranked_values as (
-
-    select
-        customer_id,
-        attribute_name,
-        attribute_value,
-        row_number() over (
-            partition by customer_id, attribute_name
-            order by updated_at desc, record_key asc
-        ) as value_rank
-    from attribute_values
-
-),
-
-best_values as (
-
-    select
-        customer_id,
-        max(case when attribute_name = 'first_name' then attribute_value end) as first_name,
-        max(case when attribute_name = 'last_name' then attribute_value end) as last_name,
-        max(case when attribute_name = 'gender' then attribute_value end) as gender,
-        max(case when attribute_name = 'birth_date' then attribute_value end) as birth_date,
-        max(case when attribute_name = 'email_normalized' then attribute_value end) as email_normalized,
-        max(case when attribute_name = 'phone_e164' then attribute_value end) as phone_e164,
-        max(case when attribute_name = 'city' then attribute_value end) as city,
-        max(case when attribute_name = 'postcode' then attribute_value end) as postcode,
-        max(case when attribute_name = 'email_opt_in' then attribute_value end) as email_opt_in,
-        max(case when attribute_name = 'sms_opt_in' then attribute_value end) as sms_opt_in
-    from ranked_values
-    where value_rank = 1
-    group by customer_id
 
 ),
 
@@ -188,16 +140,13 @@ joined as (
 
     select
         record_stats.customer_id,
-        best_values.first_name,
-        best_values.last_name,
-        best_values.gender,
-        cast(best_values.birth_date as date) as birth_date,
-        best_values.email_normalized as email,
-        best_values.phone_e164 as phone,
-        best_values.city,
-        best_values.postcode,
-        cast(best_values.email_opt_in as boolean) as email_opt_in,
-        cast(best_values.sms_opt_in as boolean) as sms_opt_in,
+        attributes.gender,
+        attributes.birth_date,
+        attributes.email,
+        attributes.phone,
+        attributes.city,
+        attributes.email_opt_in,
+        attributes.sms_opt_in,
         email_unsubscribed.customer_id is not null as is_email_unsubscribed,
         sms_unsubscribed.customer_id is not null as is_sms_unsubscribed,
         least(
@@ -218,8 +167,8 @@ joined as (
         order_stats.first_order_at,
         order_stats.last_order_at
     from record_stats
-    left join best_values
-        on record_stats.customer_id = best_values.customer_id
+    left join attributes
+        on record_stats.customer_id = attributes.customer_id
     left join channel_lists
         on record_stats.customer_id = channel_lists.customer_id
     left join email_unsubscribed
@@ -237,14 +186,14 @@ final as (
 
     select
         customer_id,
-        first_name,
-        last_name,
         gender,
-        birth_date,
-        email,
-        phone,
+        cast(extract(year from birth_date) as {{ dbt.type_int() }}) as birth_year,
         city,
-        postcode,
+        email is not null as has_email,
+        phone is not null as has_phone,
+        {{ mask_email('email') }} as email_masked,
+        {{ sha256_hex('email') }} as email_sha256,
+        {{ mask_phone('phone') }} as phone_masked,
         email_opt_in,
         sms_opt_in,
         is_email_unsubscribed,

@@ -1,5 +1,6 @@
--- The contact data audiences may use, one row per customer: exports/ joins segment members (filtered
--- over customer_360) to this model and nothing else, so only these columns can leave the warehouse.
+-- The contact data audiences may use, one row per customer (restricted schema: plain email, phone and
+-- names): exports/ joins segment members (filtered over customer_360) to this model and nothing else,
+-- so only these columns can leave the warehouse. Plain values come from restricted.customer_profiles.
 -- can_email / can_sms fold presence, the latest consent across channels and unsubscribes on any of the
 -- person's records (dim_customers.is_*_contactable), and the global suppression list
 -- (stg_privacy__suppressions), which always wins: a suppressed address on ANY of the person's records
@@ -9,6 +10,12 @@ with
 customers as (
 
     select * from {{ ref('dim_customers') }}
+
+),
+
+profiles as (
+
+    select * from {{ ref('customer_profiles') }}
 
 ),
 
@@ -78,19 +85,21 @@ final as (
 
     select
         cast(customers.customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(customers.email as {{ dbt.type_string() }}) as email,
-        cast(customers.phone as {{ dbt.type_string() }}) as phone,
-        cast(customers.first_name as {{ dbt.type_string() }}) as first_name,
-        cast(customers.last_name as {{ dbt.type_string() }}) as last_name,
+        cast(profiles.email as {{ dbt.type_string() }}) as email,
+        cast(profiles.phone as {{ dbt.type_string() }}) as phone,
+        cast(profiles.first_name as {{ dbt.type_string() }}) as first_name,
+        cast(profiles.last_name as {{ dbt.type_string() }}) as last_name,
         coalesce(suppressed.is_email_suppressed, false) as is_email_suppressed,
         coalesce(suppressed.is_sms_suppressed, false) as is_sms_suppressed,
         coalesce(customers.is_email_contactable, false)
-        and customers.email is not null
+        and profiles.email is not null
         and not coalesce(suppressed.is_email_suppressed, false) as can_email,
         coalesce(customers.is_sms_contactable, false)
-        and customers.phone is not null
+        and profiles.phone is not null
         and not coalesce(suppressed.is_sms_suppressed, false) as can_sms
     from customers
+    left join profiles
+        on customers.customer_id = profiles.customer_id
     left join suppressed
         on customers.customer_id = suppressed.customer_id
 
