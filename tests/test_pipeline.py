@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -65,6 +66,46 @@ def test_rerun_is_idempotent_and_point_in_time(settings: Settings, drop_dates: l
 
     assert _marts(settings, second) == marts_before
     assert _exports(settings, second) == exports_before
+    _assert_deltas_and_control_groups(settings, first, second)
+
+
+def _lines(path: Path) -> set[str]:
+    return set(path.read_text().splitlines()[1:])
+
+
+def _assert_deltas_and_control_groups(settings: Settings, first: date, second: date) -> None:
+    """On generator data: added/removed are exactly the difference of two days' full files, and the
+    control group is stable across days, recorded, and never in a file."""
+    manifest = json.loads((settings.exports / second.isoformat() / "manifest.json").read_text())
+    checked = 0
+    for segment, info in manifest["segments"].items():
+        for destination in info["destinations"]:
+            today = settings.exports / second.isoformat() / segment
+            before = settings.exports / first.isoformat() / segment / f"{destination}.csv"
+            full, previous = _lines(today / f"{destination}.csv"), _lines(before)
+            assert _lines(today / f"{destination}.added.csv") == full - previous, (segment, destination)
+            assert _lines(today / f"{destination}.removed.csv") == previous - full, (segment, destination)
+            checked += 1
+    assert checked >= 6
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        flags = con.execute(
+            "select segment, customer_id, list(distinct is_control) from ops.segment_membership "
+            "where run_date in (?, ?) group by 1, 2",
+            [first, second],
+        ).fetchall()
+        control = {
+            row[0]
+            for row in con.execute(
+                "select customer_id from ops.segment_membership "
+                "where run_date = ? and segment = 'vip_champions' and is_control",
+                [second],
+            ).fetchall()
+        }
+    assert all(len(values) == 1 for _, _, values in flags), "a member changed group between days"
+    assert control, "vip_champions holds out 10%: the generator data should give a control group"
+    meta = settings.exports / second.isoformat() / "vip_champions" / "meta_custom_audience.csv"
+    exported = {line.rsplit(",", 1)[-1] for line in _lines(meta)}
+    assert not exported & control
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path, raw_drops: Path, drop_dates: list[date]) -> None:
