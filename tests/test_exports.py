@@ -208,3 +208,24 @@ def test_failed_export_publishes_nothing(settings: Settings, tmp_path: Path, mon
         export_segments(settings, DAY, folder)
     assert not (settings.exports / DAY.isoformat()).exists()
     assert not [p for p in settings.exports.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_segments_cli_lists_and_previews_with_contacts_masked(settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from cdp.cli import app
+
+    listed = CliRunner().invoke(app, ["segments", "list", "--home", str(settings.home)])
+    assert listed.exit_code == 0, listed.output
+    assert "vip_champions" in listed.output
+    # This small warehouse lacks behaviour columns: that definition is reported, not fatal.
+    assert "rejected" in listed.output
+    assert "promotion_hunters.yml" in listed.output
+
+    command = ["segments", "preview", "vip_champions", "--home", str(settings.home)]
+    preview = CliRunner().invoke(app, command)
+    assert preview.exit_code == 0, preview.output
+    assert "3 members, 2 emailable" in preview.output
+    assert "A***@Gmail.com" in preview.output  # masked as stored (the real view holds normalised emails)
+    for plain in ("ann.lee@gmail.com", "Ann.Lee@Gmail.com", "+31612345678", "cy@example.com"):
+        assert plain not in preview.output
