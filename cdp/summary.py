@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -87,7 +88,8 @@ def render(summary: Summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # A terminal decides its own width; piped into a log, 120 columns keep the tables readable.
+    console = Console(width=None if sys.stdout.isatty() else 120)
     span = summary.run_dates[0] if len(summary.run_dates) == 1 else (
         f"{summary.run_dates[0]} .. {summary.run_dates[-1]}" if summary.run_dates else "-"
     )

@@ -144,7 +144,7 @@ def phones(rng: np.random.Generator, numbers: np.ndarray, fmt: np.ndarray | None
 
 
 def e164(numbers: np.ndarray) -> np.ndarray:
-    """Clean canonical form '+316XXXXXXXX' (what the truth file stores)."""
+    """Clean canonical form: '+316' and eight digits (what the truth file stores)."""
     return np.strings.add("+316", np.strings.zfill(numbers.astype(np.int64).astype("U8").astype(S), 8))
 
 
