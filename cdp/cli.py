@@ -279,6 +279,31 @@ def suppression_list(
     console.print(f"{len(entries):,} suppressed: {counts}")
 
 
+@app.command("explain")
+def explain_customer(
+    customer_id: Annotated[str, typer.Argument(help="customer_id from the marts.")],
+    home: HomeOpt = None,
+) -> None:
+    """Why these source records are one customer: records, links and the rule behind each (masked)."""
+    from cdp.explain import explain
+
+    settings = _settings(home, None)
+    result = explain(settings, customer_id)
+    if not result.records:
+        console.print(f"[red]error:[/red] no customer {customer_id!r} in {settings.warehouse}")
+        raise typer.Exit(1)
+    console.print(f"[bold]{customer_id}[/bold]: {len(result.records)} source record(s)")
+    for source, entity, record_id, email, phone, updated_at in result.records:
+        console.print(f"  {source}:{entity}:{record_id}  email {email or '-'}  phone {phone or '-'}  "
+                      f"updated {updated_at}")
+    console.print(f"links ({len(result.links)}):")
+    for left, right, rule, identifier in result.links:
+        console.print(f"  {left} — {right}: {rule} ({identifier})")
+    for identifier, count in result.ignored:
+        console.print(f"  not linked on {identifier}: shared by {count} records (placeholder guard)")
+    console.print("merge history: none recorded yet (customer_id = hash of the smallest record key)")
+
+
 def _dates(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 

@@ -575,3 +575,19 @@ def test_failures_raise_with_node_names(tmp_path: Path) -> None:
         build(settings, RUN_DATE, select="stg_social__profiles")
     assert "stg_social__profiles" in str(raised.value)
     assert "jane" not in str(raised.value).lower()
+
+
+def test_explain_shows_records_links_and_rules_masked(built: Settings) -> None:
+    from cdp.explain import explain
+
+    jane = customer_of(built, "pos", "loyalty_members", "L001")
+    result = explain(built, jane)
+    keys = {f"{source}:{entity}:{record_id}" for source, entity, record_id, *_ in result.records}
+    assert "pos:loyalty_members:L001" in keys
+    assert len(keys) >= 2
+    linked = {key for left, right, _, _ in result.links for key in (left, right)}
+    assert linked == keys  # every record is held by at least one link
+    assert {rule for _, _, rule, _ in result.links} <= {"same normalised email", "same E.164 phone"}
+    text = repr(result)
+    assert "jane.doe@example.com" not in text
+    assert "***@" in text
