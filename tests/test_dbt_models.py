@@ -15,6 +15,7 @@ one ``load_date=YYYY-MM-DD`` partition per load. The people in it:
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -350,7 +351,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings.load(home=tmp_path_factory.mktemp("home")).ensure()
     write_day_one(settings.lake)
     write_day_two(settings.lake)
-    build(settings, RUN_DATE)
+    build(settings, RUN_DATE, unit_tests=True)
+    # The suite is where dbt unit tests run (nightly builds leave them out): make sure they did.
+    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    assert sum(r["unique_id"].startswith("unit_test.") for r in results) >= 8
     return settings
 
 
