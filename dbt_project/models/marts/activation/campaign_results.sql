@@ -2,6 +2,8 @@
 -- (segment, export date) with a control group, orders in the days after the export (up to the
 -- segment's measurement window, and never after run_date) are compared between the exported members
 -- and the held-out ones, with the difference and a 95% normal-approximation confidence interval.
+-- Sums stay exact decimals until the final division: floating-point sums in a parallel aggregate
+-- depend on the order rows arrive, and a re-run must give identical results.
 {%- set z = 1.96 %}
 with
 
@@ -45,7 +47,7 @@ member_outcomes as (
         memberships.customer_id,
         memberships.is_control,
         sum(case when orders.net_amount > 0 then 1 else 0 end) as purchase_orders,
-        cast(coalesce(sum(orders.net_amount), 0) as {{ dbt.type_float() }}) as revenue
+        coalesce(sum(orders.net_amount), 0) as revenue
     from memberships
     inner join windows
         on
@@ -74,10 +76,33 @@ group_stats as (
         count(*) as customers,
         sum(case when purchase_orders > 0 then 1 else 0 end) as purchasers,
         sum(purchase_orders) as purchase_orders,
-        avg(revenue) as revenue_per_customer,
-        coalesce(var_samp(revenue), 0) as revenue_variance
+        sum(revenue) as revenue_sum,
+        sum(revenue * revenue) as revenue_sum_of_squares
     from member_outcomes
     group by segment_name, sent_date, is_control
+
+),
+
+group_moments as (
+
+    select
+        segment_name,
+        sent_date,
+        is_control,
+        customers,
+        purchasers,
+        purchase_orders,
+        cast(revenue_sum as {{ dbt.type_float() }}) / customers as revenue_per_customer,
+        case
+            when customers > 1
+                then (
+                    cast(revenue_sum_of_squares as {{ dbt.type_float() }})
+                    - cast(revenue_sum as {{ dbt.type_float() }})
+                    * cast(revenue_sum as {{ dbt.type_float() }}) / customers
+                ) / (customers - 1)
+            else 0
+        end as revenue_variance
+    from group_stats
 
 ),
 
@@ -102,12 +127,12 @@ compared as (
         cast(control.purchase_orders as {{ dbt.type_float() }})
         / control.customers as control_orders_per_customer
     from windows
-    inner join group_stats as treated
+    inner join group_moments as treated
         on
             windows.segment_name = treated.segment_name
             and windows.sent_date = treated.sent_date
             and not treated.is_control
-    inner join group_stats as control
+    inner join group_moments as control
         on
             windows.segment_name = control.segment_name
             and windows.sent_date = control.sent_date
