@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -154,3 +155,177 @@ def test_multi_channel_people(drops):
     cards = rec[rec.entity == "loyalty_members"].groupby("person_id").size()
     assert (cards == 2).sum() > 0
     assert result.summary["prospects"] > 0
+
+
+# ---------------------------------------------------------------------------- noise levels, over-merge cases
+
+LEVEL_PEOPLE = 4000
+
+
+@pytest.fixture(scope="module")
+def levels(tmp_path_factory) -> dict[str, Path]:
+    """The same small world at every noise level (short history keeps it quick)."""
+    out = {}
+    for level in ("clean", "typical", "dirty"):
+        out[level] = tmp_path_factory.mktemp(level)
+        generate(out[level], people=LEVEL_PEOPLE, days=1, end_date=END, seed=5, history_days=90, noise=level)
+    return out
+
+
+def _norm(value: str | None) -> str:
+    return unicodedata.normalize("NFKC", value or "").strip().casefold()
+
+
+def _identity_rows(out: Path) -> list[dict]:
+    """Every parseable identity row of every drop: record key, first name, email, phone, home store."""
+    rows: list[dict] = []
+    for pos in sorted(out.glob("pos/*/loyalty_members.csv")):
+        with pos.open(encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if r.get("loyalty_card_no") and r.get("sms_opt_in") is not None:
+                    rows.append({"key": ("pos", "loyalty_members", r["loyalty_card_no"]), **r})
+    for path, entity in [
+        ("ecommerce/*/customers.jsonl", "customers"),
+        ("social/*/profiles.jsonl", "profiles"),
+    ]:
+        for file in sorted(out.glob(path)):
+            for line in file.read_text(encoding="utf-8").splitlines():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                rid = r.get("customer_id") or (r.get("user_handle") and f"{r['platform']}:{r['user_handle']}")
+                if rid:
+                    rows.append({"key": (file.parts[-3], entity, rid), **r})
+    return rows
+
+
+def _truth(out: Path) -> tuple[dict, dict]:
+    """record key -> person_id, and person_id -> truth row."""
+    rec = pq.read_table(out / "_truth" / "records.parquet").to_pylist()
+    people = pq.read_table(out / "_truth" / "people.parquet").to_pylist()
+    return (
+        {(r["source"], r["entity"], r["source_record_id"]): r["person_id"] for r in rec},
+        {p["person_id"]: p for p in people},
+    )
+
+
+def _digits8(phone: str | None) -> str:
+    """Last eight digits of a Dutch mobile as typed ('+31 6 1234 5678' -> '12345678')."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone or "") if ch.isdigit())
+    return digits[-8:] if len(digits) >= 9 else ""
+
+
+def _name_noise_share(out: Path) -> float:
+    """Share of till and web shop records whose first name, normalised, is not the person's own."""
+    owner, people = _truth(out)
+    differ = total = 0
+    for r in _identity_rows(out):
+        if r["key"][1] == "profiles" or not _norm(r.get("first_name")) or r["key"] not in owner:
+            continue
+        p = people[owner[r["key"]]]
+        total += 1
+        differ += _norm(r["first_name"]) not in {_norm(p["first_name"]), _norm(p["first_name_han"])}
+    return differ / total
+
+
+def test_noise_levels_scale_identity_noise(levels):
+    share = {level: _name_noise_share(out) for level, out in levels.items()}
+    assert share["clean"] < share["typical"] < share["dirty"], share
+    assert share["clean"] < 0.5 * share["typical"], share
+    assert share["dirty"] > 1.5 * share["typical"], share
+
+    def email_share(out: Path) -> float:
+        rows = [r for r in _identity_rows(out) if r["key"][1] == "loyalty_members"]
+        return sum(bool(r["email"]) for r in rows) / len(rows)
+
+    assert email_share(levels["dirty"]) < 0.9 * email_share(levels["typical"])
+    cases = {
+        level: json.loads((out / "_truth" / "summary.json").read_text(encoding="utf-8"))["over_merge_cases"]
+        for level, out in levels.items()
+    }
+    for kind in ("household_pairs", "store_phone_records", "junk_email_records"):
+        assert cases["clean"][kind] < cases["typical"][kind] < cases["dirty"][kind], (kind, cases)
+
+
+def test_unknown_noise_level_is_refused(tmp_path):
+    (tmp_path / "pos").mkdir()
+    with pytest.raises(ValueError, match="clean, typical, dirty"):
+        generate(tmp_path, people=10, days=1, end_date=END, seed=1, noise="filthy")
+    assert (tmp_path / "pos").is_dir(), "nothing removed or written before the check"
+
+
+def test_households_share_name_address_and_sometimes_email(levels):
+    out = levels["typical"]
+    summary = json.loads((out / "_truth" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["noise"] == "typical"
+    cases = summary["over_merge_cases"]
+    assert set(cases) == {
+        "household_pairs",
+        "family_email_records",
+        "store_phone_records",
+        "junk_email_records",
+        "junk_phone_records",
+    }
+    assert all(v > 0 for v in cases.values()), cases
+    owner, people = _truth(out)
+    movers = {pid: p for pid, p in people.items() if p["household_of"]}
+    assert len(movers) == cases["household_pairs"]
+    assert 0.015 * LEVEL_PEOPLE < len(movers) < 0.045 * LEVEL_PEOPLE
+    for p in movers.values():
+        head = people[p["household_of"]]
+        assert (p["last_name"], p["address"], p["postcode"], p["city"]) == (
+            head["last_name"],
+            head["address"],
+            head["postcode"],
+            head["city"],
+        )
+        assert p["email"] != head["email"], "the truth keeps each person's own email"
+    family = {pid for pid, p in movers.items() if p["family_email"]}
+    assert 0.25 * len(movers) < len(family) < 0.55 * len(movers)
+    shows_head = shows_own = 0
+    for r in _identity_rows(out):
+        pid = owner.get(r["key"])
+        if pid in family and r.get("email"):
+            shows_head += _norm(r["email"]) == _norm(people[people[pid]["household_of"]]["email"])
+            shows_own += _norm(r["email"]) == _norm(people[pid]["email"])
+    assert shows_head > 0, "the family email shows on the second person's records"
+    assert shows_own == 0, "instead of their own address"
+
+
+def test_store_phones_and_junk_contacts_are_injected_and_counted(levels, tmp_path):
+    import ingest
+    from cdp.config import Settings
+    from cdp.generator import pools
+    from cdp.generator.population import STORE_IDS, STORE_PHONE_NUM
+
+    out = levels["typical"]
+    cases = json.loads((out / "_truth" / "summary.json").read_text(encoding="utf-8"))["over_merge_cases"]
+    store_of = {f"{n:08d}": str(s) for n, s in zip(STORE_PHONE_NUM, STORE_IDS, strict=True)}
+    junk_emails = {_norm(e) for e in pools.JUNK_EMAILS}
+    store_cards, junk_email, junk_phone = set(), set(), set()
+    for r in _identity_rows(out):
+        number = _digits8(r.get("phone"))
+        if number in store_of:
+            assert r["key"][1] == "loyalty_members"
+            assert r["home_store_id"] in ("", store_of[number]), "one fixed number per store"
+            store_cards.add(r["key"])
+        if _norm(r.get("email")) in junk_emails:
+            junk_email.add(r["key"])
+        if r.get("phone") in pools.JUNK_PHONES:
+            junk_phone.add(r["key"])
+    assert len(store_cards) == cases["store_phone_records"]
+    assert len(junk_email) == cases["junk_email_records"]
+    assert len(junk_phone) == cases["junk_phone_records"]
+    assert {k[1] for k in junk_email} >= {"loyalty_members", "customers"}
+
+    # The contracts take these values as they are: the rows land, none is quarantined for them.
+    settings = Settings.load(home=tmp_path / "home", raw=out)
+    day = date.fromisoformat(sorted(p.name for p in (out / "pos").iterdir())[0])
+    ingest.land_source(settings, "pos", day)
+    part = ingest.partition(settings, "landing", "pos", "loyalty_members", day) / "part-0.parquet"
+    landed = pq.read_table(part, columns=["loyalty_card_no", "phone", "email"]).to_pylist()
+    landed_phones = {r["phone"] for r in landed}
+    assert landed_phones & set(pools.JUNK_PHONES)
+    assert {_digits8(p) for p in landed_phones if p} & set(store_of)
+    assert {_norm(r["email"]) for r in landed if r["email"]} & junk_emails

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import pools
-from .noise import S, messy, phones, strs
+from .noise import Noise, S, messy, phones, strs
 from .population import N_STORES, STORE_IDS
 from .timeline import DAY, Calendar, at_time_of_day, uniform_secs
 
@@ -159,7 +159,9 @@ def build_pos(rng: np.random.Generator, p: dict, members: dict, catalog: dict, c
     }
 
 
-def build_orders(rng: np.random.Generator, p: dict, customers: dict, catalog: dict, cal: Calendar) -> dict:
+def build_orders(
+    rng: np.random.Generator, p: dict, customers: dict, catalog: dict, cal: Calendar, nz: Noise
+) -> dict:
     """Web orders of account holders and guests, with cancellation/refund versions re-sent later."""
     n_acc = int(np.sum(p["web_account"]))
     acc_person = customers["person"][:n_acc]
@@ -190,7 +192,9 @@ def build_orders(rng: np.random.Generator, p: dict, customers: dict, catalog: di
     use_code = rng.random(n) < prop * 0.8
     code = np.where(use_code, strs(pools.DISCOUNT_CODES)[rng.integers(0, len(pools.DISCOUNT_CODES), n)], "")
     guest_email = np.where(
-        o_cust < 0, messy(rng, p["email"][o_person], upper=0.04, title=0.04, space=0.03, typo=0.01)[0], ""
+        o_cust < 0,
+        messy(rng, p["email"][o_person], **nz.w(upper=0.04, title=0.04, space=0.03, typo=0.01))[0],
+        "",
     )
     nlines = 1 + rng.poisson(1.0, n)
     orec = np.repeat(np.arange(n), nlines)
@@ -286,12 +290,12 @@ def build_interactions(rng: np.random.Generator, prof: dict, cal: Calendar) -> d
     }
 
 
-def build_unsubscribes(rng: np.random.Generator, p: dict, cal: Calendar) -> dict:
+def build_unsubscribes(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict:
     """Email/SMS unsubscribes for some known people, addresses as the messaging tool holds them."""
     known = ~p["prospect"]
     e = np.flatnonzero(known & (rng.random(len(known)) < 0.05))
     s = np.flatnonzero(known & (rng.random(len(known)) < 0.03))
-    email = messy(rng, p["email"][e], upper=0.1, space=0.03)[0]
+    email = messy(rng, p["email"][e], **nz.w(upper=0.1, space=0.03))[0]
     phone = phones(rng, p["phone_num"][s], rng.choice([4, 1, 2], size=len(s), p=[0.6, 0.3, 0.1]))
     t = uniform_secs(rng, cal.start_s, cal.end_s, len(e) + len(s))
     return {

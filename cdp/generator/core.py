@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import activity, population
-from .noise import S
+from .noise import Noise, S, noise_level
 from .population import STORE_IDS
 from .timeline import Calendar, ts
 from .writer import Entity, write_entity
@@ -64,16 +64,26 @@ NOT_JSON = (
 
 
 def generate(
-    out: Path, people: int, days: int, end_date: date, seed: int, history_days: int = 365
+    out: Path,
+    people: int,
+    days: int,
+    end_date: date,
+    seed: int,
+    history_days: int = 365,
+    noise: str = "typical",
 ) -> GenerateResult:
     """Write raw drops for ``people`` people into ``out``: a history drop on ``end_date - days`` carrying
     ``history_days`` of history, then one nightly drop per day up to ``end_date``; plus ``out/_truth``.
 
-    Same arguments -> byte-identical files. Existing source folders in ``out`` are replaced.
+    ``noise`` (clean, typical or dirty; see ``noise.LEVELS``) scales the identity noise (typos, case, swapped
+    names, invalid birth dates, alternate emails, missing contacts) and the over-merge cases (households,
+    store default phones, junk emails and phones). Same arguments -> byte-identical files. Existing source
+    folders in ``out`` are replaced.
     """
     t0 = time.perf_counter()
     if people < 1 or days < 0 or history_days < 1:
         raise ValueError("people >= 1, days >= 0 and history_days >= 1 required")
+    nz = noise_level(noise, seed)
     out = Path(out)
     cal = Calendar(end_date=end_date, days=days, history_days=history_days)
     dates = cal.drop_dates
@@ -82,14 +92,15 @@ def generate(
     rng = np.random.default_rng(seed)
 
     p = population.build_people(rng, people, cal)
-    mem = population.build_members(rng, p, cal)
-    cus = population.build_customers(rng, p, cal)
-    prof = population.build_profiles(rng, p, cal)
+    population.add_households(nz, p)
+    mem = population.build_members(rng, p, cal, nz)
+    cus = population.build_customers(rng, p, cal, nz)
+    prof = population.build_profiles(rng, p, cal, nz)
     catalog = activity.build_catalog(rng)
     pos = activity.build_pos(rng, p, mem, catalog, cal)
-    web = activity.build_orders(rng, p, cus, catalog, cal)
+    web = activity.build_orders(rng, p, cus, catalog, cal, nz)
     inter = activity.build_interactions(rng, prof, cal)
-    unsub = activity.build_unsubscribes(rng, p, cal)
+    unsub = activity.build_unsubscribes(rng, p, cal, nz)
 
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
@@ -443,7 +454,7 @@ def generate(
     stats["messaging/unsubscribes"] = write_entity(con, rng, ent, out, dates)
     con.close()
 
-    summary = _write_truth(out, p, mem, cus, prof, web, pos, cal, stats, seed)
+    summary = _write_truth(out, p, mem, cus, prof, web, pos, cal, stats, seed, nz)
     return GenerateResult(out=out, drop_dates=dates, summary=summary, seconds=time.perf_counter() - t0)
 
 
@@ -458,6 +469,7 @@ def _write_truth(
     cal: Calendar,
     stats: dict,
     seed: int,
+    nz: Noise,
 ) -> dict:
     """Ground truth for evaluating identity resolution; the pipeline never reads it."""
     truth = out / "_truth"
@@ -502,7 +514,7 @@ def _write_truth(
             ),
             "gender": pa.array(np.array(["F", "M", "X"])[p["gender"]]),
             "birth_date": pa.array(p["birth_date"]),
-            "email": pa.array(p["email"]),
+            "email": pa.array(p["own_email"]),
             "phone": pa.array(p["phone"]),
             "address": pa.array(p["address"]),
             "postcode": pa.array(p["postcode"]),
@@ -516,6 +528,8 @@ def _write_truth(
             "promo_driven": pa.array(p["promo_driven"]),
             "promo_propensity": pa.array(p["promo_propensity"].round(3)),
             "churned_at": pa.array(p["churned_at"].astype("datetime64[s]"), mask=~churned),
+            "household_of": pa.array(pid[np.maximum(p["household_of"], 0)], mask=p["household_of"] < 0),
+            "family_email": pa.array(p["family_email"]),
         }
     )
     pq.write_table(people, truth / "people.parquet")
@@ -537,6 +551,7 @@ def _write_truth(
     in_window = rc["drop"] <= cal.days
     summary = {
         "seed": seed,
+        "noise": nz.level,
         "people": len(pid),
         "drop_dates": cal.drop_dates,
         "history_days": cal.history_days,
@@ -561,6 +576,7 @@ def _write_truth(
         "interactions": stats["social/interactions"]["rows_generated"],
         "unsubscribes": stats["messaging/unsubscribes"]["rows_generated"],
         "truth_records": records.num_rows,
+        "over_merge_cases": _case_counts(p, mem, cus, prof, od, guest),
         "broken_rows_by_kind": broken_by_kind,
         "broken_rows_total": int(sum(broken_by_kind.values())),
         "duplicates_injected": dups,
@@ -570,3 +586,26 @@ def _write_truth(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return summary
+
+
+def _case_counts(p: dict, mem: dict, cus: dict, prof: dict, od: dict, guest: np.ndarray) -> dict[str, int]:
+    """How many over-merge cases were injected; a record counts once, whatever its versions."""
+    m, c, n = int(mem["_n_cards"][0]), int(np.sum(p["web_account"])), int(prof["_n_base"][0])
+    lead_email = np.zeros(n, bool)
+    lead_email[np.flatnonzero(prof["lead"][:n])] = prof["email"][n:] != ""  # lead versions follow, in order
+    with_email = [
+        (mem, m, mem["email"][:m] != ""),
+        (cus, c, (cus["email"][:c] != "") & ~cus["alt_email"][:c]),
+        (prof, n, lead_email),
+    ]
+    family = sum(
+        int(np.sum(e & ~r["case_junk_email"][:k] & p["family_email"][r["person"][:k]]))
+        for r, k, e in with_email
+    )
+    return {
+        "household_pairs": int(np.sum(p["household_of"] >= 0)),
+        "family_email_records": family + int(np.sum(p["family_email"][od["person"][guest]])),
+        "store_phone_records": int(np.sum(mem["case_store_phone"][:m])),
+        "junk_email_records": sum(int(np.sum(r["case_junk_email"][:k])) for r, k, _ in with_email),
+        "junk_phone_records": sum(int(np.sum(r["case_junk_phone"][:k])) for r, k, _ in with_email),
+    }

@@ -6,7 +6,12 @@ has to produce millions of identity records in seconds. Empty string means "miss
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+
+from . import pools
 
 S = np.dtypes.StringDType()
 
@@ -157,3 +162,83 @@ def ascii_fold(values: tuple[str, ...]) -> tuple[str, ...]:
         s = unicodedata.normalize("NFKD", v).encode("ascii", "ignore").decode()
         out.append(s.lower().replace(" ", "").replace("'", ""))
     return tuple(out)
+
+
+# Noise level -> (scale of identity-noise probabilities, factor on email/phone presence shares, scale of
+# over-merge case rates). "typical" is the generator's historical output; the others scale it.
+LEVELS = {"clean": (0.2, 1.0, 0.5), "typical": (1.0, 1.0, 1.0), "dirty": (2.5, 0.8, 2.0)}
+
+
+@dataclass(frozen=True)
+class Noise:
+    """One noise level, threaded through the build functions.
+
+    ``rng`` is a stream of its own for the over-merge cases (households, store phones, junk values), so
+    injecting them never shifts the main stream: the rest of the output stays byte-identical.
+    """
+
+    level: str
+    scale: float
+    presence: float
+    cases: float
+    rng: np.random.Generator
+
+    def p(self, share: float, cap: float = 0.5) -> float:
+        """A noise probability at this level (capped)."""
+        return min(share * self.scale, cap)
+
+    def w(self, **weights: float) -> dict[str, float]:
+        """``messy`` weights at this level; scaled down together if their total would pass 0.6."""
+        scaled = {k: v * self.scale for k, v in weights.items()}
+        total = sum(scaled.values())
+        f = min(1.0, 0.6 / total) if total else 1.0
+        return {k: v * f for k, v in scaled.items()}
+
+    def present(self, share: float) -> float:
+        """Presence share of an email or phone field at this level."""
+        return share * self.presence
+
+    def rate(self, share: float) -> float:
+        """Rate of an over-merge case at this level."""
+        return share * self.cases
+
+
+def noise_level(level: str, seed: int) -> Noise:
+    """``Noise`` for a level name; ValueError naming the allowed ones otherwise."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown noise level {level!r}: use one of {', '.join(LEVELS)}")
+    scale, presence, cases = LEVELS[level]
+    cases_rng = np.random.default_rng([seed, 0x0E2])  # seeded from the run's seed, apart from the main stream
+    return Noise(level, scale, presence, cases, cases_rng)
+
+
+def inject(
+    rng: np.random.Generator,
+    values: np.ndarray,
+    rate: float,
+    make: Callable[[np.random.Generator, np.ndarray], np.ndarray],
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """Replace, in place, a ``rate`` share of the non-empty (and ``eligible``) values by ``make(rng, rows)``.
+
+    Draws one number per row whatever is eligible. Returns the mask of replaced rows.
+    """
+    hit = (rng.random(len(values)) < rate) & (values != "")
+    if eligible is not None:
+        hit &= eligible
+    idx = np.flatnonzero(hit)
+    values[idx] = make(rng, idx)
+    return hit
+
+
+def junk_emails(rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
+    """Placeholder addresses typed to get past a form ('test@test.com', ' GEEN@EMAIL.NL'), one per row."""
+    pool = strs(pools.JUNK_EMAILS)
+    out, _ = messy(rng, pool[rng.integers(0, len(pool), len(idx))], upper=0.15, title=0.1, space=0.1)
+    return out
+
+
+def junk_phones(rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
+    """Placeholder phone numbers ('0600000000', '+31600000000'), one per row."""
+    pool = strs(pools.JUNK_PHONES)
+    return pool[rng.integers(0, len(pool), len(idx))]

@@ -334,3 +334,30 @@ HANDLE_WORDS = (
     "gamer",
     "style",
 )
+# Placeholder contacts typed to get past a form or a till prompt; shared by many unrelated people.
+JUNK_EMAILS = (
+    "test@test.com",
+    "test@test.nl",
+    "noreply@gmail.com",
+    "noreply@example.com",
+    "info@example.com",
+    "info@winkel.nl",
+    "team@example.com",
+    "none@none.com",
+    "x@x.nl",
+    "geen@email.nl",
+    "geen@geen.nl",
+    "no@email.com",
+    "a@a.nl",
+)
+# Written in forms the contracts accept (phone is a free-text string).
+JUNK_PHONES = (
+    "0600000000",
+    "06-00000000",
+    "0612345678",
+    "06 12345678",
+    "+31600000000",
+    "+31612345678",
+    "0000000000",
+    "0611111111",
+)

@@ -9,13 +9,33 @@ from __future__ import annotations
 import numpy as np
 
 from . import pools
-from .noise import S, ascii_fold, e164, messy, phones, strs
+from .noise import Noise, S, ascii_fold, e164, inject, junk_emails, junk_phones, messy, phones, strs
 from .timeline import DAY, Calendar, at_time_of_day, uniform_secs
 
 N_STORES = 30
 # Stores per city (index into pools.CITIES), 30 in total: big cities get several.
 STORE_CITY = np.array([0] * 5 + [1] * 4 + [2] * 3 + [3] * 2 + list(range(4, 20)))
 STORE_IDS = strs([f"S{i + 1:03d}" for i in range(N_STORES)])
+# Each store's default phone (8 digits after the '6'), typed by cashiers for members who give none of theirs.
+# All below 10,000,000, so never a person's number (those start at 10,000,000).
+STORE_PHONE_NUM = (np.arange(N_STORES) * 271_829 + 1_040_000) % 10_000_000
+# messy() weights for names typed at the till and in the web shop (at the "typical" noise level).
+_MEMBER_NAME_NOISE = {
+    "upper": 0.05,
+    "lower": 0.03,
+    "space": 0.04,
+    "typo": 0.03,
+    "fullwidth": 0.005,
+    "drop": 0.03,
+}
+_CUSTOMER_NAME_NOISE = {
+    "lower": 0.08,
+    "upper": 0.03,
+    "space": 0.03,
+    "typo": 0.02,
+    "fullwidth": 0.003,
+    "drop": 0.04,
+}
 
 
 def _affine_unique(rng: np.random.Generator, idx: np.ndarray, modulus: int) -> np.ndarray:
@@ -144,8 +164,34 @@ def build_people(rng: np.random.Generator, n: int, cal: Calendar) -> dict[str, n
     return p
 
 
+def add_households(nz: Noise, p: dict) -> None:
+    """Over-merge case: a second person moves in with a first and takes their last name and address.
+
+    Some 40% of these pairs also share the first person's email from then on (every record of the second
+    person that carries an email shows it). Birth date, first name, phone and handles stay each person's own.
+    Adds ``household_of`` (index of the first person, -1 for none), ``family_email`` and ``own_email``.
+    """
+    n = len(p["pid"])
+    k = min(int(nz.rng.binomial(n, nz.rate(0.03))), n // 2)
+    cand = nz.rng.choice(n, 2 * k, replace=False)
+    cand = cand[np.argsort(p["han"][cand], kind="stable")]  # pair Chinese-named people among themselves
+    head, mover = cand[0::2], cand[1::2]
+    same = p["han"][head] == p["han"][mover]
+    head, mover = head[same], mover[same]
+    for key in ("last_name", "last_name_han", "address", "postcode", "pc_num", "pc_let", "city", "city_idx"):
+        p[key][mover] = p[key][head]
+    fam = nz.rng.random(len(mover)) < 0.4
+    p["own_email"] = p["email"].copy()
+    p["email"][mover[fam]] = p["email"][head[fam]]
+    p["household_of"] = np.full(n, -1, np.int64)
+    p["household_of"][mover] = head
+    p["family_email"] = np.zeros(n, bool)
+    p["family_email"][mover[fam]] = True
+
+
 def _names(
     rng: np.random.Generator,
+    nz: Noise,
     p: dict,
     who: np.ndarray,
     han_script_share: float,
@@ -158,10 +204,10 @@ def _names(
     use_han = han & (rng.random(m) < han_script_share)
     first = np.where(use_han, p["first_name_han"][who], p["first_name"][who])
     last = np.where(use_han, p["last_name_han"][who], p["last_name"][who])
-    swap = (rng.random(m) < swap_share) | (han & ~use_han & (rng.random(m) < 0.3))
+    swap = (rng.random(m) < nz.p(swap_share)) | (han & ~use_han & (rng.random(m) < nz.p(0.3)))
     first, last = np.where(swap, last, first), np.where(swap, first, last)
-    first, _ = messy(rng, first, **noise)
-    last, _ = messy(rng, last, **noise)
+    first, _ = messy(rng, first, **nz.w(**noise))
+    last, _ = messy(rng, last, **nz.w(**noise))
     return first, last
 
 
@@ -183,9 +229,36 @@ def _birth(rng: np.random.Generator, bd: np.ndarray, share: float, invalid: floa
     return out, k
 
 
-def _email_noise(rng: np.random.Generator, emails: np.ndarray, fw: float = 0.004) -> np.ndarray:
-    out, _ = messy(rng, emails, upper=0.04, title=0.05, space=0.03, fullwidth=fw, typo=0.005)
+def _email_noise(rng: np.random.Generator, nz: Noise, emails: np.ndarray, fw: float = 0.004) -> np.ndarray:
+    out, _ = messy(rng, emails, **nz.w(upper=0.04, title=0.05, space=0.03, fullwidth=fw, typo=0.005))
     return out
+
+
+def _address(rng: np.random.Generator, nz: Noise, p: dict, who: np.ndarray, upper: float) -> np.ndarray:
+    return messy(rng, p["address"][who], **nz.w(lower=0.05, upper=upper, space=0.03, typo=0.01))[0]
+
+
+def _contact_cases(
+    nz: Noise,
+    email: np.ndarray,
+    phone: np.ndarray,
+    store: np.ndarray | None = None,
+    eligible: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Over-merge cases, written into ``email`` and ``phone`` in place: a store's default phone typed by the
+    cashier (members: their enrolment ``store``), junk phones and junk emails. Returns the mask of each case.
+    """
+    ok = np.ones(len(email), bool) if eligible is None else eligible
+    store_phone = np.zeros(len(phone), bool)
+    if store is not None:
+        store_phone = inject(
+            nz.rng, phone, nz.rate(0.015), lambda r, i: phones(r, STORE_PHONE_NUM[store[i]]), ok
+        )
+    return {
+        "case_store_phone": store_phone,
+        "case_junk_phone": inject(nz.rng, phone, nz.rate(0.003), junk_phones, ok & ~store_phone),
+        "case_junk_email": inject(nz.rng, email, nz.rate(0.004), junk_emails, ok),
+    }
 
 
 def _postcode(rng: np.random.Generator, p: dict, who: np.ndarray) -> np.ndarray:
@@ -203,12 +276,12 @@ def _postcode(rng: np.random.Generator, p: dict, who: np.ndarray) -> np.ndarray:
     )
 
 
-def _city(rng: np.random.Generator, p: dict, who: np.ndarray) -> np.ndarray:
+def _city(rng: np.random.Generator, nz: Noise, p: dict, who: np.ndarray) -> np.ndarray:
     city = p["city"][who].copy()
-    alias = rng.random(len(who)) < 0.04
+    alias = rng.random(len(who)) < nz.p(0.04)
     for ci, name in pools.CITY_ALIASES.items():
         city[alias & (p["city_idx"][who] == ci)] = name
-    city, _ = messy(rng, city, upper=0.05, lower=0.04, space=0.03, typo=0.01)
+    city, _ = messy(rng, city, **nz.w(upper=0.05, lower=0.04, space=0.03, typo=0.01))
     return city
 
 
@@ -220,7 +293,7 @@ def _bool_text(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     return np.where(values, t, f)
 
 
-def build_members(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str, np.ndarray]:
+def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
     """Loyalty cards (some people hold two) and their member records, incl. later updated versions."""
     holders = np.flatnonzero(p["n_cards"] > 0)
     person = np.repeat(holders, p["n_cards"][holders])
@@ -241,18 +314,17 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str,
     enrol = np.where(seq == 1, uniform_secs(rng, first_enrol, cal.end_s, m), enrol)
     enrol = np.minimum(at_time_of_day(rng, enrol, "store"), cal.end_s - 1)
     store = np.where(seq == 0, p["home_store"][person], rng.integers(0, N_STORES, m))
-    first, last = _names(
-        rng, p, person, 0.55, 0.04, upper=0.05, lower=0.03, space=0.04, typo=0.03, fullwidth=0.005, drop=0.03
-    )
+    first, last = _names(rng, nz, p, person, 0.55, 0.04, **_MEMBER_NAME_NOISE)
     g = p["gender"][person]
     gtext = np.select(
         [g == 0, g == 1],
         [strs(pools.GENDER_TEXT_F)[rng.integers(0, 7, m)], strs(pools.GENDER_TEXT_M)[rng.integers(0, 7, m)]],
         strs(pools.GENDER_TEXT_X)[rng.integers(0, 7, m)],
     )
-    birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.55, 0.004)
-    phone = _present(rng, phones(rng, p["phone_num"][person]), 0.75)
-    email = _present(rng, _email_noise(rng, p["email"][person]), 0.7)
+    birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.55, nz.p(0.004))
+    phone = _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.75))
+    email = _present(rng, _email_noise(rng, nz, p["email"][person]), nz.present(0.7))
+    cases = _contact_cases(nz, email, phone, store=store)
     rec = {
         "person": person,
         "card_seq": seq,
@@ -264,16 +336,15 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str,
         "phone": phone,
         "email": email,
         "postcode": _present(rng, _postcode(rng, p, person), 0.85),
-        "city": _present(rng, _city(rng, p, person), 0.85),
-        "address": _present(
-            rng, messy(rng, p["address"][person], lower=0.05, upper=0.03, space=0.03, typo=0.01)[0], 0.8
-        ),
+        "city": _present(rng, _city(rng, nz, p, person), 0.85),
+        "address": _present(rng, _address(rng, nz, p, person, 0.03), 0.8),
         "home_store_id": _present(rng, STORE_IDS[store], 0.96),
         "enrolled_at": enrol,
         "updated_at": enrol,
         "email_opt_in_v": rng.random(m) < 0.55,
         "sms_opt_in_v": rng.random(m) < 0.3,
         "store": store,
+        **cases,
     }
     # Updated versions: consent changes or a phone (re)entered, re-sent with a later updated_at.
     upd = np.flatnonzero(rng.random(m) < 0.15)
@@ -294,7 +365,7 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str,
     return versions
 
 
-def build_customers(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str, np.ndarray]:
+def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
     """Web shop accounts (one per account holder) and their re-sent updates."""
     person = np.flatnonzero(p["web_account"])
     m = len(person)
@@ -308,7 +379,7 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[st
     )
     created = np.minimum(at_time_of_day(rng, created, "web"), cal.end_s - 1)
     # Some people log in with a different address than the one they give elsewhere.
-    alt = rng.random(m) < 0.08
+    alt = rng.random(m) < nz.p(0.08)
     alt_email = np.strings.add(
         np.strings.add(
             np.strings.add(np.strings.slice(p["_first_ascii"][person], 0, 1), p["_last_ascii"][person]),
@@ -317,26 +388,24 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[st
         "@outlook.com",
     )
     email = np.where(alt, alt_email, p["email"][person])
-    first, last = _names(
-        rng, p, person, 0.2, 0.02, lower=0.08, upper=0.03, space=0.03, typo=0.02, fullwidth=0.003, drop=0.04
-    )
+    first, last = _names(rng, nz, p, person, 0.2, 0.02, **_CUSTOMER_NAME_NOISE)
     has_name = rng.random(m) < 0.9
-    birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.3, 0.004)
+    birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.3, nz.p(0.004))
     g = p["gender"][person]
     gtext = _present(rng, strs(["female", "male", "other"])[g], 0.5)
     country = strs(["NL", "nl", "NL ", "Netherlands"])[rng.choice(4, size=m, p=[0.93, 0.03, 0.02, 0.02])]
     rec = {
         "person": person,
         "customer_id": cid,
-        "email": _present(rng, _email_noise(rng, email), 0.97),
+        "email": _present(rng, _email_noise(rng, nz, email), nz.present(0.97)),
         "first_name": np.where(has_name, first, ""),
         "last_name": np.where(has_name, last, ""),
-        "phone": _present(rng, phones(rng, p["phone_num"][person]), 0.45),
+        "phone": _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.45)),
         "birthday": birth,
         "gender": gtext,
         "has_address": rng.random(m) < 0.7,
-        "address_line1": messy(rng, p["address"][person], lower=0.05, upper=0.02, space=0.03, typo=0.01)[0],
-        "address_city": _city(rng, p, person),
+        "address_line1": _address(rng, nz, p, person, 0.02),
+        "address_city": _city(rng, nz, p, person),
         "address_postcode": _postcode(rng, p, person),
         "address_country": country,
         "created_at": created,
@@ -346,6 +415,7 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[st
         "consent_known": rng.random(m) < 0.92,
         "alt_email": alt,
     }
+    rec.update(_contact_cases(nz, rec["email"], rec["phone"]))
     upd = np.flatnonzero(rng.random(m) < 0.15)
     versions = {k: np.concatenate([v, v[upd]]) for k, v in rec.items()}
     k = len(upd)
@@ -361,7 +431,7 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[st
     return versions
 
 
-def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str, np.ndarray]:
+def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
     """Social profiles; a lead form re-sends the profile with email/phone filled in."""
     holders = np.flatnonzero(p["n_platforms"] > 0)
     person = np.repeat(holders, p["n_platforms"][holders])
@@ -384,7 +454,7 @@ def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str
         np.strings.add(word, np.strings.slice(la, 0, 4)),
     )
     handle = np.strings.add(base, _affine_unique(rng, np.arange(m), 10**7).astype("U7").astype(S))
-    first, last = _names(rng, p, person, 0.5, 0.0, lower=0.15, upper=0.05, fullwidth=0.003)
+    first, last = _names(rng, nz, p, person, 0.5, 0.0, lower=0.15, upper=0.05, fullwidth=0.003)
     dn_style = rng.choice(5, size=m, p=[0.4, 0.2, 0.1, 0.1, 0.2])
     display = np.select(
         [dn_style == 0, dn_style == 1, dn_style == 2, dn_style == 3],
@@ -404,8 +474,9 @@ def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str
     followed = np.minimum(at_time_of_day(rng, followed, "any"), cal.end_s - 1)
     lead = rng.random(m) < 0.12
     lead_at = np.minimum(at_time_of_day(rng, uniform_secs(rng, followed, cal.end_s, m), "any"), cal.end_s - 1)
-    lead_email = _email_noise(rng, p["email"][person], fw=0.01)
-    lead_phone = _present(rng, phones(rng, p["phone_num"][person]), 0.4)
+    lead_email = _email_noise(rng, nz, p["email"][person], fw=0.01)
+    lead_phone = _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.4))
+    cases = _contact_cases(nz, lead_email, lead_phone, eligible=lead)
     rec = {
         "person": person,
         "platform": strs(pools.PLATFORMS)[plat],
@@ -413,11 +484,12 @@ def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar) -> dict[str
         "display_name": display,
         "email": np.full(m, "", dtype=S),
         "phone": np.full(m, "", dtype=S),
-        "city": _present(rng, _city(rng, p, person), 0.3),
+        "city": _present(rng, _city(rng, nz, p, person), 0.3),
         "followed_at": followed,
         "sent_at": followed,
         "lead": lead,
         "lead_at": lead_at,
+        **cases,
     }
     li = np.flatnonzero(lead)
     versions = {k: np.concatenate([v, v[li]]) for k, v in rec.items()}
