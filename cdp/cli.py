@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,11 +32,21 @@ HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (defa
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw drops root ($CDP_RAW, <home>/raw).")]
 
 
-def _parse_date(value: str) -> date:
+def _parse_date(value: str | date) -> date:
+    if isinstance(value, date):  # an option's default is passed through the parser as it is
+        return value
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+class NoiseLevel(StrEnum):
+    """Identity noise level of the sample data (cdp.generator.noise.LEVELS)."""
+
+    clean = "clean"
+    typical = "typical"
+    dirty = "dirty"
 
 
 DateOpt = Annotated[date, typer.Option("--date", parser=_parse_date, help="Logical date YYYY-MM-DD.")]
@@ -74,16 +86,24 @@ def generate(
         date, typer.Option("--end-date", parser=_parse_date, help="Date of the last drop.")
     ] = DEMO_END,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
+    noise: Annotated[
+        NoiseLevel,
+        typer.Option(
+            help="Identity noise: typos, swapped names, missing contacts, over-merge cases (households, "
+            "store phones, junk emails/phones). typical = the historical rates.",
+        ),
+    ] = NoiseLevel.typical,
 ) -> None:
     """Write sample raw drops (and the ground truth under OUT/_truth) for every source."""
     from cdp.generator import generate as run_generator
 
-    result = run_generator(out, people=people, days=days, end_date=end_date, seed=seed)
+    result = run_generator(out, people=people, days=days, end_date=end_date, seed=seed, noise=noise.value)
     facts = result.summary
     console.print(
         f"wrote drops {result.drop_dates[0]} .. {result.drop_dates[-1]} to {out} in {result.seconds:.1f} s: "
-        f"{facts['people']:,} people, {facts['receipt_lines']:,} receipt lines, {facts['orders']:,} orders, "
-        f"{facts['broken_rows_total']:,} broken rows; ground truth in {out / '_truth'}"
+        f"{facts['people']:,} people ({noise.value} noise), {facts['receipt_lines']:,} receipt lines, "
+        f"{facts['orders']:,} orders, {facts['broken_rows_total']:,} broken rows; "
+        f"ground truth in {out / '_truth'}"
     )
 
 
@@ -112,7 +132,10 @@ def backfill(
     settings = _settings(home, raw)
     try:
         pipeline.backfill(
-            settings, start, end, on_step=_progress,
+            settings,
+            start,
+            end,
+            on_step=_progress,
             on_date=lambda day: console.print(f"[bold]{day}[/bold]"),
         )
     except _known_errors() as exc:
@@ -135,7 +158,10 @@ def demo(
     run_generator(settings.raw, people=people, days=days, end_date=DEMO_END, seed=42)
     try:
         pipeline.backfill(
-            settings, start, DEMO_END, on_step=_progress,
+            settings,
+            start,
+            DEMO_END,
+            on_step=_progress,
             on_date=lambda day: console.print(f"[bold]{day}[/bold]"),
         )
     except _known_errors() as exc:
@@ -284,7 +310,7 @@ def explain_customer(
     customer_id: Annotated[str, typer.Argument(help="customer_id from the marts.")],
     home: HomeOpt = None,
 ) -> None:
-    """Why these source records are one customer: records, links and the rule behind each (masked)."""
+    """Why these source records are one customer: records, links with their rule or weight, id history."""
     from cdp.explain import explain
 
     settings = _settings(home, None)
@@ -292,16 +318,66 @@ def explain_customer(
     if not result.records:
         console.print(f"[red]error:[/red] no customer {customer_id!r} in {settings.warehouse}")
         raise typer.Exit(1)
-    console.print(f"[bold]{customer_id}[/bold]: {len(result.records)} source record(s)")
-    for source, entity, record_id, email, phone, updated_at in result.records:
-        console.print(f"  {source}:{entity}:{record_id}  email {email or '-'}  phone {phone or '-'}  "
-                      f"updated {updated_at}")
+    status, reason, since = result.cluster or ("ok", None, None)
+    console.print(f"[bold]{customer_id}[/bold] (since {since}): {len(result.records)} source record(s)")
+    if status != "ok":
+        console.print(
+            f"  cluster {status} by over-merge protection: {reason} (see marts.identity_review_queue)"
+        )
+    for record_key, name, email, phone, updated_at in result.records:
+        console.print(
+            f"  {record_key}  {name}  email {email or '-'}  phone {phone or '-'}  updated {updated_at}"
+        )
     console.print(f"links ({len(result.links)}):")
-    for left, right, rule, identifier in result.links:
-        console.print(f"  {left} — {right}: {rule} ({identifier})")
-    for identifier, count in result.ignored:
-        console.print(f"  not linked on {identifier}: shared by {count} records (placeholder guard)")
-    console.print("merge history: none recorded yet (customer_id = hash of the smallest record key)")
+    for link in result.links:
+        verdict = "linked" if link.accepted else f"[yellow]rejected: {link.rejection_reason}[/yellow]"
+        weight = (
+            f" weight {link.match_weight:.1f} (p={link.match_probability:.4f}; {link.agreement})"
+            if link.match_weight is not None
+            else ""
+        )
+        console.print(f"  {link.left} — {link.right}: {link.rule}{weight} -> {verdict}")
+    for kind, identifier, status, count in result.ignored:
+        console.print(f"  not linked on {kind} {identifier}: {status}, carried by {count} records")
+    console.print(f"history ({len(result.history)}):")
+    for day, event, customer, previous, count in result.history:
+        other = f" from {previous}" if previous else ""
+        console.print(f"  {day} {event}: {customer}{other} ({count} record(s))")
+
+
+identity_app = typer.Typer(no_args_is_help=True, help="Identity resolution: train the match model.")
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("train")
+def identity_train(
+    date_: DateOpt,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Parameters CSV to write (default <home>/config/identity_match_parameters.csv)."),
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Re-estimate the match model (m/u probabilities) from the data landed up to DATE.
+
+    Builds the candidate and sampled pairs as of DATE, fits the model by EM and writes it to
+    <home>/config/identity_match_parameters.csv, which every later build scores with (instead of the
+    default shipped in dbt_project/seeds). Keep the file under version control like code; re-run the
+    dates you want re-scored.
+    """
+    from cdp import warehouse
+    from cdp.identity.train import train
+
+    settings = _settings(home, None)
+    started = time.perf_counter()
+    warehouse.build(settings, date_, select="+int_identity_pairs_compared +int_identity_pairs_sampled")
+    target = output or settings.identity_model_file
+    model = train(settings.warehouse, target)
+    console.print(
+        f"trained on {model.pairs:,} candidate pairs ({model.iterations} EM iterations), "
+        f"lambda={model.prior:.3g} -> {target}"
+    )
+    _progress("identity train", time.perf_counter() - started)
 
 
 def _dates(start: date, end: date) -> list[date]:

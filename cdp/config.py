@@ -14,6 +14,7 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
 SOURCES = ("pos", "ecommerce", "social", "messaging")
 SUPPRESSION_HEADER = "channel,address,reason,added_at"
+IDENTITY_OVERRIDES_HEADER = "action,record_key_a,record_key_b,reason,added_by,added_at"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ class Settings:
         return self.config_dir / "suppression.csv"
 
     @property
+    def identity_overrides_file(self) -> Path:
+        """Identity corrections (CSV: action, record_key_a, record_key_b, reason, added_by, added_at)."""
+        return self.config_dir / "identity_overrides.csv"
+
+    @property
+    def identity_model_file(self) -> Path:
+        """This deployment's trained match model (``cdp identity train``); the shipped seed when absent."""
+        return self.config_dir / "identity_match_parameters.csv"
+
+    @property
     def privacy_dir(self) -> Path:
         """Salt and tombstones of forgotten people (``cdp forget``); hashes only, never identifiers."""
         return self.home / "privacy"
@@ -80,10 +91,15 @@ class Settings:
         folders = (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs, self.cache)
         for path in (*folders, self.config_dir):
             path.mkdir(parents=True, exist_ok=True)
-        if not self.suppression_file.exists():  # dbt reads it on every build: header only = nobody
-            tmp = self.suppression_file.with_name(f".{self.suppression_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(SUPPRESSION_HEADER + "\n", encoding="utf-8")
-            os.replace(tmp, self.suppression_file)
+        # dbt reads these on every build: a header-only file = nobody suppressed, no overrides.
+        for path, header in (
+            (self.suppression_file, SUPPRESSION_HEADER),
+            (self.identity_overrides_file, IDENTITY_OVERRIDES_HEADER),
+        ):
+            if not path.exists():
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(header + "\n", encoding="utf-8")
+                os.replace(tmp, path)
         os.environ.setdefault("MPLCONFIGDIR", str(self.cache / "matplotlib"))
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

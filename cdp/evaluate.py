@@ -61,12 +61,16 @@ select
 """
 
 
-def score_identity(warehouse: Path, truth_dir: Path) -> PairwiseScore:
-    """Compare ``marts.customer_identity_map`` with ``<truth_dir>/records.parquet``."""
+def score_identity(
+    warehouse: Path, truth_dir: Path, table: str = "marts.customer_identity_map"
+) -> PairwiseScore:
+    """Compare ``table`` (source, entity, source_record_id, customer_id; default the identity map mart)
+    with ``<truth_dir>/records.parquet``. ``intermediate.int_identity_records_resolved`` has the same
+    columns and scores the same way when only the identity models were built."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         con.execute(
             "create temp view predicted as "
-            "select source, entity, source_record_id, customer_id from marts.customer_identity_map"
+            f"select source, entity, source_record_id, customer_id from {table}"
         )
         truth_file = str(truth_dir / "records.parquet").replace("'", "''")
         con.execute(f"create temp view truth as select * from read_parquet('{truth_file}')")

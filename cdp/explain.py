@@ -1,8 +1,10 @@
-"""``cdp explain CUSTOMER_ID``: why these source records are one customer.
+"""``cdp explain CUSTOMER_ID``: why these source records are one customer, and how it came to be.
 
-Lists every source record of the customer, the links between them (the rule and the identifier that
-made each link, masked), and the identifiers the resolver refused to link on (shared by too many
-records). Contact values are masked: the output may be pasted into a ticket.
+Shows every source record of the customer (contacts and names masked: the output may be pasted into a
+ticket), every link the resolver considered that touches them - accepted or rejected, with the rule or
+the match weight and the agreement per attribute behind it -, the identifiers it refused to link on
+(junk or shared by too many records), the cluster's status (held back by over-merge protection?) and
+the customer id's history (created, merged, split ...).
 """
 
 from __future__ import annotations
@@ -15,85 +17,105 @@ from cdp.config import Settings
 
 _MASK_EMAIL = "left({col}, 1) || '***@' || split_part({col}, '@', 2)"
 _MASK_PHONE = "left({col}, 3) || '******' || right({col}, 2)"
+_MASK_NAME = "left({col}, 1) || '***'"
+COMPARISONS = ("first_name", "last_name", "birth_date", "postcode", "address", "city", "gender")
+_LEVEL_NAMES = {
+    "first_name": {3: "exact", 2: "close", 1: "near", 0: "differs"},
+    "last_name": {3: "exact", 2: "close", 1: "near", 0: "differs"},
+    "birth_date": {2: "exact", 1: "one digit off", 0: "differs"},
+    "postcode": {2: "exact", 1: "same area", 0: "differs"},
+    "address": {2: "exact", 1: "close", 0: "differs"},
+    "city": {1: "exact", 0: "differs"},
+    "gender": {1: "exact", 0: "differs"},
+}
+
+
+@dataclass
+class Link:
+    left: str
+    right: str
+    rule: str
+    accepted: bool
+    rejection_reason: str | None
+    match_weight: float | None
+    match_probability: float | None
+    agreement: str  # "first_name exact, birth_date exact, ..." (probabilistic evidence), or ""
 
 
 @dataclass
 class Explanation:
     customer_id: str
-    records: list[tuple] = field(default_factory=list)  # source, entity, id, email, phone, updated_at
-    links: list[tuple] = field(default_factory=list)  # record a, record b, rule, identifier (masked)
-    ignored: list[tuple] = field(default_factory=list)  # identifier (masked), records sharing it
+    records: list[tuple] = field(default_factory=list)  # record_key, names, email, phone, updated_at
+    links: list[Link] = field(default_factory=list)
+    ignored: list[tuple] = field(default_factory=list)  # type, identifier (masked), status, records
+    cluster: tuple | None = None  # status, review reason, customer id since
+    history: list[tuple] = field(default_factory=list)  # date, event, customer_id, previous id, records
+
+
+def _agreement(levels: dict[str, int | None]) -> str:
+    parts = []
+    for name in COMPARISONS:
+        level = levels.get(name)
+        if level is None or level < 0:
+            continue
+        parts.append(f"{name} {_LEVEL_NAMES[name].get(level, level)}")
+    return ", ".join(parts)
 
 
 def explain(settings: Settings, customer_id: str) -> Explanation:
-    """The records, links and ignored identifiers behind ``customer_id`` in the current warehouse."""
+    """The records, links, ignored identifiers and id history behind ``customer_id``."""
     result = Explanation(customer_id)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         con.execute(
-            "create temp table members as "
-            "select records.* from marts.customer_identity_map as map "
-            "inner join intermediate.int_identity_records_unioned as records "
-            "on records.source = map.source and records.entity = map.entity "
-            "and records.source_record_id = map.source_record_id "
-            "where map.customer_id = ?",
+            "create temp table members as select record_key, cluster_status, customer_id_since "
+            "from marts.customer_identity_map where customer_id = ?",
             [customer_id],
         )
-        email = _MASK_EMAIL.format(col="email_normalized")
-        phone = _MASK_PHONE.format(col="phone_e164")
         result.records = con.execute(
-            f"select source, entity, source_record_id, {email}, {phone}, updated_at "
-            "from members order by source, entity, source_record_id"
+            "select records.record_key, "
+            f"coalesce({_MASK_NAME.format(col='records.first_name')}, '-') || ' ' || "
+            f"coalesce({_MASK_NAME.format(col='coalesce(records.last_name, records.display_name)')}, '-'), "
+            f"{_MASK_EMAIL.format(col='records.email_normalized')}, "
+            f"{_MASK_PHONE.format(col='records.phone_e164')}, records.updated_at "
+            "from members inner join intermediate.int_identity_records_unioned as records "
+            "on members.record_key = records.record_key order by records.record_key"
         ).fetchall()
-        result.links = con.execute(
-            "select a.record_key, b.record_key, "
-            "case a.identifier_type when 'email' then 'same normalised email' "
-            "else 'same E.164 phone' end, "
-            "case a.identifier_type when 'email' then "
-            + _MASK_EMAIL.format(col="substr(a.identifier_key, 7)")
+        if not result.records:
+            return result
+        result.cluster = con.execute(
+            "select max(members.cluster_status), max(clustered.review_reason), "
+            "max(members.customer_id_since) "
+            "from members inner join intermediate.int_identity_records_clustered as clustered "
+            "on members.record_key = clustered.record_key"
+        ).fetchone()
+        gammas = ", ".join(f"scored.gamma_{name}" for name in COMPARISONS)
+        rows = con.execute(
+            "select links.record_key_l, links.record_key_r, links.link_rule, links.is_accepted, "
+            f"links.rejection_reason, scored.match_weight, scored.match_probability, {gammas} "
+            "from intermediate.int_identity_links as links "
+            "left join intermediate.int_identity_pairs_scored as scored "
+            "on links.record_key_l = scored.record_key_l and links.record_key_r = scored.record_key_r "
+            "where links.record_key_l in (select record_key from members) "
+            "or links.record_key_r in (select record_key from members) "
+            "order by links.record_key_l, links.record_key_r"
+        ).fetchall()
+        for row in rows:
+            levels = dict(zip(COMPARISONS, row[7:], strict=True))
+            result.links.append(Link(*row[:7], agreement=_agreement(levels) if row[5] is not None else ""))
+        result.ignored = con.execute(
+            "select distinct identifier_type, case identifier_type when 'email' then "
+            + _MASK_EMAIL.format(col="identifier_value")
             + " else "
-            + _MASK_PHONE.format(col="substr(a.identifier_key, 7)")
-            + " end "
-            "from intermediate.int_identity_edges_extracted as a "
-            "inner join intermediate.int_identity_edges_extracted as b "
-            "on a.identifier_key = b.identifier_key and a.record_key < b.record_key "
-            "where a.record_key in (select record_key from members) "
-            "order by 1, 2, 3"
+            + _MASK_PHONE.format(col="identifier_value")
+            + " end, identifier_status, record_count "
+            "from intermediate.int_identity_identifiers_screened "
+            "where identifier_status in ('junk', 'shared') "
+            "and record_key in (select record_key from members) order by 1, 2"
         ).fetchall()
-        result.ignored = _ignored(con)
+        result.history = con.execute(
+            "select as_of_date, event_type, customer_id, previous_customer_id, record_count "
+            "from marts.customer_id_history where customer_id = ? or previous_customer_id = ? "
+            "order by as_of_date, event_type, customer_id, previous_customer_id",
+            [customer_id, customer_id],
+        ).fetchall()
     return result
-
-
-def _max_records_per_identifier() -> int:
-    import yaml
-
-    from cdp.config import DBT_PROJECT_DIR
-
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    return int(project["vars"]["identity_max_records_per_identifier"])
-
-
-def _ignored(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """The customer's identifiers that were too common to link on (placeholders such as info@shop)."""
-    return con.execute(
-        "with identifiers as ("
-        "  select 'email' as kind, email_normalized as value "
-        "  from intermediate.int_identity_records_unioned where email_normalized is not null"
-        "  union all"
-        "  select 'phone', phone_e164 from intermediate.int_identity_records_unioned "
-        "  where phone_e164 is not null"
-        "), mine as ("
-        "  select distinct 'email' as kind, email_normalized as value from members"
-        "  where email_normalized is not null"
-        "  union select distinct 'phone', phone_e164 from members where phone_e164 is not null"
-        "), counts as ("
-        "  select identifiers.kind, identifiers.value, count(*) as n from identifiers "
-        "  inner join mine on identifiers.kind = mine.kind and identifiers.value = mine.value "
-        "  group by 1, 2"
-        ") "
-        "select case kind when 'email' then "
-        + _MASK_EMAIL.format(col="value")
-        + " else "
-        + _MASK_PHONE.format(col="value")
-        + " end, n from counts where n > ? order by 1",
-        [_max_records_per_identifier()],
-    ).fetchall()

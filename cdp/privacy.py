@@ -12,9 +12,9 @@ through ``marts.customer_identity_map``, then
 2. rewrites every landed and quarantined Parquet partition that holds a row matching a tombstone
    (atomically, per partition) and moves those rows to the manifest's ``rows_erased``, so
    ``rows_read == rows_landed + rows_quarantined + rows_erased`` still holds;
-3. deletes the person's rows from the warehouse (every marts/restricted/ops table with a
-   ``customer_id``, history included; intermediate tables by record key and identifiers) and from
-   published export files;
+3. deletes the person's rows from the warehouse (every marts/restricted/ops/snapshots table with a
+   ``customer_id``, history and profile snapshot versions included; intermediate tables by record key
+   and identifiers) and from published export files;
 4. ingest applies the same tombstones at landing (:class:`Eraser`), so a re-sent old file cannot bring
    the person back.
 
@@ -670,7 +670,8 @@ def _ordered(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) -> None:
-    """Delete the person's rows from marts, ops (customer_id) and intermediate tables (identifiers)."""
+    """Delete the person's rows from marts, restricted, ops, snapshots (customer_id) and intermediate
+    tables (identifiers)."""
     import duckdb
 
     keys = sorted(person.record_keys)
@@ -696,7 +697,7 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
             "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
             "inner join information_schema.tables as t on c.table_schema = t.table_schema "
             "and c.table_name = t.table_name where t.table_type = 'BASE TABLE' "
-            "and c.table_schema in ('marts', 'restricted', 'ops', 'intermediate')"
+            "and c.table_schema in ('marts', 'restricted', 'ops', 'snapshots', 'intermediate')"
         ).fetchall():
             columns.setdefault((schema, table), set()).add(column)
         for name, values in ids.items():
@@ -725,7 +726,7 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
 
 
 def _predicates(schema: str, table: str, cols: set[str]) -> list[str]:
-    if schema in ("marts", "restricted", "ops"):
+    if schema in ("marts", "restricted", "ops", "snapshots"):  # snapshots: every version of the profile
         return ["customer_id in (select v from forget_customer_ids)"] if "customer_id" in cols else []
     out = []
     simple = {

@@ -78,20 +78,30 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment variables the dbt project reads (profiles.yml and the sources)."""
-    return {
+    env = {
         "CDP_WAREHOUSE": str(settings.warehouse),
         "CDP_LAKE": str(settings.lake),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # int_identity_match_parameters: the deployment's trained model, else the shipped seed.
+        "CDP_IDENTITY_MODEL_FILE": "",
     }
+    if settings.identity_model_file.exists():
+        env["CDP_IDENTITY_MODEL_FILE"] = str(settings.identity_model_file)
+    return env
 
 
 def build(
-    settings: Settings, run_date: date, select: str | None = None, unit_tests: bool = False
+    settings: Settings,
+    run_date: date,
+    select: str | None = None,
+    unit_tests: bool = False,
+    data_tests: bool = True,
 ) -> BuildResult:
     """``dbt build`` (seeds, models, data tests) as of ``run_date``; raises on any failure.
 
     dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them
-    out (dbt's advice for production); the test suite builds with ``unit_tests=True``.
+    out (dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
+    skips the data tests too: only for test loops that check their own invariants (never nightly).
     """
     from exports.publish import ensure_history_tables
 
@@ -101,6 +111,8 @@ def build(
         command += ["--select", select]
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
+    if not data_tests:
+        command += ["--exclude-resource-type", "test"]
     started = time.perf_counter()
     result = _invoke(settings, dbt_args(settings, command, run_date))
     seconds = time.perf_counter() - started

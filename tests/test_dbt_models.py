@@ -455,18 +455,20 @@ def _text_columns(settings: Settings, schema: str) -> list[tuple[str, str]]:
 
 
 def test_marts_hold_no_plain_email_or_phone(built: Settings) -> None:
-    """Analysts get schema marts: no column of any of its tables holds a plain email or E.164 phone;
-    the plain values are in the restricted schema."""
-    columns = _text_columns(built, "marts")
-    assert len({table for table, _ in columns}) > 5
-    for table, column in columns:
+    """Analysts get schema marts (and the profile history in schema snapshots): no column of any of
+    their tables holds a plain email or E.164 phone; the plain values are in the restricted schema."""
+    columns = [("marts", t, c) for t, c in _text_columns(built, "marts")]
+    assert len({table for _, table, _ in columns}) > 5
+    snapshot_columns = [("snapshots", t, c) for t, c in _text_columns(built, "snapshots")]
+    assert {table for _, table, _ in snapshot_columns} == {"dim_customers_snapshot"}
+    for schema, table, column in columns + snapshot_columns:
         col = f'"{column}"'
         leaked = query(
             built,
-            f'select count(*) from marts."{table}" '
+            f'select count(*) from {schema}."{table}" '
             f"where {PLAIN_EMAIL.format(col=col)} or {PLAIN_PHONE.format(col=col)}",
         )[0][0]
-        assert leaked == 0, f"marts.{table}.{column} holds plain emails or phones"
+        assert leaked == 0, f"{schema}.{table}.{column} holds plain emails or phones"
     emails, phones = query(
         built,
         f"select count(*) filter (where {PLAIN_EMAIL.format(col='email')}), "
@@ -476,6 +478,164 @@ def test_marts_hold_no_plain_email_or_phone(built: Settings) -> None:
     assert phones >= 2
     masked = query(built, "select count(email_masked), count(phone_masked) from marts.dim_customers")[0]
     assert masked == (emails, phones)
+
+
+def test_golden_record_provenance_and_identifiers(built: Settings) -> None:
+    """Each surviving attribute names its rule, source and record; customer_identifiers has every
+    record of customer_identity_map (its source id, plus its email / phone masked and hashed) and
+    dim_customers counts them."""
+    carol = customer_of(built, "pos", "loyalty_members", "L002")
+    provenance = query(
+        built,
+        "select attribute_name, survivorship_rule, source, record_key "
+        f"from marts.customer_attribute_provenance where customer_id = '{carol}' order by attribute_name",
+    )
+    assert [row[0] for row in provenance] == [
+        "email", "email_opt_in", "first_name", "gender", "last_name", "phone"
+    ]
+    rules = {row[0]: row[1] for row in provenance}
+    assert rules["first_name"] == "most_frequent"
+    assert rules["email"] == "most_recent"
+    assert {row[2:] for row in provenance} == {("pos", "pos:loyalty_members:L002")}
+    assert query(
+        built,
+        "select first_name_source, first_name_record_key, birth_date_source, email_count, phone_count, "
+        "loyalty_card_count, ecommerce_account_count, social_handle_count, guest_order_count "
+        f"from marts.dim_customers where customer_id = '{carol}'",
+    ) == [("pos", "pos:loyalty_members:L002", None, 1, 1, 1, 0, 0, 0)]
+
+    missing = query(
+        built,
+        "select count(*) from marts.customer_identity_map as map "
+        "left join marts.customer_identifiers as ids "
+        "on ids.record_key = map.source || ':' || map.entity || ':' || map.source_record_id "
+        "and ids.customer_id = map.customer_id "
+        "and ids.identifier_type in ('loyalty_card', 'ecommerce_account', 'guest_order', 'social_handle') "
+        "where ids.record_key is null",
+    )[0][0]
+    assert missing == 0, "a record of customer_identity_map has no identifier"
+    records = query(built, "select count(*) from marts.customer_identity_map")[0][0]
+    by_type = dict(
+        query(built, "select identifier_type, count(*) from marts.customer_identifiers group by all")
+    )
+    source_ids = ("loyalty_card", "ecommerce_account", "guest_order", "social_handle")
+    assert sum(by_type.get(kind, 0) for kind in source_ids) == records
+    with_email = query(
+        built,
+        "select count(*) from intermediate.int_identity_records_unioned where email_normalized is not null",
+    )[0][0]
+    assert by_type["email"] == with_email
+    bob = customer_of(built, "ecommerce", "customers", "W002")
+    assert query(
+        built,
+        "select identifier_masked, identifier_sha256, record_key from marts.customer_identifiers "
+        f"where customer_id = '{bob}' and identifier_type = 'email' order by record_key",
+    ) == [
+        ("b***@example.org", hashlib.sha256(b"bob@example.org").hexdigest(), "ecommerce:customers:W002"),
+        ("b***@example.org", hashlib.sha256(b"bob@example.org").hexdigest(), "ecommerce:orders:G1"),
+    ]
+    assert query(
+        built,
+        "select email_count, guest_order_count, source_record_count from marts.dim_customers "
+        f"where customer_id = '{bob}'",
+    ) == [(1, 1, 2)]
+
+
+SNAPSHOT = "snapshots.dim_customers_snapshot"
+
+
+def _snapshot_rows(settings: Settings) -> list[tuple]:
+    return query(settings, f"select * exclude (dbt_updated_at) from {SNAPSHOT} order by all")
+
+
+def _assert_snapshot_current_is_dim_customers(settings: Settings) -> None:
+    """The current versions are exactly dim_customers' tracked columns, one per customer."""
+    columns = [
+        row[0]
+        for row in query(
+            settings,
+            "select column_name from information_schema.columns where table_schema = 'snapshots' "
+            "and table_name = 'dim_customers_snapshot' "
+            "and column_name not in ('dbt_scd_id', 'dbt_updated_at', 'dbt_valid_from', 'dbt_valid_to') "
+            "order by ordinal_position",
+        )
+    ]
+    assert "customer_id" in columns
+    assert "email_sha256" in columns
+    select = ", ".join(columns)
+    current = query(settings, f"select {select} from {SNAPSHOT} where dbt_valid_to is null order by all")
+    assert current == query(settings, f"select {select} from marts.dim_customers order by all")
+    zero_length = query(settings, f"select count(*) from {SNAPSHOT} where dbt_valid_from >= dbt_valid_to")
+    assert zero_length == [(0,)]
+
+
+def test_snapshot_keeps_profile_history_by_run_date(tmp_path: Path) -> None:
+    """dim_customers_snapshot (SCD type 2): versions are stamped with the run date; re-running a date
+    adds nothing (and replaces the date's versions when its data changed); the next date closes the
+    changed profiles' versions and opens new ones; re-running an older date leaves the history."""
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    write_day_one(settings.lake)
+    write_day_two(settings.lake)
+    build(settings, RUN_DATE)  # full build once; then only the snapshot and what it reads
+    run_at, next_at = datetime(2024, 3, 10), datetime(2024, 3, 11)
+    first = _snapshot_rows(settings)
+    assert len(first) == query(settings, "select count(*) from marts.dim_customers")[0][0]
+    stamps = query(settings, f"select distinct dbt_valid_from, dbt_valid_to, dbt_updated_at from {SNAPSHOT}")
+    assert stamps == [(run_at, None, run_at)]  # the run date, not the wall clock
+    _assert_snapshot_current_is_dim_customers(settings)
+
+    _build_snapshot(settings, RUN_DATE)  # the same date again: no new version
+    assert _snapshot_rows(settings) == first
+
+    write_day_three(settings.lake)  # Jane unsubscribes on NEXT_DATE
+    _build_snapshot(settings, NEXT_DATE)
+    jane = customer_of(settings, "pos", "loyalty_members", "L001")
+    versions = query(
+        settings,
+        f"select dbt_valid_from, dbt_valid_to, is_email_unsubscribed from {SNAPSHOT} "
+        f"where customer_id = '{jane}' order by dbt_valid_from",
+    )
+    assert versions == [(run_at, next_at, False), (next_at, None, True)]
+    after_next = _snapshot_rows(settings)
+    closed = {row[0] for row in after_next if row[-1] == next_at}
+    opened = {row[0] for row in after_next if row[-2] == next_at}
+    assert jane in closed
+    assert closed == opened  # every changed profile: old version closed, new one opened
+    assert _history_before(after_next, next_at) == _history_before(first, next_at)
+    _assert_snapshot_current_is_dim_customers(settings)
+
+    _build_snapshot(settings, NEXT_DATE)  # the same date again
+    assert _snapshot_rows(settings) == after_next
+    _build_snapshot(settings, RUN_DATE)  # an older date: the history stays as it is
+    assert _snapshot_rows(settings) == after_next
+
+    # NEXT_DATE's data is corrected (the unsubscribe was a mistake) and the date re-run: its versions
+    # are replaced, not stacked on the first run's (no zero-length version; current = corrected).
+    land(settings.lake, NEXT_DATE, "messaging", "unsubscribes", [])
+    _build_snapshot(settings, NEXT_DATE)
+    _assert_snapshot_current_is_dim_customers(settings)
+    corrected = _snapshot_rows(settings)
+    assert _history_before(corrected, next_at) == _history_before(first, next_at)
+    assert query(
+        settings,
+        f"select is_email_unsubscribed from {SNAPSHOT} where customer_id = '{jane}' and dbt_valid_to is null",
+    ) == [(False,)]
+
+
+def _build_snapshot(settings: Settings, day: date) -> None:
+    """dbt build of the snapshot and its parents only (tests whose parents are all built, so other
+    marts left as of an earlier date are not tested against the new dim_customers)."""
+    from cdp import warehouse
+
+    command = ["build", "--select", "+dim_customers_snapshot", "--indirect-selection", "cautious"]
+    command += ["--exclude-resource-type", "unit_test"]
+    result = warehouse._invoke(settings, warehouse.dbt_args(settings, command, day))
+    assert result.success, result.exception
+
+
+def _history_before(rows: list[tuple], day: datetime) -> list[tuple]:
+    """Versions opened before ``day``, without dbt_valid_to (closing a version only sets that)."""
+    return sorted(row[:-1] for row in rows if row[-2] < day)
 
 
 def test_fct_orders_nets_returns_refunds_and_cutoff(built: Settings) -> None:
@@ -586,12 +746,16 @@ def test_explain_shows_records_links_and_rules_masked(built: Settings) -> None:
 
     jane = customer_of(built, "pos", "loyalty_members", "L001")
     result = explain(built, jane)
-    keys = {f"{source}:{entity}:{record_id}" for source, entity, record_id, *_ in result.records}
+    keys = {record_key for record_key, *_ in result.records}
     assert "pos:loyalty_members:L001" in keys
     assert len(keys) >= 2
-    linked = {key for left, right, _, _ in result.links for key in (left, right)}
-    assert linked == keys  # every record is held by at least one link
-    assert {rule for _, _, rule, _ in result.links} <= {"same normalised email", "same E.164 phone"}
+    accepted = [link for link in result.links if link.accepted]
+    linked = {key for link in accepted for key in (link.left, link.right)}
+    assert linked == keys  # every record is held by at least one accepted link
+    assert {link.rule for link in accepted} <= {"email", "phone", "email+phone", "probabilistic"}
+    assert [event for _, event, *_ in result.history] == ["created"]
     text = repr(result)
     assert "jane.doe@example.com" not in text
+    assert "Jane" not in text
+    assert "JANE" not in text
     assert "***@" in text

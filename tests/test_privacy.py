@@ -338,7 +338,8 @@ def _assert_gone_from_warehouse(settings: Settings, person: dict[str, set[str]])
     with _con(settings) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.columns "
-            "where table_schema in ('marts', 'restricted', 'ops') and column_name = 'customer_id'"
+            "where table_schema in ('marts', 'restricted', 'ops', 'snapshots') "
+            "and column_name = 'customer_id'"
         ).fetchall()
         assert len(tables) > 8
         for schema, table in tables:
@@ -359,9 +360,12 @@ def _assert_gone_from_warehouse(settings: Settings, person: dict[str, set[str]])
             [sorted(person["emails"])],
         ).fetchone()[0]
         assert n == 0
-        assert {"restricted.customer_profiles", "restricted.audience_contacts"} <= {
-            f"{schema}.{table}" for schema, table in tables
+        expected = {
+            "restricted.customer_profiles",
+            "restricted.audience_contacts",
+            "snapshots.dim_customers_snapshot",
         }
+        assert expected <= {f"{schema}.{table}" for schema, table in tables}
 
 
 @pytest.mark.slow

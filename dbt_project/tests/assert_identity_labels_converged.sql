@@ -1,33 +1,33 @@
--- Identity components must have converged: after the last propagation round every identifier's
--- records carry one label. A row here = an edge whose two ends still disagree; raise the var
--- identity_label_rounds (or replace label propagation) when this fails.
+-- Identity components must have converged: after the last propagation round both records of every
+-- accepted link carry one cluster label (pass 1). A row here = a link whose two ends still disagree;
+-- raise the var identity_label_rounds when this fails.
 with
 
-labelled_edges as (
+links as (
 
-    select * from {{ ref('int_identity_edges_labelled') }}
+    select * from {{ ref('int_identity_links') }}
 
 ),
 
-identifier_labels as (
+clusters as (
 
-    select
-        identifier_key,
-        min(component_label) as identifier_label
-    from labelled_edges
-    group by identifier_key
+    select * from {{ ref('int_identity_records_clustered') }}
 
 ),
 
 final as (
 
     select
-        labelled_edges.record_key,
-        labelled_edges.identifier_key
-    from labelled_edges
-    inner join identifier_labels
-        on labelled_edges.identifier_key = identifier_labels.identifier_key
-    where labelled_edges.component_label <> identifier_labels.identifier_label
+        links.record_key_l,
+        links.record_key_r
+    from links
+    inner join clusters as left_clusters
+        on links.record_key_l = left_clusters.record_key
+    inner join clusters as right_clusters
+        on links.record_key_r = right_clusters.record_key
+    where
+        links.is_accepted
+        and left_clusters.pass1_label <> right_clusters.pass1_label
 
 )
 

@@ -1,8 +1,6 @@
--- Identity resolution result, one row per identity record: its customer_id. Deterministic matching
--- (shared normalised email or phone, transitively). customer_id = 'C' + the first 16 hex digits of
--- md5(smallest record_key of the component), so it is stable as long as that record stays in the
--- component. This model is the interface the marts use: probabilistic matching / stable ids replace
--- the models behind it (edges, labels) without touching the marts.
+-- Identity resolution result, one row per identity record as of run_date: its stable customer_id
+-- (int_identity_customer_ids_versioned) and cluster (int_identity_records_clustered). This model is
+-- the interface the marts use.
 with
 
 records as (
@@ -11,46 +9,47 @@ records as (
 
 ),
 
-labelled_edges as (
+clusters as (
 
-    select * from {{ ref('int_identity_edges_labelled') }}
+    select * from {{ ref('int_identity_records_clustered') }}
 
 ),
 
-record_labels as (
+versioned as (
+
+    select * from {{ ref('int_identity_customer_ids_versioned') }}
+
+),
+
+current_ids as (
 
     select
         record_key,
-        min(component_label) as component_label
-    from labelled_edges
-    group by record_key
-
-),
-
-labelled as (
-
-    select
-        records.record_key,
-        records.source,
-        records.entity,
-        records.source_record_id,
-        coalesce(record_labels.component_label, records.record_key) as component_label
-    from records
-    left join record_labels
-        on records.record_key = record_labels.record_key
+        customer_id,
+        id_minted_on
+    from versioned
+    where
+        valid_from <= {{ run_date_literal() }}
+        and (valid_to is null or valid_to > {{ run_date_literal() }})
 
 ),
 
 final as (
 
     select
-        record_key,
-        source,
-        entity,
-        source_record_id,
-        {{ dbt.concat(["'C'", "substr(" ~ dbt.hash("component_label") ~ ", 1, 16)"]) }} as customer_id,
-        component_label
-    from labelled
+        records.record_key,
+        records.source,
+        records.entity,
+        records.source_record_id,
+        current_ids.customer_id,
+        current_ids.id_minted_on,
+        clusters.component_label,
+        clusters.cluster_status
+    from records
+    inner join clusters
+        on records.record_key = clusters.record_key
+    inner join current_ids
+        on records.record_key = current_ids.record_key
 
 )
 

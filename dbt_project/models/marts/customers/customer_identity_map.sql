@@ -12,7 +12,10 @@ final as (
         source,
         entity,
         source_record_id,
-        customer_id
+        record_key,
+        customer_id,
+        id_minted_on as customer_id_since,
+        cluster_status
     from resolved
 
 )

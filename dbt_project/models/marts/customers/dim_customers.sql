@@ -2,7 +2,11 @@
 -- Attributes come from the survivorship in int_customer_attributes_survived; names, birth date,
 -- postcode and the plain email / phone live only in restricted.customer_profiles, here they are
 -- masked (email_masked, phone_masked), hashed (email_sha256) or reduced (has_*, birth_year).
--- Unsubscribes always win over consent.
+-- Unsubscribes always win over consent. Provenance: <attribute>_source / <attribute>_record_key name
+-- the record each surviving attribute came from (rules: var survivorship_rules); the *_count columns
+-- count the customer's identifiers (customer_identifiers).
+{%- set survived_attributes = survivorship_attributes() %}
+
 with
 
 records as (
@@ -38,6 +42,12 @@ interactions as (
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+),
+
+identifiers as (
+
+    select * from {{ ref('customer_identifiers') }}
 
 ),
 
@@ -123,6 +133,22 @@ order_stats as (
 
 ),
 
+identifier_counts as (
+
+    select
+        customer_id,
+        -- the same address on several records counts once; every record has one source id
+        count(distinct case when identifier_type = 'email' then identifier_sha256 end) as email_count,
+        count(distinct case when identifier_type = 'phone' then identifier_sha256 end) as phone_count,
+        sum(case when identifier_type = 'loyalty_card' then 1 else 0 end) as loyalty_card_count,
+        sum(case when identifier_type = 'ecommerce_account' then 1 else 0 end) as ecommerce_account_count,
+        sum(case when identifier_type = 'social_handle' then 1 else 0 end) as social_handle_count,
+        sum(case when identifier_type = 'guest_order' then 1 else 0 end) as guest_order_count
+    from identifiers
+    group by customer_id
+
+),
+
 interaction_stats as (
 
     select
@@ -164,8 +190,19 @@ joined as (
         channel_lists.has_ecommerce,
         channel_lists.has_social,
         record_stats.source_record_count,
+        identifier_counts.email_count,
+        identifier_counts.phone_count,
+        identifier_counts.loyalty_card_count,
+        identifier_counts.ecommerce_account_count,
+        identifier_counts.social_handle_count,
+        identifier_counts.guest_order_count,
         order_stats.first_order_at,
-        order_stats.last_order_at
+        order_stats.last_order_at,
+        {%- for attribute in survived_attributes %}
+        attributes.{{ attribute }}_source,
+        attributes.{{ attribute }}_record_key
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from record_stats
     left join attributes
         on record_stats.customer_id = attributes.customer_id
@@ -175,6 +212,8 @@ joined as (
         on record_stats.customer_id = email_unsubscribed.customer_id
     left join sms_unsubscribed
         on record_stats.customer_id = sms_unsubscribed.customer_id
+    left join identifier_counts
+        on record_stats.customer_id = identifier_counts.customer_id
     left join order_stats
         on record_stats.customer_id = order_stats.customer_id
     left join interaction_stats
@@ -211,8 +250,19 @@ final as (
         has_ecommerce,
         has_social,
         source_record_count,
+        email_count,
+        phone_count,
+        loyalty_card_count,
+        ecommerce_account_count,
+        social_handle_count,
+        guest_order_count,
         first_order_at,
-        last_order_at
+        last_order_at,
+        {%- for attribute in survived_attributes %}
+        {{ attribute }}_source,
+        {{ attribute }}_record_key
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from joined
 
 )

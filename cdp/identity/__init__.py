@@ -1,0 +1,1 @@
+"""Identity resolution helpers outside dbt: training the match model (the dbt models build the view)."""

@@ -1,0 +1,245 @@
+"""``cdp identity train``: estimate the Fellegi-Sunter match model from the warehouse (Splink's recipe).
+
+* u = P(level | different people): level frequencies over pseudo-random record pairs
+  (``int_identity_pairs_sampled``; nearly every random pair is two different people).
+* m = P(level | same person): expectation-maximisation over the candidate pairs
+  (``int_identity_pairs_compared``) with u held fixed. A pair proposed by a blocking rule agrees on that
+  rule's columns by construction, so those comparisons are masked for it (Splink trains one session per
+  blocking rule for the same reason).
+* lambda = P(two random records match) = matches EM finds among the candidate pairs / all record pairs.
+
+Training reads only counts per distinct comparison vector (a few hundred rows whatever the number of
+records). The result is a parameters CSV (``<home>/config/identity_match_parameters.csv``; the default
+shipped with the project is the dbt seed of that name): a versioned file the nightly runs score with,
+so a night's matches never depend on re-fitting, and two engines score identical pairs identically.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from cdp.config import DBT_PROJECT_DIR
+
+log = logging.getLogger(__name__)
+
+PARAMETERS_FILE = DBT_PROJECT_DIR / "seeds" / "identity_match_parameters.csv"
+PRIOR = "prior"
+_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """lambda and per-attribute m/u probabilities indexed by agreement level (0..top)."""
+
+    prior: float
+    m: dict[str, np.ndarray]
+    u: dict[str, np.ndarray]
+    iterations: int
+    pairs: int
+
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        out = [(PRIOR, 0, self.prior, 1.0 - self.prior)]
+        for name in self.m:
+            for level in range(len(self.m[name]) - 1, -1, -1):
+                out.append((name, level, float(self.m[name][level]), float(self.u[name][level])))
+        return out
+
+
+def read_parameters(path: Path = PARAMETERS_FILE) -> MatchModel:
+    """The model in a parameters CSV (the starting point of training, and what dbt scores with)."""
+    prior, m, u = 0.05, {}, {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["comparison"] == PRIOR:
+            prior = float(row["m_probability"])
+    for name in dict.fromkeys(r["comparison"] for r in rows if r["comparison"] != PRIOR):
+        levels = {int(r["level"]): r for r in rows if r["comparison"] == name}
+        top = max(levels)
+        if sorted(levels) != list(range(top + 1)):
+            raise ValueError(f"{path}: comparison {name!r} must have levels 0..{top}, got {sorted(levels)}")
+        m[name] = np.array([float(levels[lv]["m_probability"]) for lv in range(top + 1)])
+        u[name] = np.array([float(levels[lv]["u_probability"]) for lv in range(top + 1)])
+    return MatchModel(prior, m, u, 0, 0)
+
+
+# What agreeing exactly on a blocking column means on the comparison levels: (comparison, lowest level).
+BLOCKING_KEY_LEVELS = {
+    "name_pair_key": (("first_name", 3), ("last_name", 3)),
+    "first_name_key": (("first_name", 3),),
+    "last_name_key": (("last_name", 3),),
+    "birth_date_key": (("birth_date", 2),),
+    "postcode_key": (("postcode", 2),),
+    "postcode_area_key": (("postcode", 1),),
+    "address_key": (("address", 2),),
+    "city_key": (("city", 1),),
+    "gender_key": (("gender", 1),),
+}
+
+
+def _group(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> np.ndarray:
+    cols = ", ".join(columns)
+    rows = con.execute(f"select {cols}, count(*) from {table} group by {cols} order by {cols}").fetchall()
+    return np.array(rows, dtype=np.int64).reshape(-1, len(columns) + 1)
+
+
+def u_from_sample(con: duckdb.DuckDBPyConnection, start: MatchModel) -> dict[str, np.ndarray]:
+    """Level frequencies over the pseudo-random pairs (missing sides left out), floored."""
+    u = {}
+    for name, levels in start.u.items():
+        table = _group(con, "intermediate.int_identity_pairs_sampled", [f"gamma_{name}"])
+        known = table[table[:, 0] >= 0]
+        if not len(known):
+            raise ValueError(f"no sampled pair has {name} on both sides: cannot estimate u for it")
+        counts = np.bincount(known[:, 0], weights=known[:, 1], minlength=len(levels)).astype(float)
+        counts = np.maximum(counts / counts.sum(), _FLOOR)
+        u[name] = counts / counts.sum()
+    return u
+
+
+def candidate_patterns(con: duckdb.DuckDBPyConnection, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct comparison vectors of the candidate pairs and how many pairs share each."""
+    table = _group(con, "intermediate.int_identity_pairs_compared", [f"gamma_{n}" for n in names])
+    if not len(table):
+        raise ValueError(
+            "no candidate pairs in intermediate.int_identity_pairs_compared: build the warehouse first"
+        )
+    return table[:, :-1], table[:, -1].astype(float)
+
+
+def _em(
+    gamma: np.ndarray,
+    counts: np.ndarray,
+    m: dict[str, np.ndarray],
+    u: dict[str, np.ndarray],
+    train_m: bool,
+    max_iterations: int = 500,
+    tolerance: float = 1e-8,
+) -> tuple[float, dict[str, np.ndarray], int]:
+    """EM for the match share among these pairs (and m unless ``train_m`` is False); u stays fixed.
+    Comparisons with level -1 (missing or masked) count for neither class."""
+    names = list(m)
+    m = {k: v.copy() for k, v in m.items()}
+    prior, iterations = 0.5, 0
+    for _ in range(max_iterations):
+        iterations += 1
+        log_odds = np.full(len(counts), np.log(prior) - np.log1p(-prior))
+        for j, name in enumerate(names):
+            level = gamma[:, j]
+            known = level >= 0
+            log_odds[known] += np.log(m[name][level[known]]) - np.log(u[name][level[known]])
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+        w_match = counts * posterior
+        new_prior = min(max(float(w_match.sum() / counts.sum()), _FLOOR), 1 - _FLOOR)
+        change = abs(new_prior - prior)
+        prior = new_prior
+        if train_m:
+            for j, name in enumerate(names):
+                level = gamma[:, j]
+                known = level >= 0
+                if not known.any():
+                    continue
+                new_m = np.bincount(level[known], weights=w_match[known], minlength=len(m[name]))
+                new_m = np.maximum(new_m / max(new_m.sum(), _FLOOR), _FLOOR)
+                new_m = new_m / new_m.sum()
+                change = max(change, float(np.abs(new_m - m[name]).max()))
+                m[name] = new_m
+        if change < tolerance:
+            break
+    return prior, m, iterations
+
+
+def fit(
+    gamma: np.ndarray,
+    counts: np.ndarray,
+    start: MatchModel,
+    u: dict[str, np.ndarray],
+    rules: list[list[str]],
+) -> MatchModel:
+    """m by one EM session per blocking rule, deterministic (no sampling).
+
+    A session takes the candidate pairs that agree on the rule's columns and masks those comparisons
+    (their agreement was forced, it says nothing about matching); it estimates m for the others. Each
+    comparison's m is the mean over the sessions that estimated it. Finally lambda among candidate
+    pairs is re-estimated with m and u fixed.
+    """
+    names = list(start.m)
+    estimates: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    iterations = 0
+    for rule in rules:
+        forced = [(names.index(c), level) for key in rule for c, level in BLOCKING_KEY_LEVELS.get(key, ())]
+        if not forced:
+            raise ValueError(f"blocking rule {rule}: unknown columns (known: {sorted(BLOCKING_KEY_LEVELS)})")
+        rows = np.all([gamma[:, j] >= level for j, level in forced], axis=0)
+        if counts[rows].sum() < 10:
+            continue
+        session = gamma[rows].copy()
+        for j, _ in forced:
+            session[:, j] = -1
+        _, m, n = _em(session, counts[rows], start.m, u, train_m=True)
+        iterations += n
+        for j, name in enumerate(names):
+            if (session[:, j] >= 0).any():
+                estimates[name].append(m[name])
+    m = {}
+    for name in names:
+        if not estimates[name]:
+            raise ValueError(f"no blocking-rule session could estimate m for {name}")
+        mean = np.mean(estimates[name], axis=0)
+        m[name] = mean / mean.sum()
+    prior, _, n = _em(gamma, counts, m, u, train_m=False)
+    return MatchModel(prior, m, u, iterations + n, int(counts.sum()))
+
+
+def write_parameters(model: MatchModel, path: Path = PARAMETERS_FILE) -> None:
+    """Write the seed CSV atomically (rounded to 10 significant digits: a stable, diffable file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["comparison", "level", "m_probability", "u_probability"])
+        for name, level, m, u in model.rows():
+            writer.writerow([name, level, f"{m:.10g}", f"{u:.10g}"])
+    tmp.replace(path)
+
+
+def blocking_rules() -> list[list[str]]:
+    """The blocking rules of dbt_project.yml (the trainer masks what each rule forces)."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return [list(rule) for rule in project["vars"]["identity_blocking_rules"]]
+
+
+def train(warehouse: Path, output: Path, start_from: Path = PARAMETERS_FILE) -> MatchModel:
+    """Fit the match model on ``warehouse`` (built as of some date) and write it to ``output``.
+
+    ``start_from`` only names the comparisons and their levels (EM starts m from it; u is measured)."""
+    start = read_parameters(start_from)
+    names = list(start.m)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        u = u_from_sample(con, start)
+        gamma, counts = candidate_patterns(con, names)
+        (records,) = con.execute(
+            "select count(*) from intermediate.int_identity_records_standardised"
+        ).fetchone()
+    fitted = fit(gamma, counts, start, u, blocking_rules())
+    all_pairs = records * (records - 1) / 2
+    random_prior = min(max(fitted.prior * fitted.pairs / all_pairs, _FLOOR), 0.5)
+    model = MatchModel(random_prior, fitted.m, u, fitted.iterations, fitted.pairs)
+    write_parameters(model, output)
+    log.info(
+        "identity model trained on %s candidate pairs (%s patterns, %s EM iterations): "
+        "%.4f of candidate pairs match, lambda=%.3g",
+        f"{fitted.pairs:,}",
+        len(counts),
+        fitted.iterations,
+        fitted.prior,
+        random_prior,
+    )
+    return model

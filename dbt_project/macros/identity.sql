@@ -1,0 +1,153 @@
+{#-
+    Identity-resolution building blocks (docs/architecture.md, "Identity resolution"). Portable SQL;
+    the only engine-specific function (accent folding) sits behind adapter.dispatch.
+-#}
+
+{#- 'Éloïse' -> 'Eloise'. -#}
+{% macro fold_accents(expression) -%}
+    {{ return(adapter.dispatch('fold_accents', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__fold_accents(expression) -%}
+    strip_accents({{ expression }})
+{%- endmacro %}
+{#- spark__fold_accents: regexp_replace(normalize(expr, NFD), '\\p{M}', '') has no Spark builtin;
+    use translate() over the Latin-1/Latin Extended-A letters. -#}
+
+{#- Comparison key of a name: full-width and accents folded, lower case, letters only (any script,
+    so Han characters stay), spaces, dots, hyphens, apostrophes and emoji dropped:
+    "Van der Berg" -> 'vanderberg', 'O''Brien' -> 'obrien', 'ＡＮＮＡ ✨' -> 'anna'. -#}
+{% macro name_match_key(expression) -%}
+    nullif({{ regexp_replace_all('lower(' ~ fold_accents(fold_fullwidth(expression)) ~ ')', '[^\\pL]', '') }}, '')
+{%- endmacro %}
+
+{#- Email comparison key with provider rules: '+tag' sub-addresses dropped for every domain
+    (Gmail, Outlook, iCloud, Fastmail and most others deliver 'anna+shop@x' to 'anna@x'); dots in the
+    local part dropped and googlemail.com read as gmail.com for Gmail, which ignores them. Input is
+    already trimmed, lower-cased and full-width folded (normalize_email). -#}
+{% macro email_match_key(expression) -%}
+    {%- set local_part = dbt.split_part(dbt.split_part(expression, "'@'", 1), "'+'", 1) -%}
+    {%- set domain = dbt.split_part(expression, "'@'", 2) -%}
+    case
+        when {{ expression }} is null then null
+        when {{ domain }} in ('gmail.com', 'googlemail.com')
+            then {{ dbt.concat([dbt.replace(local_part, "'.'", "''"), "'@gmail.com'"]) }}
+        else {{ dbt.concat([local_part, "'@'", domain]) }}
+    end
+{%- endmacro %}
+
+{#-
+    Connected components of a bipartite record-node graph, set-based and portable (no recursive CTE).
+    `edges` names a CTE with columns (record_key, node_key): a node is anything two records share -
+    an identifier, or one accepted link between two records. Emits CTEs `<prefix>_round_*` and ends
+    with `<prefix>_labels` (record_key, component_label): the smallest record_key of the component.
+
+    Every record starts with its own key as label. Each round (unrolled, `rounds` times):
+      1. min-label propagation: every node takes the smallest label of its records, then every record
+         the smallest label of its nodes (window functions, no join);
+      2. pointer jumping: every record takes the label of its label's record when that is smaller, so a
+         label travels exponentially far along long chains (about 2^rounds records).
+    Labels only decrease and always name a record of the same component. The singular test
+    assert_identity_labels_converged fails when a node still sees two labels (raise the rounds var).
+-#}
+{% macro connected_components(edges, prefix, rounds) -%}
+{{ prefix }}_round_0 as (
+
+    select
+        record_key,
+        node_key,
+        record_key as component_label
+    from {{ edges }}
+
+),
+{% for round in range(1, rounds + 1) %}
+{{ prefix }}_node_min_{{ round }} as (
+
+    select
+        record_key,
+        node_key,
+        min(component_label) over (partition by node_key) as component_label
+    from {{ prefix }}_round_{{ round - 1 }}
+
+),
+
+{{ prefix }}_record_min_{{ round }} as (
+
+    select
+        record_key,
+        node_key,
+        min(component_label) over (partition by record_key) as component_label
+    from {{ prefix }}_node_min_{{ round }}
+
+),
+
+{{ prefix }}_record_labels_{{ round }} as (
+
+    select distinct
+        record_key,
+        component_label
+    from {{ prefix }}_record_min_{{ round }}
+
+),
+
+{{ prefix }}_jumped_{{ round }} as (
+
+    select
+        own.record_key,
+        min(
+            case
+                when parent.component_label < own.component_label then parent.component_label
+                else own.component_label
+            end
+        ) as component_label
+    from {{ prefix }}_record_labels_{{ round }} as own
+    left join {{ prefix }}_record_labels_{{ round }} as parent
+        on own.component_label = parent.record_key
+    group by own.record_key
+
+),
+
+{{ prefix }}_round_{{ round }} as (
+
+    select
+        {{ prefix }}_record_min_{{ round }}.record_key,
+        {{ prefix }}_record_min_{{ round }}.node_key,
+        {{ prefix }}_jumped_{{ round }}.component_label
+    from {{ prefix }}_record_min_{{ round }}
+    inner join {{ prefix }}_jumped_{{ round }}
+        on {{ prefix }}_record_min_{{ round }}.record_key = {{ prefix }}_jumped_{{ round }}.record_key
+
+),
+{% endfor %}
+{{ prefix }}_labels as (
+
+    select
+        record_key,
+        min(component_label) as component_label
+    from {{ prefix }}_round_{{ rounds }}
+    group by record_key
+
+)
+{%- endmacro %}
+
+{#- Agreement level of two name keys: -1 a side missing, 3 equal, 2 within distances[0] edits,
+    1 within distances[1] edits, 0 otherwise (levenshtein: portable to Spark). -#}
+{% macro name_agreement_level(left_name, right_name, distances) -%}
+    case
+        when {{ left_name }} is null or {{ right_name }} is null then -1
+        when {{ left_name }} = {{ right_name }} then 3
+        when levenshtein({{ left_name }}, {{ right_name }}) <= {{ distances[0] }} then 2
+        when levenshtein({{ left_name }}, {{ right_name }}) <= {{ distances[1] }} then 1
+        else 0
+    end
+{%- endmacro %}
+
+{#- A CSV file with a header row as a relation (all columns as text). -#}
+{% macro read_csv_file(path) -%}
+    {{ return(adapter.dispatch('read_csv_file', 'cdp')(path)) }}
+{%- endmacro %}
+
+{% macro default__read_csv_file(path) -%}
+    read_csv('{{ path | replace("'", "''") }}', header = true, all_varchar = true)
+{%- endmacro %}
+{#- spark__read_csv_file: csv.`path` with option header (spark.read.option('header', 'true')). -#}

@@ -1,0 +1,164 @@
+-- Every link the resolver considered between two records, accepted or not, with its evidence:
+--   * deterministic: the records share a strong identifier whose status is 'links'
+--     (int_identity_identifiers_screened; link_rule email / phone / email+phone);
+--   * probabilistic: match_probability >= identity_match_threshold (int_identity_pairs_scored);
+--   * override: a force_merge row of the overrides file (<home>/config/identity_overrides.csv).
+-- Guard: a link between records whose strong attributes conflict is rejected (both birth dates known
+-- and different; or both first names known, in Latin letters, more than identity_name_distances[1]
+-- edits apart either way round), so a family email or a store phone typed for many members does not
+-- glue two people. A keep_apart override rejects the link too. Overrides win over the guard.
+{%- set threshold = var('identity_match_threshold') %}
+{%- set name_distance = var('identity_name_distances')[1] | int %}
+with
+
+screened as (
+
+    select * from {{ ref('int_identity_identifiers_screened') }}
+
+),
+
+scored as (
+
+    select * from {{ ref('int_identity_pairs_scored') }}
+
+),
+
+records as (
+
+    select * from {{ ref('int_identity_records_standardised') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('stg_config__identity_overrides') }}
+
+),
+
+identifier_pairs as (
+
+    select
+        left_ids.record_key as record_key_l,
+        right_ids.record_key as record_key_r,
+        max(case when left_ids.identifier_type = 'email' then 1 else 0 end) as shares_email,
+        max(case when left_ids.identifier_type = 'phone' then 1 else 0 end) as shares_phone
+    from screened as left_ids
+    inner join screened as right_ids
+        on
+            left_ids.identifier_type = right_ids.identifier_type
+            and left_ids.identifier_value = right_ids.identifier_value
+            and left_ids.record_key < right_ids.record_key
+    where left_ids.identifier_status = 'links'
+    group by left_ids.record_key, right_ids.record_key
+
+),
+
+oriented_overrides as (
+
+    select
+        case when record_key_a < record_key_b then record_key_a else record_key_b end as record_key_l,
+        case when record_key_a < record_key_b then record_key_b else record_key_a end as record_key_r,
+        case when action = 'force_merge' then 1 else 0 end as is_force_merge,
+        case when action = 'keep_apart' then 1 else 0 end as is_keep_apart
+    from overrides
+
+),
+
+override_pairs as (
+
+    select
+        record_key_l,
+        record_key_r,
+        max(is_force_merge) as force_merge,
+        max(is_keep_apart) as keep_apart
+    from oriented_overrides
+    group by record_key_l, record_key_r
+
+),
+
+candidate_keys as (
+
+    select
+        record_key_l,
+        record_key_r
+    from identifier_pairs
+    union
+    select
+        record_key_l,
+        record_key_r
+    from scored
+    where match_probability >= {{ threshold }}
+    union
+    select
+        record_key_l,
+        record_key_r
+    from override_pairs
+
+),
+
+candidates as (
+
+    select
+        candidate_keys.record_key_l,
+        candidate_keys.record_key_r,
+        coalesce(identifier_pairs.shares_email, 0) = 1 as shares_email,
+        coalesce(identifier_pairs.shares_phone, 0) = 1 as shares_phone,
+        scored.match_weight,
+        scored.match_probability,
+        coalesce(override_pairs.force_merge, 0) = 1 as force_merge,
+        coalesce(override_pairs.keep_apart, 0) = 1 as keep_apart,
+        left_records.birth_date_key is not null
+        and right_records.birth_date_key is not null
+        and left_records.birth_date_key <> right_records.birth_date_key as birth_dates_conflict,
+        {{ regexp_matches('left_records.first_name_key', '^[a-z]+$') }}
+        and {{ regexp_matches('right_records.first_name_key', '^[a-z]+$') }}
+        and levenshtein(left_records.first_name_key, right_records.first_name_key) > {{ name_distance }}
+        and levenshtein(left_records.first_name_key, coalesce(right_records.last_name_key, ''))
+        > {{ name_distance }} as first_names_conflict
+    from candidate_keys
+    left join identifier_pairs
+        on
+            candidate_keys.record_key_l = identifier_pairs.record_key_l
+            and candidate_keys.record_key_r = identifier_pairs.record_key_r
+    left join scored
+        on
+            candidate_keys.record_key_l = scored.record_key_l
+            and candidate_keys.record_key_r = scored.record_key_r
+    left join override_pairs
+        on
+            candidate_keys.record_key_l = override_pairs.record_key_l
+            and candidate_keys.record_key_r = override_pairs.record_key_r
+    left join records as left_records
+        on candidate_keys.record_key_l = left_records.record_key
+    left join records as right_records
+        on candidate_keys.record_key_r = right_records.record_key
+
+),
+
+final as (
+
+    select
+        record_key_l,
+        record_key_r,
+        case
+            when force_merge then 'override'
+            when shares_email and shares_phone then 'email+phone'
+            when shares_email then 'email'
+            when shares_phone then 'phone'
+            else 'probabilistic'
+        end as link_rule,
+        match_weight,
+        match_probability,
+        case
+            when force_merge then null
+            when keep_apart then 'keep_apart override'
+            when birth_dates_conflict then 'birth dates conflict'
+            when coalesce(first_names_conflict, false) then 'first names conflict'
+        end as rejection_reason,
+        force_merge or not (keep_apart or birth_dates_conflict or coalesce(first_names_conflict, false))
+            as is_accepted
+    from candidates
+
+)
+
+select * from final

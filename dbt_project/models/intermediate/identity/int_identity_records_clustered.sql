@@ -1,0 +1,243 @@
+-- Clusters of records (one per real person, as far as the evidence goes) with over-merge protection.
+-- Pass 1: connected components of every accepted link (int_identity_links).
+-- A pass-1 cluster is suspicious when it has more than identity_max_cluster_records records, when a
+-- keep_apart override pair ended up inside it through other links, or when it holds more than
+-- identity_max_cluster_birth_dates distinct birth dates. Suspicious clusters are not published as
+-- they are: pass 2 re-clusters their records on strong links only (email and phone both shared, a
+-- force_merge override, or match_probability >= identity_strong_match_threshold). A pass-2 cluster
+-- that is still suspicious is dissolved (each record alone). Both outcomes are listed for review
+-- (identity_review_queue). cluster_status: ok | split | dissolved.
+{%- set rounds = var('identity_label_rounds') | int %}
+{%- set max_records = var('identity_max_cluster_records') | int %}
+{%- set max_birth_dates = var('identity_max_cluster_birth_dates') | int %}
+{%- set strong = var('identity_strong_match_threshold') %}
+with
+
+records as (
+
+    select * from {{ ref('int_identity_records_unioned') }}
+
+),
+
+standardised as (
+
+    select * from {{ ref('int_identity_records_standardised') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+
+),
+
+keep_apart as (
+
+    select
+        record_key_l,
+        record_key_r
+    from links
+    where rejection_reason = 'keep_apart override'
+
+),
+
+accepted as (
+
+    select
+        record_key_l,
+        record_key_r,
+        link_rule,
+        match_probability
+    from links
+    where is_accepted
+
+),
+
+pass1_edges as (
+
+    select
+        record_key_l as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from accepted
+    union all
+    select
+        record_key_r as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from accepted
+
+),
+
+{{ connected_components('pass1_edges', 'pass1', rounds) }},
+
+pass1 as (
+
+    select
+        records.record_key,
+        coalesce(pass1_labels.component_label, records.record_key) as pass1_label,
+        standardised.birth_date_key
+    from records
+    left join pass1_labels
+        on records.record_key = pass1_labels.record_key
+    left join standardised
+        on records.record_key = standardised.record_key
+
+),
+
+pass1_clusters as (
+
+    select
+        pass1_label,
+        count(*) as record_count,
+        count(distinct birth_date_key) as birth_date_count
+    from pass1
+    group by pass1_label
+
+),
+
+kept_apart_inside as (
+
+    select distinct left_records.pass1_label
+    from keep_apart
+    inner join pass1 as left_records
+        on keep_apart.record_key_l = left_records.record_key
+    inner join pass1 as right_records
+        on keep_apart.record_key_r = right_records.record_key
+    where left_records.pass1_label = right_records.pass1_label
+
+),
+
+suspicious as (
+
+    select
+        pass1_clusters.pass1_label,
+        case
+            when kept_apart_inside.pass1_label is not null then 'keep_apart pair inside'
+            when pass1_clusters.record_count > {{ max_records }} then 'too many records'
+            else 'too many birth dates'
+        end as review_reason
+    from pass1_clusters
+    left join kept_apart_inside
+        on pass1_clusters.pass1_label = kept_apart_inside.pass1_label
+    where
+        kept_apart_inside.pass1_label is not null
+        or pass1_clusters.record_count > {{ max_records }}
+        or pass1_clusters.birth_date_count > {{ max_birth_dates }}
+
+),
+
+strong_links as (
+
+    select
+        accepted.record_key_l,
+        accepted.record_key_r
+    from accepted
+    inner join pass1
+        on accepted.record_key_l = pass1.record_key
+    inner join suspicious
+        on pass1.pass1_label = suspicious.pass1_label
+    where
+        accepted.link_rule in ('email+phone', 'override')
+        or accepted.match_probability >= {{ strong }}
+
+),
+
+pass2_edges as (
+
+    select
+        record_key_l as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from strong_links
+    union all
+    select
+        record_key_r as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from strong_links
+
+),
+
+{{ connected_components('pass2_edges', 'pass2', rounds) }},
+
+pass2 as (
+
+    select
+        pass1.record_key,
+        pass1.pass1_label,
+        pass1.birth_date_key,
+        suspicious.review_reason,
+        coalesce(pass2_labels.component_label, pass1.record_key) as pass2_label
+    from pass1
+    inner join suspicious
+        on pass1.pass1_label = suspicious.pass1_label
+    left join pass2_labels
+        on pass1.record_key = pass2_labels.record_key
+
+),
+
+pass2_clusters as (
+
+    select
+        pass2_label,
+        count(*) as record_count,
+        count(distinct birth_date_key) as birth_date_count
+    from pass2
+    group by pass2_label
+
+),
+
+pass2_kept_apart_inside as (
+
+    select distinct left_records.pass2_label
+    from keep_apart
+    inner join pass2 as left_records
+        on keep_apart.record_key_l = left_records.record_key
+    inner join pass2 as right_records
+        on keep_apart.record_key_r = right_records.record_key
+    where left_records.pass2_label = right_records.pass2_label
+
+),
+
+resolved_suspicious as (
+
+    select
+        pass2.record_key,
+        pass2.pass1_label,
+        pass2.review_reason,
+        case
+            when
+                pass2_kept_apart_inside.pass2_label is not null
+                or pass2_clusters.record_count > {{ max_records }}
+                or pass2_clusters.birth_date_count > {{ max_birth_dates }}
+                then pass2.record_key
+            else pass2.pass2_label
+        end as component_label,
+        case
+            when
+                pass2_kept_apart_inside.pass2_label is not null
+                or pass2_clusters.record_count > {{ max_records }}
+                or pass2_clusters.birth_date_count > {{ max_birth_dates }}
+                then 'dissolved'
+            else 'split'
+        end as cluster_status
+    from pass2
+    inner join pass2_clusters
+        on pass2.pass2_label = pass2_clusters.pass2_label
+    left join pass2_kept_apart_inside
+        on pass2.pass2_label = pass2_kept_apart_inside.pass2_label
+
+),
+
+final as (
+
+    select
+        pass1.record_key,
+        coalesce(resolved_suspicious.component_label, pass1.pass1_label) as component_label,
+        pass1.pass1_label,
+        coalesce(resolved_suspicious.cluster_status, 'ok') as cluster_status,
+        resolved_suspicious.review_reason
+    from pass1
+    left join resolved_suspicious
+        on pass1.record_key = resolved_suspicious.record_key
+
+)
+
+select * from final

@@ -1,0 +1,84 @@
+-- One row per run date: the shape of identity resolution that night, to watch over time (a jump in
+-- the largest cluster or in rejected links is the first sign of a new junk identifier or a broken
+-- export). Incremental by as_of_date (delete+insert): a re-run replaces its date.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='as_of_date',
+    on_schema_change='append_new_columns',
+    full_refresh=false,
+) }}
+with
+
+clusters as (
+
+    select * from {{ ref('identity_clusters') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+
+),
+
+screened as (
+
+    select * from {{ ref('int_identity_identifiers_screened') }}
+
+),
+
+cluster_summary as (
+
+    select
+        sum(record_count) as records,
+        count(*) as customers,
+        sum(case when record_count = 1 then 1 else 0 end) as single_record_customers,
+        max(record_count) as largest_cluster_records,
+        round(avg({{ dbt.cast("record_count", "double") }}), 6) as mean_cluster_records,
+        round(avg(case when record_count > 2 then density end), 6) as mean_density_3plus,
+        sum(case when cluster_status = 'split' then 1 else 0 end) as customers_from_splits,
+        sum(case when cluster_status = 'dissolved' then record_count else 0 end) as dissolved_records
+    from clusters
+
+),
+
+link_summary as (
+
+    select
+        sum(case when is_accepted and link_rule <> 'probabilistic' and link_rule <> 'override' then 1 else 0 end)
+            as deterministic_links,
+        sum(case when is_accepted and link_rule = 'probabilistic' then 1 else 0 end) as probabilistic_links,
+        sum(case when is_accepted and link_rule = 'override' then 1 else 0 end) as override_links,
+        sum(case when rejection_reason = 'birth dates conflict' then 1 else 0 end)
+            as rejected_birth_date_conflicts,
+        sum(case when rejection_reason = 'first names conflict' then 1 else 0 end)
+            as rejected_first_name_conflicts,
+        sum(case when rejection_reason = 'keep_apart override' then 1 else 0 end) as rejected_keep_apart
+    from links
+
+),
+
+identifier_summary as (
+
+    select
+        count(distinct case when identifier_status = 'junk' then identifier_value end) as junk_identifiers,
+        count(distinct case when identifier_status = 'shared' then identifier_value end) as shared_identifiers
+    from screened
+
+),
+
+final as (
+
+    select
+        {{ run_date_literal() }} as as_of_date,
+        cluster_summary.*,
+        link_summary.*,
+        identifier_summary.*
+    from cluster_summary
+    cross join link_summary
+    cross join identifier_summary
+
+)
+
+select * from final

@@ -1,0 +1,200 @@
+"""Identity resolution on a hand-made lake: matching, over-merge protection, overrides, explanations.
+
+Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed on 2024-03-01:
+
+* Kees: a loyalty member and a web account with no email or phone in common, a typo in the last name
+  and the same birth date, postcode and address -> one customer through the probabilistic model.
+* Tim: Jane's son, his member record carries the family email (Jane's) -> must stay apart (birth dates
+  and first names conflict).
+* Three strangers whose cashier typed the store's phone -> must stay apart (first names conflict).
+* Two records with test@test.com -> the junk list keeps them apart.
+* Sam: 30 records chained by an email or a phone shared with the next record (a data-entry loop): one
+  cluster too big to publish -> split on strong links (none) and listed for review.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from test_dbt_models import RUN_DATE, land, query, ts, write_day_one, write_day_two
+from typer.testing import CliRunner
+
+from cdp.config import Settings
+from cdp.warehouse import build
+
+pytestmark = pytest.mark.slow
+
+EXTRA_DAY = date(2024, 3, 1)
+
+
+def member(card: str, first: str, last: str, **extra) -> dict:
+    return {
+        "loyalty_card_no": card,
+        "first_name": first,
+        "last_name": last,
+        "updated_at": ts("2024-02-01 10:00:00"),
+        **extra,
+    }
+
+
+def write_identity_cases(lake: Path) -> None:
+    members = [
+        member(
+            "K001",
+            "Kees",
+            "van Dam",
+            birth_date=date(1970, 2, 3),
+            postcode="1234 AB",
+            city="Leiden",
+            address="Dorpsstraat 5",
+        ),
+        member("T001", "Tim", "de Vries", birth_date=date(2010, 5, 5), email="jane.doe@example.com"),
+        member("S101", "Piet", "Bakker", phone="+31 20 555 0199"),
+        member("S102", "Fatima", "El Amrani", phone="020-5550199"),
+        member("S103", "Noor", "Visser", phone="+31205550199"),
+        member("J001", "Lotte", "Smit", email="test@test.com"),
+        member("J002", "Bram", "Mulder", email="TEST@test.com"),
+    ]
+    # Sam's chain: neighbours share an email or a phone, alternately; no identifier joins more than two.
+    members += [
+        member(
+            f"C{i:03d}",
+            "Sam",
+            "Chain",
+            email=f"sam{i // 2}@chain.example",
+            phone=f"+3161000{(i + 1) // 2 + 1:04d}",
+        )
+        for i in range(30)
+    ]
+    land(lake, EXTRA_DAY, "pos", "loyalty_members", members)
+    land(
+        lake,
+        EXTRA_DAY,
+        "ecommerce",
+        "customers",
+        [
+            {
+                "customer_id": "WK01",
+                "first_name": "kees",
+                "last_name": "van damm",
+                "birthday": date(1970, 2, 3),
+                "address_line1": "dorpsstraat 5",
+                "address_postcode": "1234AB",
+                "address_city": "leiden",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            }
+        ],
+    )
+
+
+def write_overrides(settings: Settings, rows: list[str]) -> None:
+    header = settings.identity_overrides_file.read_text().splitlines()[0]
+    settings.identity_overrides_file.write_text("\n".join([header, *rows]) + "\n")
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings.load(home=tmp_path_factory.mktemp("home")).ensure()
+    write_day_one(settings.lake)
+    write_day_two(settings.lake)
+    write_identity_cases(settings.lake)
+    build(settings, RUN_DATE)
+    return settings
+
+
+def customer(settings: Settings, record_key: str) -> str:
+    rows = query(
+        settings, f"select customer_id from marts.customer_identity_map where record_key = '{record_key}'"
+    )
+    assert len(rows) == 1, record_key
+    return rows[0][0]
+
+
+def link(settings: Settings, left: str, right: str) -> tuple:
+    low, high = sorted([left, right])
+    rows = query(
+        settings,
+        "select link_rule, is_accepted, rejection_reason, match_probability "
+        f"from intermediate.int_identity_links where record_key_l = '{low}' and record_key_r = '{high}'",
+    )
+    return rows[0] if rows else None
+
+
+def test_probabilistic_match_without_shared_contacts(resolved: Settings) -> None:
+    kees_pos, kees_web = "pos:loyalty_members:K001", "ecommerce:customers:WK01"
+    assert customer(resolved, kees_pos) == customer(resolved, kees_web)
+    rule, accepted, _, probability = link(resolved, kees_pos, kees_web)
+    assert (rule, accepted) == ("probabilistic", True)
+    assert probability > 0.99
+
+
+def test_family_email_and_store_phone_do_not_glue_strangers(resolved: Settings) -> None:
+    jane = customer(resolved, "pos:loyalty_members:L001")
+    assert customer(resolved, "pos:loyalty_members:T001") != jane
+    rule, accepted, reason, _ = link(resolved, "pos:loyalty_members:L001", "pos:loyalty_members:T001")
+    assert (rule, accepted, reason) == ("email", False, "birth dates conflict")
+    strangers = {customer(resolved, f"pos:loyalty_members:S10{i}") for i in (1, 2, 3)}
+    assert len(strangers) == 3
+    assert customer(resolved, "pos:loyalty_members:J001") != customer(resolved, "pos:loyalty_members:J002")
+    junk = query(
+        resolved,
+        "select distinct identifier_value from intermediate.int_identity_identifiers_screened "
+        "where identifier_status = 'junk'",
+    )
+    assert junk == [("test@test.com",)]
+
+
+def test_oversized_cluster_is_split_and_listed_for_review(resolved: Settings) -> None:
+    chain = query(
+        resolved,
+        "select count(*), count(distinct customer_id), min(cluster_status), max(cluster_status) "
+        "from marts.customer_identity_map where record_key like 'pos:loyalty_members:C0%'",
+    )
+    records, customers, low, high = chain[0]
+    assert records == 30
+    assert customers == 30  # no strong links inside: re-clustered on strong links, every record alone
+    assert (low, high) == ("split", "split")
+    review = query(
+        resolved, "select review_reason, resolution, record_count from marts.identity_review_queue"
+    )
+    assert ("too many records", "split", 30) in review
+    quality = query(
+        resolved, "select largest_cluster_records, customers_from_splits from marts.identity_quality_history"
+    )
+    assert quality[0][1] >= 30
+    assert quality[0][0] < 25
+
+
+def test_overrides_force_merge_and_keep_apart_win(resolved: Settings) -> None:
+    carol, kees_pos, kees_web = (
+        "pos:loyalty_members:L002",
+        "pos:loyalty_members:K001",
+        "ecommerce:customers:WK01",
+    )
+    assert customer(resolved, carol) != customer(resolved, "ecommerce:customers:W003")
+    write_overrides(
+        resolved,
+        [
+            f"force_merge,{carol},ecommerce:customers:W003,confirmed by customer service,ops,2024-03-10",
+            f"keep_apart,{kees_web},{kees_pos},father and son share name and address,ops,2024-03-10",
+        ],
+    )
+    build(resolved, RUN_DATE)
+    assert customer(resolved, carol) == customer(resolved, "ecommerce:customers:W003")
+    assert link(resolved, carol, "ecommerce:customers:W003")[:2] == ("override", True)
+    assert customer(resolved, kees_pos) != customer(resolved, kees_web)
+    assert link(resolved, kees_pos, kees_web)[2] == "keep_apart override"
+
+
+def test_explain_shows_links_weights_and_history(resolved: Settings) -> None:
+    from cdp.cli import app
+
+    kees = customer(resolved, "pos:loyalty_members:K001")
+    result = CliRunner().invoke(app, ["explain", kees, "--home", str(resolved.home)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "pos:loyalty_members:K001" in result.output
+    assert "history" in result.output
+    assert "created" in result.output
+    assert "Kees" not in result.output  # names masked
