@@ -725,12 +725,17 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
         con.execute("checkpoint")
 
 
+# Columns holding a source record key (source:entity:id; a social handle is personal data).
+_RECORD_KEY_COLUMNS = ("record_key", "record_key_l", "record_key_r", "first_record_key")
+
+
 def _predicates(schema: str, table: str, cols: set[str]) -> list[str]:
+    keys = [f"{c} in (select v from forget_record_keys)" for c in _RECORD_KEY_COLUMNS if c in cols]
     if schema in ("marts", "restricted", "ops", "snapshots"):  # snapshots: every version of the profile
-        return ["customer_id in (select v from forget_customer_ids)"] if "customer_id" in cols else []
-    out = []
+        by_id = ["customer_id in (select v from forget_customer_ids)"] if "customer_id" in cols else []
+        return by_id + keys
+    out = keys
     simple = {
-        "record_key": "record_keys",
         "email_normalized": "emails",
         "guest_email_normalized": "emails",
         "phone_e164": "phones",

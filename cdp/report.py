@@ -38,17 +38,20 @@ def render(settings: Settings, run_date: date) -> Path:
         metrics = _dq_metrics(con, run_date)
         segment_change = _segment_change(con, run_date)
         lifecycle = _optional(
-            con, "customer_lifecycle",
+            con,
+            "customer_lifecycle",
             "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1 order by 2 desc",
         )
         funnel = _optional(
-            con, "lifecycle_funnel",
+            con,
+            "lifecycle_funnel",
             "select step, funnel_customer_count, share_of_acquired from marts.lifecycle_funnel "
             "order by step_number",
         )
         clv = _optional(
             con, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
         )
+        identity = _identity(con)
     landing = _landing_rows(settings, run_date)
     sections = [
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
@@ -65,8 +68,10 @@ def render(settings: Settings, run_date: date) -> Path:
             [
                 "<h2>Lifecycle</h2>",
                 _img(_bars(lifecycle, "customers")),
-                _table(["step", "customers", "share of acquired"],
-                       [(step, f"{n:,}", f"{share:.1%}") for step, n, share in funnel]),
+                _table(
+                    ["step", "customers", "share of acquired"],
+                    [(step, f"{n:,}", f"{share:.1%}") for step, n, share in funnel],
+                ),
             ]
             if lifecycle
             else []
@@ -76,6 +81,7 @@ def render(settings: Settings, run_date: date) -> Path:
             if clv
             else []
         ),
+        *identity,
         "<h2>Data quality: landing</h2>",
         _table(
             ["source", "entity", "read", "landed", "quarantined", "quarantine rate"],
@@ -110,6 +116,37 @@ _CSS = (
 )
 
 
+def _identity(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Identity resolution at a glance: customers by number of source records, links by rule, what
+    over-merge protection held back (marts.identity_*)."""
+    sizes = _optional(
+        con,
+        "identity_clusters",
+        "select case when record_count >= 6 then '6+' else cast(record_count as varchar) end, count(*) "
+        "from marts.identity_clusters group by 1 order by 1",
+    )
+    if not sizes:
+        return []
+    quality = con.execute(
+        "select records, customers, deterministic_links, probabilistic_links, override_links, "
+        "rejected_birth_date_conflicts + rejected_first_name_conflicts + rejected_keep_apart, "
+        "junk_identifiers + shared_identifiers, largest_cluster_records "
+        "from marts.identity_quality_history order by as_of_date desc limit 1"
+    ).fetchone()
+    review = con.execute(
+        "select count(*), coalesce(sum(record_count), 0) from marts.identity_review_queue"
+    ).fetchone()
+    records, customers, det, prob, override, rejected, ignored, largest = quality
+    return [
+        "<h2>Identity resolution</h2>",
+        f"<p>{records:,} source records → <b>{customers:,}</b> customers · links: {det:,} deterministic, "
+        f"{prob:,} probabilistic, {override:,} override · {rejected:,} rejected by the conflict guard · "
+        f"{ignored:,} junk/shared identifiers ignored · largest customer: {largest} records · "
+        f"held back for review: {review[0]:,} clusters ({review[1]:,} records)</p>",
+        _img(_bars([(f"{k} record(s)", n) for k, n in sizes], "customers")),
+    ]
+
+
 def _dq_metrics(con: duckdb.DuckDBPyConnection, run_date: date) -> list[tuple[str, str, float]]:
     exists = con.execute(
         "select count(*) from information_schema.tables "
@@ -134,7 +171,8 @@ def _optional(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[tupl
 def _segment_change(con: duckdb.DuckDBPyConnection, run_date: date) -> tuple[str | None, dict[str, int]]:
     """Segment sizes at the latest earlier run date in customer_rfm_history."""
     previous = _optional(
-        con, "customer_rfm_history",
+        con,
+        "customer_rfm_history",
         f"select max(as_of_date) from marts.customer_rfm_history where as_of_date < '{run_date}'",
     )
     if not previous or previous[0][0] is None:
@@ -155,10 +193,15 @@ def _landing_rows(settings: Settings, run_date: date) -> list[tuple[str, str, in
     for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
         manifest = json.loads(path.read_text())
         for entity, stats in sorted(manifest["entities"].items()):
-            rows.append((
-                manifest["source"], entity, stats["rows_read"], stats["rows_landed"],
-                stats["rows_quarantined"],
-            ))
+            rows.append(
+                (
+                    manifest["source"],
+                    entity,
+                    stats["rows_read"],
+                    stats["rows_landed"],
+                    stats["rows_quarantined"],
+                )
+            )
     return rows
 
 
@@ -176,8 +219,15 @@ def _rfm_grid(cells: list[tuple[int, int, int]]):
     ax.set_xlabel("frequency score")
     ax.set_ylabel("recency score")
     for (row, col), n in np.ndenumerate(grid):
-        ax.text(col, row, f"{n:,}", ha="center", va="center", fontsize=8,
-                color="white" if n > grid.max() / 2 else "black")
+        ax.text(
+            col,
+            row,
+            f"{n:,}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if n > grid.max() / 2 else "black",
+        )
     fig.colorbar(image, ax=ax, label="customers")
     return fig
 

@@ -108,3 +108,38 @@ def test_incremental_nights_equal_one_full_run(nightly: Settings, tmp_path: Path
     incremental, full = _partition(nightly), _partition(fresh)
     assert len(full) > 500
     assert incremental == full
+
+
+def test_households_and_shared_contacts_are_not_merged(nightly: Settings) -> None:
+    """The generator's over-merge cases (households at one address, family emails, store phones, junk
+    addresses) against the truth: no customer may hold both people of a household, and precision stays
+    high overall."""
+    truth = nightly.raw / "_truth"
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        con.execute(
+            "create temp view truth as select "
+            "source || ':' || entity || ':' || source_record_id as record_key, "
+            f"person_id from read_parquet('{truth / 'records.parquet'}')"
+        )
+        con.execute(f"create temp view people as select * from read_parquet('{truth / 'people.parquet'}')")
+        (households, family_emails) = con.execute(
+            "select count(*), count(*) filter (where family_email) from people where household_of is not null"
+        ).fetchone()
+        assert households > 0
+        assert family_emails > 0
+        (merged_households,) = con.execute(
+            "with persons as (select distinct resolved.customer_id, truth.person_id "
+            "  from intermediate.int_identity_records_resolved as resolved "
+            "  inner join truth on resolved.record_key = truth.record_key) "
+            "select count(*) from people "
+            "inner join persons as mover on mover.person_id = people.person_id "
+            "inner join persons as head on head.person_id = people.household_of "
+            "and head.customer_id = mover.customer_id "
+            "where people.household_of is not null"
+        ).fetchone()
+        assert merged_households == 0
+    from cdp.evaluate import score_identity
+
+    score = score_identity(nightly.warehouse, truth, table="intermediate.int_identity_records_resolved")
+    print("identity after 30 nights:", score)
+    assert score.precision >= 0.98
