@@ -151,3 +151,37 @@
     read_csv('{{ path | replace("'", "''") }}', header = true, all_varchar = true)
 {%- endmacro %}
 {#- spark__read_csv_file: csv.`path` with option header (spark.read.option('header', 'true')). -#}
+
+{#- The bipartite form connected_components() reads, from a relation of links (record_key_l,
+    record_key_r): each link is a node that both its records carry. -#}
+{% macro link_nodes(links) -%}
+    select
+        record_key_l as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from {{ links }}
+    union all
+    select
+        record_key_r as record_key,
+        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
+    from {{ links }}
+{%- endmacro %}
+
+{#- Strong attributes of two records (aliases with int_identity_records_standardised columns) that say
+    they are different people: both birth dates known and different ... -#}
+{% macro birth_dates_conflict(left, right) -%}
+    coalesce({{ left }}.birth_date_key <> {{ right }}.birth_date_key, false)
+{%- endmacro %}
+
+{#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
+    apart, also against the other record's last name (forms swap first and last names). Other scripts
+    are not compared (a Han-script name and its pinyin differ in every letter). -#}
+{% macro first_names_conflict(left, right) -%}
+    {%- set distance = var('identity_name_distances')[1] | int -%}
+    coalesce(
+        {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
+        and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
+        and levenshtein({{ left }}.first_name_key, {{ right }}.first_name_key) > {{ distance }}
+        and levenshtein({{ left }}.first_name_key, coalesce({{ right }}.last_name_key, '')) > {{ distance }},
+        false
+    )
+{%- endmacro %}

@@ -8,7 +8,6 @@
 -- edits apart either way round), so a family email or a store phone typed for many members does not
 -- glue two people. A keep_apart override rejects the link too. Overrides win over the guard.
 {%- set threshold = var('identity_match_threshold') %}
-{%- set name_distance = var('identity_name_distances')[1] | int %}
 with
 
 screened as (
@@ -107,14 +106,8 @@ candidates as (
         scored.match_probability,
         coalesce(override_pairs.force_merge, 0) = 1 as force_merge,
         coalesce(override_pairs.keep_apart, 0) = 1 as keep_apart,
-        left_records.birth_date_key is not null
-        and right_records.birth_date_key is not null
-        and left_records.birth_date_key <> right_records.birth_date_key as birth_dates_conflict,
-        {{ regexp_matches('left_records.first_name_key', '^[a-z]+$') }}
-        and {{ regexp_matches('right_records.first_name_key', '^[a-z]+$') }}
-        and levenshtein(left_records.first_name_key, right_records.first_name_key) > {{ name_distance }}
-        and levenshtein(left_records.first_name_key, coalesce(right_records.last_name_key, ''))
-        > {{ name_distance }} as first_names_conflict
+        {{ birth_dates_conflict('left_records', 'right_records') }} as birth_dates_conflict,
+        {{ first_names_conflict('left_records', 'right_records') }} as first_names_conflict
     from candidate_keys
     left join identifier_pairs
         on
@@ -153,9 +146,9 @@ final as (
             when force_merge then null
             when keep_apart then 'keep_apart override'
             when birth_dates_conflict then 'birth dates conflict'
-            when coalesce(first_names_conflict, false) then 'first names conflict'
+            when first_names_conflict then 'first names conflict'
         end as rejection_reason,
-        force_merge or not (keep_apart or birth_dates_conflict or coalesce(first_names_conflict, false))
+        force_merge or not (keep_apart or birth_dates_conflict or first_names_conflict)
             as is_accepted
     from candidates
 

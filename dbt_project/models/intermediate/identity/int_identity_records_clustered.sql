@@ -1,15 +1,17 @@
 -- Clusters of records (one per real person, as far as the evidence goes) with over-merge protection.
 -- Pass 1: connected components of every accepted link (int_identity_links).
 -- A pass-1 cluster is suspicious when it has more than identity_max_cluster_records records, when a
--- keep_apart override pair ended up inside it through other links, or when it holds more than
--- identity_max_cluster_birth_dates distinct birth dates. Suspicious clusters are not published as
--- they are: pass 2 re-clusters their records on strong links only (email and phone both shared, a
--- force_merge override, or match_probability >= identity_strong_match_threshold). A pass-2 cluster
--- that is still suspicious is dissolved (each record alone). Both outcomes are listed for review
--- (identity_review_queue). cluster_status: ok | split | dissolved.
+-- keep_apart override pair ended up inside it through other links, or when two of its records
+-- conflict (birth dates, first names: the guard of int_identity_links, checked across the cluster,
+-- because records without names or birth dates - guest orders - can chain two people through a
+-- family email). Two records joined by a force_merge override never count as conflicting.
+-- Suspicious clusters are not published as they are: pass 2 re-clusters their records on strong
+-- links only (email and phone both shared, a force_merge override, or match_probability >=
+-- identity_strong_match_threshold). A pass-2 cluster that is still suspicious is dissolved (each
+-- record alone). Both outcomes are listed for review (identity_review_queue).
+-- cluster_status: ok | split | dissolved.
 {%- set rounds = var('identity_label_rounds') | int %}
 {%- set max_records = var('identity_max_cluster_records') | int %}
-{%- set max_birth_dates = var('identity_max_cluster_birth_dates') | int %}
 {%- set strong = var('identity_strong_match_threshold') %}
 with
 
@@ -41,6 +43,16 @@ keep_apart as (
 
 ),
 
+force_merged as (
+
+    select
+        record_key_l,
+        record_key_r
+    from links
+    where link_rule = 'override'
+
+),
+
 accepted as (
 
     select
@@ -55,15 +67,7 @@ accepted as (
 
 pass1_edges as (
 
-    select
-        record_key_l as record_key,
-        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
-    from accepted
-    union all
-    select
-        record_key_r as record_key,
-        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
-    from accepted
+    {{ link_nodes('accepted') }}
 
 ),
 
@@ -74,6 +78,8 @@ pass1 as (
     select
         records.record_key,
         coalesce(pass1_labels.component_label, records.record_key) as pass1_label,
+        standardised.first_name_key,
+        standardised.last_name_key,
         standardised.birth_date_key
     from records
     left join pass1_labels
@@ -87,10 +93,34 @@ pass1_clusters as (
 
     select
         pass1_label,
-        count(*) as record_count,
-        count(distinct birth_date_key) as birth_date_count
+        count(*) as record_count
     from pass1
     group by pass1_label
+
+),
+
+conflicts_inside as (
+
+    {#- only clusters within the size limit (bigger ones are suspicious anyway): at most max^2 pairs each #}
+    select distinct left_records.pass1_label
+    from pass1 as left_records
+    inner join pass1_clusters
+        on left_records.pass1_label = pass1_clusters.pass1_label
+    inner join pass1 as right_records
+        on
+            left_records.pass1_label = right_records.pass1_label
+            and left_records.record_key < right_records.record_key
+    left join force_merged
+        on
+            left_records.record_key = force_merged.record_key_l
+            and right_records.record_key = force_merged.record_key_r
+    where
+        force_merged.record_key_l is null
+        and pass1_clusters.record_count between 2 and {{ max_records }}
+        and (
+            {{ birth_dates_conflict('left_records', 'right_records') }}
+            or {{ first_names_conflict('left_records', 'right_records') }}
+        )
 
 ),
 
@@ -113,15 +143,17 @@ suspicious as (
         case
             when kept_apart_inside.pass1_label is not null then 'keep_apart pair inside'
             when pass1_clusters.record_count > {{ max_records }} then 'too many records'
-            else 'too many birth dates'
+            else 'conflicting records'
         end as review_reason
     from pass1_clusters
     left join kept_apart_inside
         on pass1_clusters.pass1_label = kept_apart_inside.pass1_label
+    left join conflicts_inside
+        on pass1_clusters.pass1_label = conflicts_inside.pass1_label
     where
         kept_apart_inside.pass1_label is not null
+        or conflicts_inside.pass1_label is not null
         or pass1_clusters.record_count > {{ max_records }}
-        or pass1_clusters.birth_date_count > {{ max_birth_dates }}
 
 ),
 
@@ -143,15 +175,7 @@ strong_links as (
 
 pass2_edges as (
 
-    select
-        record_key_l as record_key,
-        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
-    from strong_links
-    union all
-    select
-        record_key_r as record_key,
-        {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
-    from strong_links
+    {{ link_nodes('strong_links') }}
 
 ),
 
@@ -162,6 +186,8 @@ pass2 as (
     select
         pass1.record_key,
         pass1.pass1_label,
+        pass1.first_name_key,
+        pass1.last_name_key,
         pass1.birth_date_key,
         suspicious.review_reason,
         coalesce(pass2_labels.component_label, pass1.record_key) as pass2_label
@@ -177,10 +203,30 @@ pass2_clusters as (
 
     select
         pass2_label,
-        count(*) as record_count,
-        count(distinct birth_date_key) as birth_date_count
+        count(*) as record_count
     from pass2
     group by pass2_label
+
+),
+
+pass2_conflicts_inside as (
+
+    select distinct left_records.pass2_label
+    from pass2 as left_records
+    inner join pass2 as right_records
+        on
+            left_records.pass2_label = right_records.pass2_label
+            and left_records.record_key < right_records.record_key
+    left join force_merged
+        on
+            left_records.record_key = force_merged.record_key_l
+            and right_records.record_key = force_merged.record_key_r
+    where
+        force_merged.record_key_l is null
+        and (
+            {{ birth_dates_conflict('left_records', 'right_records') }}
+            or {{ first_names_conflict('left_records', 'right_records') }}
+        )
 
 ),
 
@@ -205,16 +251,16 @@ resolved_suspicious as (
         case
             when
                 pass2_kept_apart_inside.pass2_label is not null
+                or pass2_conflicts_inside.pass2_label is not null
                 or pass2_clusters.record_count > {{ max_records }}
-                or pass2_clusters.birth_date_count > {{ max_birth_dates }}
                 then pass2.record_key
             else pass2.pass2_label
         end as component_label,
         case
             when
                 pass2_kept_apart_inside.pass2_label is not null
+                or pass2_conflicts_inside.pass2_label is not null
                 or pass2_clusters.record_count > {{ max_records }}
-                or pass2_clusters.birth_date_count > {{ max_birth_dates }}
                 then 'dissolved'
             else 'split'
         end as cluster_status
@@ -223,6 +269,8 @@ resolved_suspicious as (
         on pass2.pass2_label = pass2_clusters.pass2_label
     left join pass2_kept_apart_inside
         on pass2.pass2_label = pass2_kept_apart_inside.pass2_label
+    left join pass2_conflicts_inside
+        on pass2.pass2_label = pass2_conflicts_inside.pass2_label
 
 ),
 

@@ -1,6 +1,6 @@
 -- Clusters over-merge protection did not publish as found, for a data engineer to review as of
 -- run_date: one row per suspicious first-pass cluster with why it was held back (too many records,
--- too many birth dates, a keep_apart pair inside), how many records it had, and what was published
+-- conflicting records, a keep_apart pair inside), how many records it had, and what was published
 -- instead (split on strong links, or dissolved into single records) with the resulting customer ids.
 -- Fix a wrong call with the overrides file (force_merge / keep_apart); cdp explain shows the links.
 with
