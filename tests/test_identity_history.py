@@ -144,7 +144,8 @@ def test_households_and_shared_contacts_are_not_merged(nightly: Settings) -> Non
             "or (regexp_matches(a.first_name_key, '^[a-z]+$') "
             "and regexp_matches(b.first_name_key, '^[a-z]+$') "
             "and levenshtein(a.first_name_key, b.first_name_key) > 2 "
-            "and levenshtein(a.first_name_key, coalesce(b.last_name_key, '')) > 2)"
+            "and not coalesce(levenshtein(a.first_name_key, b.last_name_key) <= 2 "
+            "and levenshtein(a.last_name_key, b.first_name_key) <= 2, false))"
         ).fetchone()
         assert conflicting == 0
         merged = con.execute(

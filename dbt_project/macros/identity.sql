@@ -173,15 +173,20 @@
 {%- endmacro %}
 
 {#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
-    apart, also against the other record's last name (forms swap first and last names). Other scripts
-    are not compared (a Han-script name and its pinyin differ in every letter). -#}
+    apart, unless the names are swapped (first within that distance of the other's last name and last of
+    the other's first: forms swap them). Other scripts are not compared (a Han-script name and its
+    pinyin differ in every letter). -#}
 {% macro first_names_conflict(left, right) -%}
     {%- set distance = var('identity_name_distances')[1] | int -%}
     coalesce(
         {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
         and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
         and levenshtein({{ left }}.first_name_key, {{ right }}.first_name_key) > {{ distance }}
-        and levenshtein({{ left }}.first_name_key, coalesce({{ right }}.last_name_key, '')) > {{ distance }},
+        and not coalesce(
+            levenshtein({{ left }}.first_name_key, {{ right }}.last_name_key) <= {{ distance }}
+            and levenshtein({{ left }}.last_name_key, {{ right }}.first_name_key) <= {{ distance }},
+            false
+        ),
         false
     )
 {%- endmacro %}

@@ -25,10 +25,7 @@ rule_{{ loop.index }}_keys as (
         record_key,
         {{ dbt.concat(parts) if parts | length > 1 else rule[0] }} as block_key
     from records
-    where
-        {%- for column in rule %}
-        {% if not loop.first %}and {% endif %}{{ column }} is not null
-        {%- endfor %}
+    where {{ rule | join(' is not null and ') }} is not null
 
 ),
 
