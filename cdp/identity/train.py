@@ -95,8 +95,10 @@ def u_from_sample(con: duckdb.DuckDBPyConnection, start: MatchModel) -> dict[str
     for name, levels in start.u.items():
         table = _group(con, "intermediate.int_identity_pairs_sampled", [f"gamma_{name}"])
         known = table[table[:, 0] >= 0]
-        if not len(known):
-            raise ValueError(f"no sampled pair has {name} on both sides: cannot estimate u for it")
+        if not len(known):  # the data never has it on both sides: the comparison never scores
+            log.warning("no sampled pair has %s on both sides: it keeps its starting u", name)
+            u[name] = levels.copy()
+            continue
         counts = np.bincount(known[:, 0], weights=known[:, 1], minlength=len(levels)).astype(float)
         counts = np.maximum(counts / counts.sum(), _FLOOR)
         u[name] = counts / counts.sum()
@@ -189,8 +191,10 @@ def fit(
                 estimates[name].append(m[name])
     m = {}
     for name in names:
-        if not estimates[name]:
-            raise ValueError(f"no blocking-rule session could estimate m for {name}")
+        if not estimates[name]:  # never observed outside the rules that force it: keep the start
+            log.warning("no blocking-rule session could estimate m for %s: it keeps its starting m", name)
+            m[name] = start.m[name].copy()
+            continue
         mean = np.mean(estimates[name], axis=0)
         m[name] = mean / mean.sum()
     prior, _, n = _em(gamma, counts, m, u, train_m=False)

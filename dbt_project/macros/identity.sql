@@ -167,13 +167,16 @@
 {%- endmacro %}
 
 {#- Strong attributes of two records (aliases with int_identity_records_standardised columns) that say
-    they are different people: both birth dates known and different ... -#}
+    they are different people: both birth dates known and different while the first names are not the
+    same ... (one conflicting attribute is taken as a typo when the other one agrees exactly: a
+    household or a family email conflicts on both, a mistyped birth date on one) -#}
 {% macro birth_dates_conflict(left, right) -%}
     coalesce({{ left }}.birth_date_key <> {{ right }}.birth_date_key, false)
+    and not coalesce({{ left }}.first_name_key = {{ right }}.first_name_key, false)
 {%- endmacro %}
 
 {#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
-    apart, unless the names are swapped (first within that distance of the other's last name and last of
+    apart while the birth dates are not the same, unless the names are swapped (first within that distance of the other's last name and last of
     the other's first: forms swap them). Other scripts are not compared (a Han-script name and its
     pinyin differ in every letter). -#}
 {% macro first_names_conflict(left, right) -%}
@@ -189,4 +192,5 @@
         ),
         false
     )
+    and not coalesce({{ left }}.birth_date_key = {{ right }}.birth_date_key, false)
 {%- endmacro %}
