@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export CDP_HOME ?= $(CURDIR)/var
 PEOPLE ?= 100000
+IDENTITY_PEOPLE ?= 20000
 ENGINE ?= duckdb
 
 .PHONY: install demo test lint bench airflow docs clean
@@ -31,8 +32,12 @@ lint: install
 		DBT_TARGET_PATH=$(CDP_HOME)/lint/target DBT_LOG_PATH=$(CDP_HOME)/lint/logs \
 		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
+# Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink.
+# The 1M identity scale run is separate: $(BIN)/python bench/identity_scale.py (needs a few GB in /tmp).
 bench: install
 	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
+	$(BIN)/python bench/identity_accuracy.py --people $(IDENTITY_PEOPLE)
+	$(BIN)/python bench/identity_benchmark.py
 
 docs: install
 	$(BIN)/cdp docs

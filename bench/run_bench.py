@@ -4,6 +4,9 @@ Each stage runs in its own process so its peak memory (RSS of the process tree, 
 is its own. The figures are what this machine measured; nothing here asserts a target.
 
     python bench/run_bench.py --people 1000000 [--days 1] [--home /tmp/cdp-bench] [--keep]
+
+`make bench` then runs bench/identity_accuracy.py (IDENTITY_PEOPLE, default 20,000) and
+bench/identity_benchmark.py (FEBRL4 vs Splink); bench/identity_scale.py (1M people) runs on its own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _doc import split_identity_section  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
 from cdp.config import SOURCES, Settings  # noqa: E402
 
@@ -185,12 +190,15 @@ def _write(
     ]
     section = "\n".join(lines)
     header = (
-        "# Benchmarks\n\nWritten by `make bench` (`bench/run_bench.py`); newest first. "
-        "Rows are the rows a stage read (ingest: raw rows; dbt: receipt and order lines in staging).\n\n"
+        "# Benchmarks\n\nWritten by `make bench`: `bench/run_bench.py` (pipeline runs, newest first, after "
+        "the identity section), then `bench/identity_accuracy.py` and `bench/identity_benchmark.py` (each "
+        "rewrites its own sub-section of \"Identity resolution\"). Rows are the rows a stage read (ingest: "
+        "raw rows; dbt: receipt and order lines in staging).\n\n"
     )
-    previous = args.out.read_text().split("\n", 4)[-1] if args.out.exists() else ""
-    previous = previous[previous.find("## "):] if "## " in previous else ""
-    args.out.write_text(header + section + "\n" + previous)
+    old = args.out.read_text() if args.out.exists() else ""
+    identity, rest = split_identity_section(old)  # stays on top; its scripts rewrite it
+    previous = rest[rest.find("\n## ") + 1:] if "\n## " in rest else ""
+    args.out.write_text(header + (identity + "\n" if identity else "") + section + "\n" + previous)
     print(section)
 
 
