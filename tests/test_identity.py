@@ -198,3 +198,27 @@ def test_explain_shows_links_weights_and_history(resolved: Settings) -> None:
     assert "history" in result.output
     assert "created" in result.output
     assert "Kees" not in result.output  # names masked
+
+
+def test_identity_train_writes_the_model_later_builds_score_with(resolved: Settings) -> None:
+    from cdp.cli import app
+    from cdp.identity.train import PARAMETERS_FILE, read_parameters
+    from cdp.warehouse import dbt_env
+
+    assert not resolved.identity_model_file.exists()
+    assert dbt_env(resolved)["CDP_IDENTITY_MODEL_FILE"] == ""
+    result = CliRunner().invoke(
+        app,
+        ["identity", "train", "--date", RUN_DATE.isoformat(), "--home", str(resolved.home)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    trained, shipped = read_parameters(resolved.identity_model_file), read_parameters(PARAMETERS_FILE)
+    assert {k: len(v) for k, v in trained.m.items()} == {k: len(v) for k, v in shipped.m.items()}
+    assert dbt_env(resolved)["CDP_IDENTITY_MODEL_FILE"] == str(resolved.identity_model_file)
+    build(resolved, RUN_DATE)
+    used = query(
+        resolved,
+        "select m_probability from intermediate.int_identity_match_parameters where comparison = 'prior'",
+    )
+    assert used[0][0] == pytest.approx(trained.prior, rel=1e-6)
