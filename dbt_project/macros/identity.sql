@@ -194,3 +194,44 @@
     )
     and not coalesce({{ left }}.birth_date_key = {{ right }}.birth_date_key, false)
 {%- endmacro %}
+
+{#- Cluster labels (column `label` of the CTE `records`, which also has record_key and the
+    standardised name and birth-date keys) holding two records that conflict by the guard's rule;
+    pairs in `force_merged` (record_key_l < record_key_r) are exempt. With `sizes` (a CTE of label,
+    record_count) only clusters of 2..max_records records are searched: at most max^2 pairs each. -#}
+{% macro clusters_with_conflicts(records, label, force_merged, sizes=none, max_records=none) -%}
+    select distinct left_records.{{ label }}
+    from {{ records }} as left_records
+    {%- if sizes %}
+    inner join {{ sizes }}
+        on left_records.{{ label }} = {{ sizes }}.{{ label }}
+    {%- endif %}
+    inner join {{ records }} as right_records
+        on
+            left_records.{{ label }} = right_records.{{ label }}
+            and left_records.record_key < right_records.record_key
+    left join {{ force_merged }}
+        on
+            left_records.record_key = {{ force_merged }}.record_key_l
+            and right_records.record_key = {{ force_merged }}.record_key_r
+    where
+        {{ force_merged }}.record_key_l is null
+        {%- if sizes %}
+        and {{ sizes }}.record_count between 2 and {{ max_records }}
+        {%- endif %}
+        and (
+            {{ birth_dates_conflict('left_records', 'right_records') }}
+            or {{ first_names_conflict('left_records', 'right_records') }}
+        )
+{%- endmacro %}
+
+{#- Cluster labels (column `label` of `records`) holding both records of a pair in `pairs`. -#}
+{% macro clusters_with_pair(records, label, pairs) -%}
+    select distinct left_records.{{ label }}
+    from {{ pairs }}
+    inner join {{ records }} as left_records
+        on {{ pairs }}.record_key_l = left_records.record_key
+    inner join {{ records }} as right_records
+        on {{ pairs }}.record_key_r = right_records.record_key
+    where left_records.{{ label }} = right_records.{{ label }}
+{%- endmacro %}

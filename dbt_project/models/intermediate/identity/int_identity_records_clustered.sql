@@ -101,38 +101,13 @@ pass1_clusters as (
 
 conflicts_inside as (
 
-    {#- only clusters within the size limit (bigger ones are suspicious anyway): at most max^2 pairs each #}
-    select distinct left_records.pass1_label
-    from pass1 as left_records
-    inner join pass1_clusters
-        on left_records.pass1_label = pass1_clusters.pass1_label
-    inner join pass1 as right_records
-        on
-            left_records.pass1_label = right_records.pass1_label
-            and left_records.record_key < right_records.record_key
-    left join force_merged
-        on
-            left_records.record_key = force_merged.record_key_l
-            and right_records.record_key = force_merged.record_key_r
-    where
-        force_merged.record_key_l is null
-        and pass1_clusters.record_count between 2 and {{ max_records }}
-        and (
-            {{ birth_dates_conflict('left_records', 'right_records') }}
-            or {{ first_names_conflict('left_records', 'right_records') }}
-        )
+    {{ clusters_with_conflicts('pass1', 'pass1_label', 'force_merged', 'pass1_clusters', max_records) }}
 
 ),
 
 kept_apart_inside as (
 
-    select distinct left_records.pass1_label
-    from keep_apart
-    inner join pass1 as left_records
-        on keep_apart.record_key_l = left_records.record_key
-    inner join pass1 as right_records
-        on keep_apart.record_key_r = right_records.record_key
-    where left_records.pass1_label = right_records.pass1_label
+    {{ clusters_with_pair('pass1', 'pass1_label', 'keep_apart') }}
 
 ),
 
@@ -211,34 +186,13 @@ pass2_clusters as (
 
 pass2_conflicts_inside as (
 
-    select distinct left_records.pass2_label
-    from pass2 as left_records
-    inner join pass2 as right_records
-        on
-            left_records.pass2_label = right_records.pass2_label
-            and left_records.record_key < right_records.record_key
-    left join force_merged
-        on
-            left_records.record_key = force_merged.record_key_l
-            and right_records.record_key = force_merged.record_key_r
-    where
-        force_merged.record_key_l is null
-        and (
-            {{ birth_dates_conflict('left_records', 'right_records') }}
-            or {{ first_names_conflict('left_records', 'right_records') }}
-        )
+    {{ clusters_with_conflicts('pass2', 'pass2_label', 'force_merged') }}
 
 ),
 
 pass2_kept_apart_inside as (
 
-    select distinct left_records.pass2_label
-    from keep_apart
-    inner join pass2 as left_records
-        on keep_apart.record_key_l = left_records.record_key
-    inner join pass2 as right_records
-        on keep_apart.record_key_r = right_records.record_key
-    where left_records.pass2_label = right_records.pass2_label
+    {{ clusters_with_pair('pass2', 'pass2_label', 'keep_apart') }}
 
 ),
 
