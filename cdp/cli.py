@@ -30,6 +30,10 @@ DEMO_END = date(2026, 11, 15)
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (default $CDP_HOME or ./var).")]
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw drops root ($CDP_RAW, <home>/raw).")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Warehouse engine: duckdb (default) or spark ($CDP_ENGINE)."),
+]
 
 
 def _parse_date(value: str | date) -> date:
@@ -52,8 +56,11 @@ class NoiseLevel(StrEnum):
 DateOpt = Annotated[date, typer.Option("--date", parser=_parse_date, help="Logical date YYYY-MM-DD.")]
 
 
-def _settings(home: Path | None, raw: Path | None) -> Settings:
-    settings = Settings.load(home, raw).ensure()
+def _settings(home: Path | None, raw: Path | None, engine: str | None = None) -> Settings:
+    try:
+        settings = Settings.load(home, raw, engine).ensure()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     configure(settings)
     return settings
 
@@ -70,11 +77,12 @@ def _fail(exc: Exception) -> None:
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
+    from cdp.engines import EngineUnavailable
     from cdp.warehouse import WarehouseBuildError
     from expectations import GateFailed
     from ingest import IngestError
 
-    return (IngestError, GateFailed, WarehouseBuildError)
+    return (IngestError, GateFailed, WarehouseBuildError, EngineUnavailable)
 
 
 @app.command()
@@ -108,10 +116,10 @@ def generate(
 
 
 @app.command()
-def run(date_: DateOpt, raw: RawOpt = None, home: HomeOpt = None) -> None:
+def run(date_: DateOpt, raw: RawOpt = None, home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Run the whole nightly pipeline for one logical date."""
-    settings = _settings(home, raw)
-    console.print(f"[bold]cdp run {date_}[/bold] (home {settings.home})")
+    settings = _settings(home, raw, engine)
+    console.print(f"[bold]cdp run {date_}[/bold] (home {settings.home}, engine {settings.engine})")
     try:
         pipeline.run(settings, date_, on_step=_progress)
     except _known_errors() as exc:
@@ -125,11 +133,12 @@ def backfill(
     end: Annotated[date, typer.Option(parser=_parse_date, help="Last date (inclusive).")],
     raw: RawOpt = None,
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Run the nightly pipeline for every date from START to END, in order."""
     if end < start:
         raise typer.BadParameter(f"--end {end} is before --start {start}")
-    settings = _settings(home, raw)
+    settings = _settings(home, raw, engine)
     try:
         pipeline.backfill(
             settings,
@@ -177,12 +186,58 @@ def show_summary(date_: DateOpt, home: HomeOpt = None) -> None:
     summary.render(summary.collect(settings, [date_]))
 
 
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
 @app.command()
-def docs(home: HomeOpt = None) -> None:
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only statement: select * from marts.customer_rfm")],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table (aligned) or csv (to stdout).")] = (
+        OutputFormat.table
+    ),
+    home: HomeOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Run a read-only query against the marts of the chosen engine and print the result."""
+    import sys
+
+    from cdp.engines import QueryRejected, read_only_query
+
+    settings = _settings(home, None, engine)
+    try:
+        result = read_only_query(settings, sql)
+    except QueryRejected as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except _known_errors() as exc:
+        _fail(exc)
+        return
+    except Exception as exc:  # a SQL error: its first line names the table/column, never row values
+        console.print(f"[red]error:[/red] {str(exc).strip().splitlines()[0][:300]}")
+        raise typer.Exit(1) from None
+    if output is OutputFormat.csv:
+        import pyarrow.csv as pa_csv
+
+        pa_csv.write_csv(result, sys.stdout.buffer)
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.to_pylist():
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    Console().print(table)
+    console.print(f"{result.num_rows:,} row(s) ({settings.engine})")
+
+
+@app.command()
+def docs(home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Generate dbt docs (catalog and lineage) under <home>/dbt/target."""
     from cdp import warehouse
 
-    settings = _settings(home, None)
+    settings = _settings(home, None, engine)
     path = warehouse.docs_generate(settings)
     console.print(f"dbt docs written to {path}")
 

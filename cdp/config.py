@@ -1,6 +1,7 @@
 """Where everything lives. One home folder holds all state; paths come from here, never hard-coded.
 
-Environment overrides: ``CDP_HOME`` (default ``./var``), ``CDP_RAW`` (default ``<home>/raw``).
+Environment overrides: ``CDP_HOME`` (default ``./var``), ``CDP_RAW`` (default ``<home>/raw``),
+``CDP_ENGINE`` (``duckdb``, the default, or ``spark``: the dbt target the warehouse is built on).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
 SOURCES = ("pos", "ecommerce", "social", "messaging")
 SUPPRESSION_HEADER = "channel,address,reason,added_at"
 IDENTITY_OVERRIDES_HEADER = "action,record_key_a,record_key_b,reason,added_by,added_at"
+# Warehouse engines = dbt targets of dbt_project/profiles.yml (cdp.engines).
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,18 @@ class Settings:
 
     home: Path
     raw: Path
+    engine: str = "duckdb"
 
     @classmethod
-    def load(cls, home: str | Path | None = None, raw: str | Path | None = None) -> Settings:
+    def load(
+        cls, home: str | Path | None = None, raw: str | Path | None = None, engine: str | None = None
+    ) -> Settings:
         home_path = Path(home or os.environ.get("CDP_HOME") or "var").resolve()
         raw_path = Path(raw or os.environ.get("CDP_RAW") or home_path / "raw").resolve()
-        return cls(home=home_path, raw=raw_path)
+        chosen = (engine or os.environ.get("CDP_ENGINE") or "duckdb").strip().lower()
+        if chosen not in ENGINES:
+            raise ValueError(f"unknown engine {chosen!r}: use one of {', '.join(ENGINES)} (CDP_ENGINE)")
+        return cls(home=home_path, raw=raw_path, engine=chosen)
 
     @property
     def lake(self) -> Path:

@@ -71,9 +71,19 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
         # The console shows our step progress; dbt's own lines go to <home>/logs/dbt/dbt.log.
         "--quiet",
     ]
+    if command[0] not in ("deps", "clean"):
+        args += ["--target", settings.engine]
     if run_date is not None:
         args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
     return args
+
+
+def dbt_vars() -> dict[str, Any]:
+    """The project's vars as declared in dbt_project.yml (the defaults every build runs with)."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project.get("vars") or {})
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -87,7 +97,20 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
     if settings.identity_model_file.exists():
         env["CDP_IDENTITY_MODEL_FILE"] = str(settings.identity_model_file)
+    if settings.engine == "spark":
+        from cdp.engines import spark_env
+
+        env.update(spark_env(settings))
     return env
+
+
+# What the night's CLV fit (cdp.clv.nightly) feeds: built after the fit, in a second dbt invocation.
+AFTER_CLV_FIT = "source:clv_fit+"
+# The fit's inputs: the fit runs when the first invocation built them.
+CLV_FIT_INPUTS = (
+    "model.cdp.int_clv_frequency_groups_aggregated",
+    "model.cdp.int_clv_spend_groups_aggregated",
+)
 
 
 def build(
@@ -99,23 +122,56 @@ def build(
 ) -> BuildResult:
     """``dbt build`` (seeds, models, data tests) as of ``run_date``; raises on any failure.
 
+    Three steps, one result: dbt builds everything up to the CLV sufficient statistics (and all that
+    does not depend on CLV), Python fits the CLV models on them (:func:`cdp.clv.nightly.fit_for_date`,
+    the same on every engine), dbt builds what reads the fit. A failure in the first step stops the
+    build before the fit. With ``select``, each step keeps to the selection; the fit runs when the
+    first step built its inputs.
+
     dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them
     out (dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
     skips the data tests too: only for test loops that check their own invariants (never nightly).
     """
-    from exports.publish import ensure_history_tables
+    from cdp.clv.nightly import fit_for_date
 
-    ensure_history_tables(settings)  # the ops source (export history) campaign_results reads
+    started = time.perf_counter()
+    selectors = select.split() if select else []
+    nodes = _build_step(settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
+    if {n["node"] for n in nodes if n["status"] == "success"} & set(CLV_FIT_INPUTS):
+        fit_for_date(settings, run_date)
+        after = [f"{s},{AFTER_CLV_FIT}" for s in selectors] or [AFTER_CLV_FIT]
+        nodes += _build_step(settings, run_date, after, [], unit_tests, data_tests)
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    return BuildResult(
+        run_date=run_date.isoformat(),
+        success=True,
+        seconds=round(time.perf_counter() - started, 3),
+        counts=counts,
+        nodes=nodes,
+        target_path=str(settings.dbt_target_dir),
+    )
+
+
+def _build_step(
+    settings: Settings,
+    run_date: date,
+    selectors: list[str],
+    extra: list[str],
+    unit_tests: bool,
+    data_tests: bool,
+) -> list[dict[str, Any]]:
+    """One ``dbt build`` invocation; raises :class:`WarehouseBuildError` naming the failed nodes."""
     command = ["build"]
-    if select:
-        command += ["--select", select]
+    if selectors:
+        command += ["--select", *selectors]
+    command += extra
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
     if not data_tests:
         command += ["--exclude-resource-type", "test"]
-    started = time.perf_counter()
     result = _invoke(settings, dbt_args(settings, command, run_date))
-    seconds = time.perf_counter() - started
     nodes = _node_results(result.result)
     failures = [
         {"node": n["node"], "status": n["status"], "message": n["message"]}
@@ -124,17 +180,7 @@ def build(
     ]
     if not result.success or failures:
         raise WarehouseBuildError(run_date, failures, _redact(str(result.exception or "")))
-    counts: dict[str, int] = {}
-    for node in nodes:
-        counts[node["status"]] = counts.get(node["status"], 0) + 1
-    return BuildResult(
-        run_date=run_date.isoformat(),
-        success=True,
-        seconds=round(seconds, 3),
-        counts=counts,
-        nodes=nodes,
-        target_path=str(settings.dbt_target_dir),
-    )
+    return nodes
 
 
 def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
@@ -153,7 +199,12 @@ def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
 def _invoke(settings: Settings, args: list[str]) -> Any:
     from dbt.cli.main import dbtRunner
 
+    from cdp.engines import check_engine, spark_session
+
+    check_engine(settings.engine)
     settings.ensure()
+    if settings.engine == "spark":
+        spark_session(settings)  # start the JVM here: a missing Java fails in one line, not in dbt
     settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
     (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
     with _environ(dbt_env(settings)):

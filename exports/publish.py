@@ -52,6 +52,7 @@ inner join restricted.audience_contacts as contacts
 where ({filter})
 """
 
+# Also created (empty) at the start of every dbt build: dbt_project/macros/ops_tables.sql.
 _HISTORY_DDL = """
 create schema if not exists ops;
 create table if not exists ops.segment_membership (
@@ -66,13 +67,6 @@ create table if not exists ops.segment_exports (
     removed bigint, sha256 varchar, definition_hash varchar
 );
 """
-
-
-def ensure_history_tables(settings: Settings) -> None:
-    """Create the export history tables if missing, so dbt models can read them before a first export."""
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse)) as con:
-        con.execute(_HISTORY_DDL)
 
 
 @dataclass(frozen=True)

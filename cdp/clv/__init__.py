@@ -1,8 +1,8 @@
 """Predictive customer lifetime value: BG/NBD (purchases, dropout) + Gamma-Gamma (spend per purchase).
 
-Used by the dbt Python models ``int_clv_models_fitted`` (fit, one record per model) and
-``int_clv_frequency_groups_predicted`` (predictions per group); the marts ``customer_clv`` and
-``clv_model_runs`` are SQL on top of them.
+Used by the nightly fit step :mod:`cdp.clv.nightly`, whose tables feed the dbt models
+``int_clv_models_fitted`` (one record per model) and ``int_clv_frequency_groups_predicted``
+(predictions per group); the marts ``customer_clv`` and ``clv_model_runs`` are SQL on top of them.
 
 Why our own implementation rather than a library:
 

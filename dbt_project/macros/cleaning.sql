@@ -1,8 +1,9 @@
 {#-
     Cleaning macros used by staging. Portable building blocks (trim, lower, translate, substr, case)
     live in the generic macros; engine-specific functions sit behind adapter.dispatch with a
-    `default__` implementation written for DuckDB. A `spark__` implementation goes next to each
-    `default__` (noted below) when the project is run with dbt-spark.
+    `default__` implementation written for DuckDB and a `spark__` one beside it (dbt-spark). Regular
+    expressions are written once, in the RE2 dialect DuckDB reads; spark_regex() turns a pattern into
+    the Java dialect and string-literal escaping Spark reads.
 -#}
 
 {#- Full-width ASCII variants U+FF01..U+FF5E -> U+0021..U+007E, ideographic space U+3000 -> space. -#}
@@ -18,7 +19,20 @@
         else translate({{ expression }}, '！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～　', '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~ ')
     end
 {%- endmacro %}
-{#- spark__fold_fullwidth: same, with octet_length() for strlen() and the backslash escaped ('\\'). -#}
+
+{% macro spark__fold_fullwidth(expression) -%}
+    {#- Same map; octet_length() for strlen() and the backslash doubled (Spark literals escape it). -#}
+    case
+        when octet_length({{ expression }}) = length({{ expression }}) then {{ expression }}
+        else translate({{ expression }}, '！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～　', '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~ ')
+    end
+{%- endmacro %}
+
+{#- An RE2 pattern (as DuckDB reads it) in Java's dialect, escaped for a Spark string literal: POSIX
+    [:space:] / [:digit:] classes become \s / \d (same characters), backslashes are doubled. -#}
+{% macro spark_regex(pattern) -%}
+    {{- pattern | replace('\\', '\\\\') | replace('[:space:]', '\\\\s') | replace('[:digit:]', '\\\\d') -}}
+{%- endmacro %}
 
 {#- Replace every match of a regular expression. -#}
 {% macro regexp_replace_all(expression, pattern, replacement) -%}
@@ -28,7 +42,9 @@
 {% macro default__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
 {%- endmacro %}
-{#- spark__regexp_replace_all: regexp_replace(expr, pattern, replacement) (Spark replaces all). -#}
+{% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, '{{ spark_regex(pattern) }}', '{{ replacement }}')
+{%- endmacro %}
 
 {#- Does the string match a regular expression (search, not full match)? -#}
 {% macro regexp_matches(expression, pattern) -%}
@@ -38,7 +54,9 @@
 {% macro default__regexp_matches(expression, pattern) -%}
     regexp_matches({{ expression }}, '{{ pattern }}')
 {%- endmacro %}
-{#- spark__regexp_matches: ({{ expression }} rlike '{{ pattern }}'). -#}
+{% macro spark__regexp_matches(expression, pattern) -%}
+    ({{ expression }} rlike '{{ spark_regex(pattern) }}')
+{%- endmacro %}
 
 {#- Upper-case the first letter of every word (after start, space, hyphen, apostrophe), lower the rest. -#}
 {% macro initcap(expression) -%}
@@ -58,8 +76,20 @@
         ''
     )
 {%- endmacro %}
-{#- spark__initcap: Spark's initcap() splits on spaces only; for hyphens/apostrophes use
-    concat_ws('', transform(sequence(1, length(s)), i -> case ... end)). -#}
+{% macro spark__initcap(expression) -%}
+    {#- Spark's initcap() splits on spaces only. sequence(1, 0) counts down, so '' is its own case. -#}
+    case
+        when {{ expression }} is null or {{ expression }} = '' then {{ expression }}
+        else concat_ws('', transform(
+            sequence(1, length({{ expression }})),
+            i -> case
+                when i = 1 or substr({{ expression }}, i - 1, 1) in (' ', '-', '''')
+                    then upper(substr({{ expression }}, i, 1))
+                else lower(substr({{ expression }}, i, 1))
+            end
+        ))
+    end
+{%- endmacro %}
 
 {#- Trimmed, lower-cased, full-width folded email; null when empty or not exactly one '@'. -#}
 {% macro normalize_email(expression) -%}

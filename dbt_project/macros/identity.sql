@@ -11,8 +11,20 @@
 {% macro default__fold_accents(expression) -%}
     strip_accents({{ expression }})
 {%- endmacro %}
-{#- spark__fold_accents: regexp_replace(normalize(expr, NFD), '\\p{M}', '') has no Spark builtin;
-    use translate() over the Latin-1/Latin Extended-A letters. -#}
+{% macro spark__fold_accents(expression) -%}
+    {#- Spark has no Unicode normalisation in SQL: each precomposed Latin, Greek and Cyrillic letter
+        whose canonical decomposition is one base letter plus marks (U+00C0-U+024F, U+0370-U+04FF,
+        U+1E00-U+1EFF; generated with Python's unicodedata, checked against DuckDB's strip_accents),
+        then any stand-alone combining mark dropped, as strip_accents does. -#}
+    regexp_replace(
+        translate(
+            {{ expression }},
+            'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǢǣǦǧǨǩǪǫǬǭǮǯǰǴǵǸǹǺǻǼǽǾǿȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẛẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹʹ;΅Ά·ΈΉΊΌΎΏΐΪΫάέήίΰϊϋόύώϓϔЀЁЃЇЌЍЎЙйѐёѓїќѝўѶѷӁӂӐӑӒӓӖӗӚӛӜӝӞӟӢӣӤӥӦӧӪӫӬӭӮӯӰӱӲӳӴӵӸӹ',
+            'AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzOoUuAaIiOoUuUuUuUuUuAaAaÆæGgKkOoOoƷʒjGgNnAaÆæØøAaAaEeEeIiIiOoOoRrRrUuUuSsTtHhAaEeOoOoOoOoYyAaBbBbBbCcDdDdDdDdDdEeEeEeEeEeFfGgHhHhHhHhHhIiIiKkKkKkLlLlLlLlMmMmMmNnNnNnNnOoOoOoOoPpPpRrRrRrRrSsSsSsSsSsTtTtTtTtUuUuUuUuUuVvVvWwWwWwWwWwXxXxYyZzZzZzhtwyſAaAaAaAaAaAaAaAaAaAaAaAaEeEeEeEeEeEeEeEeIiIiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUuYyYyYyYyʹ;¨Α·ΕΗΙΟΥΩιΙΥαεηιυιυουωϒϒЕЕГІКИУИиеегікиуѴѵЖжАаАаЕеӘәЖжЗзИиИиОоӨөЭэУуУуУуЧчЫы'
+        ),
+        '\\p{M}', ''
+    )
+{%- endmacro %}
 
 {#- Comparison key of a name: full-width and accents folded, lower case, letters only (any script,
     so Han characters stay), spaces, dots, hyphens, apostrophes and emoji dropped:
@@ -38,59 +50,116 @@
 
 {#-
     Connected components of a bipartite record-node graph, set-based and portable (no recursive CTE).
-    `edges` names a CTE with columns (record_key, node_key): a node is anything two records share -
-    an identifier, or one accepted link between two records. Emits CTEs `<prefix>_round_*` and ends
-    with `<prefix>_labels` (record_key, component_label): the smallest record_key of the component.
+    `edges_sql` is a query with columns (record_key, node_key): a node is anything two records share -
+    an identifier, or one accepted link between two records (link_nodes). Renders a query of
+    (record_key, component_label) for every record of an edge: the smallest record_key of its component.
 
-    Every record starts with its own key as label. Each round (unrolled, `rounds` times):
+    Every record starts with its own key as label. Each round (`rounds` times):
       1. min-label propagation: every node takes the smallest label of its records, then every record
          the smallest label of its nodes (window functions, no join);
       2. pointer jumping: every record takes the label of its label's record when that is smaller, so a
          label travels exponentially far along long chains (about 2^rounds records).
     Labels only decrease and always name a record of the same component. The singular test
     assert_identity_labels_converged fails when a node still sees two labels (raise the rounds var).
+
+    DuckDB runs the unrolled rounds as one query of CTEs. Spark inlines CTEs, so the unrolled query
+    doubles in size every round (it ran out of memory at 12 rounds); there each round is written to a
+    table and the next round reads it (a checkpoint), and release_connected_components() drops the
+    last one in the model's post-hook. Same SQL per round on both engines (label_propagation_round).
 -#}
-{% macro connected_components(edges, prefix, rounds) -%}
+{% macro connected_components(edges_sql, prefix, rounds) -%}
+    {{ return(adapter.dispatch('connected_components', 'cdp')(edges_sql, prefix, rounds)) }}
+{%- endmacro %}
+
+{% macro default__connected_components(edges_sql, prefix, rounds) -%}
+with
+
 {{ prefix }}_round_0 as (
 
     select
         record_key,
         node_key,
         record_key as component_label
-    from {{ edges }}
+    from ({{ edges_sql }}) as edges
 
 ),
 {% for round in range(1, rounds + 1) %}
-{{ prefix }}_node_min_{{ round }} as (
+{{ label_propagation_round(prefix ~ '_round_' ~ (round - 1), prefix ~ '_round_' ~ round) }},
+{% endfor %}
+{{ prefix }}_converged as (
+
+    select
+        record_key,
+        min(component_label) as component_label
+    from {{ prefix }}_round_{{ rounds }}
+    group by record_key
+
+)
+
+select * from {{ prefix }}_converged
+{%- endmacro %}
+
+{% macro spark__connected_components(edges_sql, prefix, rounds) -%}
+    {%- set last_round = connected_components_round_relation(prefix, rounds) -%}
+    {%- if execute -%}
+        {%- set first_round -%}
+            select
+                record_key,
+                node_key,
+                record_key as component_label
+            from ({{ edges_sql }}) as edges
+        {%- endset -%}
+        {%- do checkpoint_table(connected_components_round_relation(prefix, 0), first_round) -%}
+        {%- for round in range(1, rounds + 1) -%}
+            {%- set previous = connected_components_round_relation(prefix, round - 1) -%}
+            {%- set next_round -%}
+                with {{ label_propagation_round(previous, 'propagated') }}
+                select * from propagated
+            {%- endset -%}
+            {%- do checkpoint_table(connected_components_round_relation(prefix, round), next_round) -%}
+            {%- do run_query('drop table if exists ' ~ previous) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select
+        record_key,
+        min(component_label) as component_label
+    from {{ last_round }}
+    group by record_key
+{%- endmacro %}
+
+{#- One round of connected_components(): CTEs `<name>_*`, ending in `<name>` (record_key, node_key,
+    component_label), from the relation or CTE `previous` with the same columns. -#}
+{% macro label_propagation_round(previous, name) -%}
+{{ name }}_node_min as (
 
     select
         record_key,
         node_key,
         min(component_label) over (partition by node_key) as component_label
-    from {{ prefix }}_round_{{ round - 1 }}
+    from {{ previous }}
 
 ),
 
-{{ prefix }}_record_min_{{ round }} as (
+{{ name }}_record_min as (
 
     select
         record_key,
         node_key,
         min(component_label) over (partition by record_key) as component_label
-    from {{ prefix }}_node_min_{{ round }}
+    from {{ name }}_node_min
 
 ),
 
-{{ prefix }}_record_labels_{{ round }} as (
+{{ name }}_record_labels as (
 
     select distinct
         record_key,
         component_label
-    from {{ prefix }}_record_min_{{ round }}
+    from {{ name }}_record_min
 
 ),
 
-{{ prefix }}_jumped_{{ round }} as (
+{{ name }}_jumped as (
 
     select
         own.record_key,
@@ -100,34 +169,47 @@
                 else own.component_label
             end
         ) as component_label
-    from {{ prefix }}_record_labels_{{ round }} as own
-    left join {{ prefix }}_record_labels_{{ round }} as parent
+    from {{ name }}_record_labels as own
+    left join {{ name }}_record_labels as parent
         on own.component_label = parent.record_key
     group by own.record_key
 
 ),
 
-{{ prefix }}_round_{{ round }} as (
+{{ name }} as (
 
     select
-        {{ prefix }}_record_min_{{ round }}.record_key,
-        {{ prefix }}_record_min_{{ round }}.node_key,
-        {{ prefix }}_jumped_{{ round }}.component_label
-    from {{ prefix }}_record_min_{{ round }}
-    inner join {{ prefix }}_jumped_{{ round }}
-        on {{ prefix }}_record_min_{{ round }}.record_key = {{ prefix }}_jumped_{{ round }}.record_key
-
-),
-{% endfor %}
-{{ prefix }}_labels as (
-
-    select
-        record_key,
-        min(component_label) as component_label
-    from {{ prefix }}_round_{{ rounds }}
-    group by record_key
+        {{ name }}_record_min.record_key,
+        {{ name }}_record_min.node_key,
+        {{ name }}_jumped.component_label
+    from {{ name }}_record_min
+    inner join {{ name }}_jumped
+        on {{ name }}_record_min.record_key = {{ name }}_jumped.record_key
 
 )
+{%- endmacro %}
+
+{#- The table holding round `round` of connected_components(`prefix`) on engines that checkpoint. -#}
+{% macro connected_components_round_relation(prefix, round) -%}
+    {{- this.schema }}.{{ this.identifier }}__{{ prefix }}_round_{{ round -}}
+{%- endmacro %}
+
+{#- post-hook of a model that calls connected_components(prefix, ...): drop the last checkpoint. -#}
+{% macro release_connected_components(prefix, rounds) -%}
+    {{ return(adapter.dispatch('release_connected_components', 'cdp')(prefix, rounds)) }}
+{%- endmacro %}
+
+{% macro default__release_connected_components(prefix, rounds) -%}
+{%- endmacro %}
+
+{% macro spark__release_connected_components(prefix, rounds) -%}
+    drop table if exists {{ connected_components_round_relation(prefix, rounds) }}
+{%- endmacro %}
+
+{#- Replace table `relation` (schema.name) with the result of `sql` (a checkpoint between queries). -#}
+{% macro checkpoint_table(relation, sql) -%}
+    {%- do run_query('drop table if exists ' ~ relation) -%}
+    {%- do run_query('create table ' ~ relation ~ ' using parquet as ' ~ sql) -%}
 {%- endmacro %}
 
 {#- Agreement level of two name keys: -1 a side missing, 3 equal, 2 within distances[0] edits,
@@ -142,16 +224,6 @@
     end
 {%- endmacro %}
 
-{#- A CSV file with a header row as a relation (all columns as text). -#}
-{% macro read_csv_file(path) -%}
-    {{ return(adapter.dispatch('read_csv_file', 'cdp')(path)) }}
-{%- endmacro %}
-
-{% macro default__read_csv_file(path) -%}
-    read_csv('{{ path | replace("'", "''") }}', header = true, all_varchar = true)
-{%- endmacro %}
-{#- spark__read_csv_file: csv.`path` with option header (spark.read.option('header', 'true')). -#}
-
 {#- The bipartite form connected_components() reads, from a relation of links (record_key_l,
     record_key_r): each link is a node that both its records carry. -#}
 {% macro link_nodes(links) -%}
@@ -164,6 +236,22 @@
         record_key_r as record_key,
         {{ dbt.concat(["record_key_l", "'~'", "record_key_r"]) }} as node_key
     from {{ links }}
+{%- endmacro %}
+
+{#- The record pairs of the identity overrides file as int_identity_links records them (`links`):
+    action 'keep_apart' (the link rejected) or 'force_merge' (an override link). -#}
+{% macro overridden_pairs(links, action) -%}
+    select
+        record_key_l,
+        record_key_r
+    from {{ links }}
+    {%- if action == 'keep_apart' %}
+    where rejection_reason = 'keep_apart override'
+    {%- elif action == 'force_merge' %}
+    where link_rule = 'override'
+    {%- else %}
+    {{ exceptions.raise_compiler_error("overridden_pairs: action is 'keep_apart' or 'force_merge'") }}
+    {%- endif %}
 {%- endmacro %}
 
 {#- Strong attributes of two records (aliases with int_identity_records_standardised columns) that say

@@ -1,7 +1,7 @@
 {#-
     Masking and hashing of direct identifiers for the shared marts (plain values live only in the
     `restricted` schema). Portable string functions where they exist; the hash sits behind
-    adapter.dispatch with a `default__` (DuckDB) implementation and a note where `spark__` goes.
+    adapter.dispatch: `default__` (DuckDB) and `spark__`.
 -#}
 
 {#- SHA-256 of a string as 64 lower-case hex digits (null stays null). -#}
@@ -12,7 +12,9 @@
 {% macro default__sha256_hex(expression) -%}
     sha256({{ expression }})
 {%- endmacro %}
-{#- spark__sha256_hex: sha2({{ expression }}, 256) (also lower-case hex). -#}
+{% macro spark__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
+{%- endmacro %}
 
 {#- 'jane.doe@example.com' -> 'j***@example.com': first character, the domain kept. -#}
 {% macro mask_email(expression) -%}

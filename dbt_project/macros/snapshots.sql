@@ -20,14 +20,17 @@
 {#-
     Override of dbt's snapshot_get_time (dispatched in the `dbt` namespace; a root-project macro of the
     same name wins over the adapter's): the run date instead of current_timestamp. The check strategy
-    and hard deletes use it for dbt_valid_from / dbt_valid_to. spark__snapshot_get_time goes here too
-    if the adapter defines one.
+    and hard deletes use it for dbt_valid_from / dbt_valid_to. One per adapter that defines its own.
 -#}
 {% macro default__snapshot_get_time() -%}
     {{ snapshot_run_at() }}
 {%- endmacro %}
 
 {% macro duckdb__snapshot_get_time() -%}
+    {{ snapshot_run_at() }}
+{%- endmacro %}
+
+{% macro spark__snapshot_get_time() -%}
     {{ snapshot_run_at() }}
 {%- endmacro %}
 
@@ -62,21 +65,49 @@
     Pre-hook of a point-in-time snapshot, one statement per step (step = 'delete' | 'reopen') so it
     runs on engines that take one statement per call. Unless a later date is already in the snapshot:
     delete the versions this run_date opened and reopen the versions it closed (an earlier run of the
-    same date), so that dbt snapshots the date afresh. Renders nothing on the first run.
+    same date), so that dbt snapshots the date afresh. Renders nothing on the first run. Spark tables
+    on Parquet have no row-level delete or update: there the 'delete' step rewrites the table with
+    both changes and 'reopen' has nothing left to do.
 -#}
 {% macro snapshot_rewind(step) -%}
+    {%- if step not in ('delete', 'reopen') -%}
+        {{ exceptions.raise_compiler_error("snapshot_rewind: step is 'delete' or 'reopen'") }}
+    {%- endif -%}
     {%- if execute -%}
         {%- set relation = adapter.get_relation(
             database=this.database, schema=this.schema, identifier=this.identifier
         ) -%}
         {%- if relation is not none and not snapshot_has_later_run(relation) -%}
-            {%- if step == 'delete' -%}
-                delete from {{ relation }} where dbt_valid_from = {{ snapshot_run_at() }}
-            {%- elif step == 'reopen' -%}
-                update {{ relation }} set dbt_valid_to = null where dbt_valid_to = {{ snapshot_run_at() }}
-            {%- else -%}
-                {{ exceptions.raise_compiler_error("snapshot_rewind: step is 'delete' or 'reopen'") }}
-            {%- endif -%}
+            {{ return(adapter.dispatch('snapshot_rewind', 'cdp')(relation, step)) }}
         {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__snapshot_rewind(relation, step) -%}
+    {%- if step == 'delete' -%}
+        delete from {{ relation }} where dbt_valid_from = {{ snapshot_run_at() }}
+    {%- else -%}
+        update {{ relation }} set dbt_valid_to = null where dbt_valid_to = {{ snapshot_run_at() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__snapshot_rewind(relation, step) -%}
+    {%- if step == 'delete' -%}
+        {%- set selected = [] -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- if column.name == 'dbt_valid_to' -%}
+                {%- do selected.append(
+                    'case when dbt_valid_to = ' ~ snapshot_run_at() ~ ' then null else dbt_valid_to end as dbt_valid_to'
+                ) -%}
+            {%- else -%}
+                {%- do selected.append(adapter.quote(column.name)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set kept -%}
+            select {{ selected | join(', ') }}
+            from {{ relation }}
+            where dbt_valid_from <> {{ snapshot_run_at() }}
+        {%- endset -%}
+        {{ spark_rewrite_table(relation, kept) }}
     {%- endif -%}
 {%- endmacro %}

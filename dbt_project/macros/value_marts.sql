@@ -1,7 +1,6 @@
 {#-
     Helpers of the value marts (customer_behaviour, customer_lifecycle, customer_tiers). Engine-specific
-    functions sit behind adapter.dispatch with a `default__` implementation written for DuckDB; the
-    `spark__` implementation to add is noted under each.
+    functions sit behind adapter.dispatch: `default__` written for DuckDB, `spark__` beside it.
 -#}
 
 {#- Median of a numeric expression (aggregate). -#}
@@ -12,7 +11,10 @@
 {% macro default__median(expression) -%}
     median({{ expression }})
 {%- endmacro %}
-{#- spark__median: percentile({{ expression }}, 0.5) (exact) or percentile_approx(..., 0.5). -#}
+{% macro spark__median(expression) -%}
+    {#- Exact, interpolated between the two middle values like DuckDB's median. -#}
+    percentile({{ expression }}, 0.5)
+{%- endmacro %}
 
 {#- ISO day of week of a date/timestamp: 1 = Monday .. 7 = Sunday. -#}
 {% macro iso_day_of_week(expression) -%}
@@ -22,7 +24,10 @@
 {% macro default__iso_day_of_week(expression) -%}
     isodow({{ expression }})
 {%- endmacro %}
-{#- spark__iso_day_of_week: (dayofweek({{ expression }}) + 5) % 7 + 1. -#}
+{% macro spark__iso_day_of_week(expression) -%}
+    {#- dayofweek(): 1 = Sunday .. 7 = Saturday. -#}
+    ((dayofweek({{ expression }}) + 5) % 7 + 1)
+{%- endmacro %}
 
 {#- A numeric var that may be left null: the literal, or `fallback` (a SQL expression) when null. -#}
 {% macro var_or(name, fallback) -%}

@@ -7,7 +7,7 @@ with
 
 parameters as (
     {% if model_file %}
-    select * from {{ read_csv_file(model_file) }}
+    select * from {{ source('config', 'identity_match_parameters') }}
     {% else %}
     select * from {{ ref('identity_match_parameters') }}
     {% endif %}

@@ -1,7 +1,7 @@
 -- One row per run date and model (bgnbd, gamma_gamma): the fit of that night. Incremental with
 -- delete+insert on run_date, so re-running a date replaces its rows and never doubles them, and the
 -- table keeps the history of fits across dates.
-{{ config(materialized='incremental', unique_key='run_date', incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', **replace_date_slice('run_date')) }}
 with
 
 fitted as (

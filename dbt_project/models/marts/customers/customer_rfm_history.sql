@@ -1,13 +1,12 @@
 -- customer_rfm appended per run date: one row per customer and as_of_date. Incremental with
 -- delete+insert keyed on as_of_date, so a re-run of a date replaces that date's rows (idempotent, never
 -- doubles) and other dates are kept. full_refresh is off: a --full-refresh must not wipe the history.
--- (dbt-spark: incremental_strategy='insert_overwrite' with partition_by as_of_date does the same.)
+-- (On Spark the date's partition is overwritten instead: macros/incremental.sql.)
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
     full_refresh=false,
+    **replace_date_slice('as_of_date')
 ) }}
 with
 

@@ -6,10 +6,9 @@
 -- Tier changes: select * from marts.customer_tier_history where is_tier_changed.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
     full_refresh=false,
+    **replace_date_slice('as_of_date')
 ) }}
 with
 

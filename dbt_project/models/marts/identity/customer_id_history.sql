@@ -10,10 +10,9 @@
 -- Incremental by as_of_date (the run date; delete+insert), so a re-run of a date replaces that date's events.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
     full_refresh=false,
+    **replace_date_slice('as_of_date')
 ) }}
 with
 

@@ -3,10 +3,9 @@
 -- export). Incremental by as_of_date (delete+insert): a re-run replaces its date.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
     full_refresh=false,
+    **replace_date_slice('as_of_date')
 ) }}
 with
 
