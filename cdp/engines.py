@@ -62,6 +62,15 @@ def check_engine(engine: str) -> None:
         )
 
 
+def require_duckdb(settings: Settings, step: str) -> None:
+    """Steps not yet ported to Spark stop with one clear line instead of opening a DuckDB file."""
+    if settings.engine != "duckdb":
+        raise EngineUnavailable(
+            f"{step} runs on the duckdb engine only for now (this run: {settings.engine}); "
+            "see docs/scaling.md for what runs on Spark"
+        )
+
+
 def spark_env(settings: Settings) -> dict[str, str]:
     """Environment the Spark target of profiles.yml reads (warehouse folder, metastore)."""
     return {"CDP_SPARK_DIR": str(settings.home / "spark")}

@@ -59,3 +59,17 @@
         cast('{{ text }}' as date)
     {%- endif -%}
 {%- endmacro %}
+
+{#- numerator / denominator as doubles. Engines divide decimals differently (DuckDB: as doubles;
+    Spark: as a decimal rounded to 6 places), so ratios of amounts divide as doubles on both. Keep a
+    nullif() on the denominator where it can be 0 (DuckDB gives inf, Spark null). -#}
+{% macro divide(numerator, denominator) -%}
+    (cast({{ numerator }} as double) / cast({{ denominator }} as double))
+{%- endmacro %}
+
+{#- A double rounded to `places` decimals, half up, the same on every engine: round() of a double
+    differs between engines at ties (DuckDB rounds the binary value, Spark its shortest decimal form).
+    floor() of the scaled value is exact IEEE arithmetic on both. -#}
+{% macro round_half_up(expression, places) -%}
+    (floor(({{ expression }}) * {{ 10 ** places }} + 0.5) / cast({{ 10 ** places }} as double))
+{%- endmacro %}

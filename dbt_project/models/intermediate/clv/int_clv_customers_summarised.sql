@@ -97,12 +97,12 @@ final as (
         cast(purchase_spans.recency_days as double) / {{ unit_days }} as recency,
         cast(purchase_spans.tenure_days as double) / {{ unit_days }} as tenure,
         cast(purchases.purchase_amount as decimal(18, 2)) as purchase_amount,
-        cast(
-            case
-                when purchases.frequency > 0 then purchases.repeat_amount / purchases.frequency
-            end as decimal(18, 4)
-        ) as repeat_monetary_mean,
-        cast(purchases.purchase_amount / (purchases.frequency + 1) as decimal(18, 4)) as average_purchase_value
+        -- Doubles, not decimal(18, 4): engines round a double to a decimal differently at a tie, and
+        -- repeat_monetary_mean is a grouping key of the Gamma-Gamma fit.
+        case
+            when purchases.frequency > 0 then {{ divide('purchases.repeat_amount', 'purchases.frequency') }}
+        end as repeat_monetary_mean,
+        {{ divide('purchases.purchase_amount', 'purchases.frequency + 1') }} as average_purchase_value
     from order_totals
     left join purchases
         on order_totals.customer_id = purchases.customer_id

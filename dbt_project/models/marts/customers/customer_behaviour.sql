@@ -67,7 +67,11 @@ order_summary as (
         customer_id,
         count(*) as order_count,
         sum(case when is_purchase then 1 else 0 end) as purchase_count,
-        avg(case when is_purchase then net_amount end) as average_basket_amount,
+        -- Exact sum / count (avg of decimals rounds differently on each engine).
+        {{ divide(
+            'sum(case when is_purchase then net_amount end)',
+            'count(case when is_purchase then net_amount end)'
+        ) }} as average_basket_amount,
         avg(case when is_purchase then item_count end) as average_basket_items,
         sum(case when is_purchase then net_amount else 0 end) as purchase_amount,
         sum(case when is_purchase and has_discount then net_amount else 0 end) as discounted_purchase_amount,
@@ -168,7 +172,9 @@ preferred_categories as (
     select
         customer_id,
         category as preferred_category,
-        cast(category_amount / positive_amount as {{ dbt.type_float() }}) as preferred_category_spend_share
+        cast(
+            {{ divide('category_amount', 'positive_amount') }} as {{ dbt.type_float() }}
+        ) as preferred_category_spend_share
     from category_ranked
     where
         preference_rank = 1
@@ -284,11 +290,11 @@ weighted_interactions as (
         interacted_at,
         age_days,
         cast(
-            round(
-                {{ event_weight('event_type', var('engagement_event_weights')) }}
-                * power(0.5, age_days / {{ half_life_days }}.0),
+            {{ round_half_up(
+                event_weight('event_type', var('engagement_event_weights'))
+                ~ ' * power(0.5, age_days / cast(' ~ half_life_days ~ ' as double))',
                 6
-            ) as decimal(18, 6)
+            ) }} as decimal(18, 6)
         ) as engagement_points
     from customer_interactions
 
@@ -336,11 +342,11 @@ final as (
         channel_shares.preferred_channel,
         {%- for channel in channels %}
         cast(
-            1.0 * channel_shares.{{ channel }}_purchase_count / channel_shares.purchase_count
+            {{ divide('channel_shares.' ~ channel ~ '_purchase_count', 'channel_shares.purchase_count') }}
             as {{ dbt.type_float() }}
         ) as {{ channel }}_order_share,
         cast(
-            channel_shares.{{ channel }}_purchase_amount / channel_shares.purchase_amount
+            {{ divide('channel_shares.' ~ channel ~ '_purchase_amount', 'channel_shares.purchase_amount') }}
             as {{ dbt.type_float() }}
         ) as {{ channel }}_revenue_share,
         {%- endfor %}
@@ -352,20 +358,23 @@ final as (
             {%- endfor %}
         end as preferred_weekday,
         time_of_day_ranked.time_of_day as preferred_time_of_day,
-        cast(order_summary.average_basket_amount as decimal(18, 2)) as average_basket_amount,
+        -- A double, not rounded to cents: engines round a double to a decimal differently at .5 cents.
+        order_summary.average_basket_amount,
         cast(order_summary.average_basket_items as {{ dbt.type_float() }}) as average_basket_items,
         cast(
-            order_summary.discounted_purchase_amount / nullif(order_summary.purchase_amount, 0)
+            {{ divide('order_summary.discounted_purchase_amount', 'nullif(order_summary.purchase_amount, 0)') }}
             as {{ dbt.type_float() }}
         ) as discounted_spend_share,
         cast(
-            order_summary.discount_amount / nullif(order_summary.gross_amount, 0)
+            {{ divide('order_summary.discount_amount', 'nullif(order_summary.gross_amount, 0)') }}
             as {{ dbt.type_float() }}
         ) as discount_rate,
         cast(coalesce(order_summary.return_order_count, 0) as {{ dbt.type_int() }}) as return_order_count,
         cast(
-            order_summary.returned_amount
-            / nullif(order_summary.gross_amount - order_summary.discount_amount, 0)
+            {{ divide(
+                'order_summary.returned_amount',
+                'nullif(order_summary.gross_amount - order_summary.discount_amount, 0)'
+            ) }}
             as {{ dbt.type_float() }}
         ) as return_rate,
         cast(purchase_intervals.mean_days_between_purchases as {{ dbt.type_float() }})

@@ -80,8 +80,10 @@ final as (
         counted.from_segment <> counted.to_segment as is_segment_changed,
         cast(counted.customer_count as {{ dbt.type_bigint() }}) as customer_count,
         cast(
-            1.0 * counted.customer_count
-            / sum(counted.customer_count) over (partition by counted.from_segment)
+            {{ divide(
+                'counted.customer_count',
+                'sum(counted.customer_count) over (partition by counted.from_segment)'
+            ) }}
             as {{ dbt.type_float() }}
         ) as share_of_from_segment
     from counted

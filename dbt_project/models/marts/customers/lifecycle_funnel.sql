@@ -118,11 +118,11 @@ final as (
         cast(step_customer_count as {{ dbt.type_bigint() }}) as step_customer_count,
         cast(funnel_customer_count as {{ dbt.type_bigint() }}) as funnel_customer_count,
         cast(
-            1.0 * funnel_customer_count / nullif(previous_funnel_customer_count, 0)
+            {{ divide('funnel_customer_count', 'nullif(previous_funnel_customer_count, 0)') }}
             as {{ dbt.type_float() }}
         ) as conversion_from_previous_step,
         cast(
-            1.0 * funnel_customer_count / nullif(acquired_customer_count, 0)
+            {{ divide('funnel_customer_count', 'nullif(acquired_customer_count, 0)') }}
             as {{ dbt.type_float() }}
         ) as share_of_acquired
     from unpivoted

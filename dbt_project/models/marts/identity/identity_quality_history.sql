@@ -34,8 +34,8 @@ cluster_summary as (
         count(*) as customers,
         sum(case when record_count = 1 then 1 else 0 end) as single_record_customers,
         max(record_count) as largest_cluster_records,
-        round(avg({{ dbt.cast("record_count", "double") }}), 6) as mean_cluster_records,
-        round(avg(case when record_count > 2 then density end), 6) as mean_density_3plus,
+        {{ round_half_up('avg(' ~ dbt.cast("record_count", "double") ~ ')', 6) }} as mean_cluster_records,
+        {{ round_half_up('avg(case when record_count > 2 then density end)', 6) }} as mean_density_3plus,
         sum(case when cluster_status = 'split' then 1 else 0 end) as customers_from_splits,
         sum(case when cluster_status = 'dissolved' then record_count else 0 end) as dissolved_records
     from clusters
