@@ -33,11 +33,16 @@ lint: install
 		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
 # Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink.
+# ENGINE=spark: the nightly dbt build on DuckDB and Spark side by side at PEOPLE (bench/engine_bench.py).
 # The 1M identity scale run is separate: $(BIN)/python bench/identity_scale.py (needs a few GB in /tmp).
 bench: install
+ifeq ($(ENGINE),spark)
+	$(BIN)/python bench/engine_bench.py --people $(PEOPLE)
+else
 	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
 	$(BIN)/python bench/identity_accuracy.py --people $(IDENTITY_PEOPLE)
 	$(BIN)/python bench/identity_benchmark.py
+endif
 
 docs: install
 	$(BIN)/cdp docs

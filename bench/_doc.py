@@ -138,3 +138,22 @@ def update_identity_subsection(path: Path, subsection: str, body: str, intro: st
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def update_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or add) the ``## `` section ``heading`` of docs/benchmarks.md; other sections are kept.
+
+    A new section goes before the pipeline runs (the first ``## <digit>`` heading), after the others.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    old = _drop_section(old, heading)
+    text = body.rstrip("\n") + "\n"
+    lines = old.split("\n")
+    runs = next((i for i, line in enumerate(lines) if line.startswith("## ") and line[3:4].isdigit()), None)
+    if runs is None:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        new = "\n".join(lines[:runs]).rstrip("\n") + "\n\n" + text + "\n" + "\n".join(lines[runs:])
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    tmp.replace(path)
