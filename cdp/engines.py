@@ -119,7 +119,8 @@ def spark_session(settings: Settings) -> Any:
 
 
 class Warehouse:
-    """A read connection to the warehouse of either engine; results come back as Arrow tables."""
+    """A connection to the warehouse of either engine: queries return Arrow tables; small results
+    computed in Python (the CLV fit) go back with :meth:`replace_table`."""
 
     def __init__(self, engine: str, handle: Any) -> None:
         self.engine = engine
