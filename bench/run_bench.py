@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _doc import split_identity_section  # noqa: E402  (bench/ is on sys.path: this script's folder)
+from _doc import machine, split_identity_section  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
 from cdp.config import SOURCES, Settings  # noqa: E402
 
@@ -143,22 +142,6 @@ def _score(settings: Settings) -> str:
     return str(score_identity(settings.warehouse, settings.raw / "_truth"))
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = psutil.virtual_memory().total / 2**30
-    return (
-        f"{cpu}, {psutil.cpu_count(logical=True)} logical cores, {mem:.0f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
-
-
 def _write(
     args, stages: list[Stage], total: float, dates: list[date], score: str, model_times: dict[str, float]
 ) -> None:
@@ -166,7 +149,7 @@ def _write(
     lines = [
         f"## {args.people:,} people, {len(dates)} drops ({dates[0]} history drop .. {dates[-1]})",
         "",
-        f"- Machine: {_machine()}",
+        f"- Machine: {machine(duckdb_version=False)}",
         f"- Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- Pipeline wall time (all drops, generation excluded): **{total:,.1f} s**; "
         f"peak memory of any stage: **{peak:,.0f} MiB**",
