@@ -65,6 +65,17 @@ def _settings(home: Path | None, raw: Path | None, engine: str | None = None) ->
     return settings
 
 
+def _duckdb_only(settings: Settings, command: str) -> None:
+    """Commands not ported to Spark yet say so in one line (CDP_ENGINE=spark) instead of failing on a
+    missing DuckDB file."""
+    from cdp.engines import EngineUnavailable, require_duckdb
+
+    try:
+        require_duckdb(settings, command)
+    except EngineUnavailable as exc:
+        _fail(exc)
+
+
 def _progress(name: str, seconds: float) -> None:
     console.print(f"  [green]✓[/green] {name:<18} {seconds:6.1f} s")
 
@@ -183,6 +194,7 @@ def demo(
 def show_summary(date_: DateOpt, home: HomeOpt = None) -> None:
     """Print the summary of a date that has run."""
     settings = _settings(home, None)
+    _duckdb_only(settings, "cdp summary")
     summary.render(summary.collect(settings, [date_]))
 
 
@@ -203,7 +215,7 @@ def query(
     """Run a read-only query against the marts of the chosen engine and print the result."""
     import sys
 
-    from cdp.engines import QueryRejected, read_only_query
+    from cdp.engines import QueryRejected, WarehouseError, read_only_query
 
     settings = _settings(home, None, engine)
     try:
@@ -213,8 +225,8 @@ def query(
     except _known_errors() as exc:
         _fail(exc)
         return
-    except Exception as exc:  # a SQL error: its first line names the table/column, never row values
-        console.print(f"[red]error:[/red] {str(exc).strip().splitlines()[0][:300]}")
+    except WarehouseError as exc:  # the engine's first line: names the table/column
+        console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     if output is OutputFormat.csv:
         import pyarrow.csv as pa_csv
@@ -247,15 +259,14 @@ app.add_typer(segments_app, name="segments")
 
 
 @segments_app.command("list")
-def segments_list(home: HomeOpt = None) -> None:
+def segments_list(home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Every segment definition, valid or rejected (with the reason)."""
-    import duckdb
-
+    from cdp.engines import connect
     from exports.definitions import load_definitions
 
-    settings = _settings(home, None)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        loaded = load_definitions(con=con)
+    settings = _settings(home, None, engine)
+    with connect(settings) as warehouse:
+        loaded = load_definitions(warehouse=warehouse)
     for segment in loaded.segments:
         share = f", control {segment.control_share:.0%}" if segment.control_share else ""
         console.print(
@@ -271,21 +282,21 @@ def segments_list(home: HomeOpt = None) -> None:
 def segments_preview(
     name: Annotated[str, typer.Argument(help="Segment name.")],
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Size and a sample of a segment on the current warehouse, contact data masked."""
-    import duckdb
-
+    from cdp.engines import connect
     from exports.definitions import load_definitions, preview
 
-    settings = _settings(home, None)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        loaded = load_definitions(con=con)
+    settings = _settings(home, None, engine)
+    with connect(settings) as warehouse:
+        loaded = load_definitions(warehouse=warehouse)
         found = [s for s in loaded.segments if s.name == name]
         if not found:
             problems = [str(e) for e in loaded.errors if e.path.stem == name]
             console.print(f"[red]error:[/red] no valid segment {name!r}. {' '.join(problems)}")
             raise typer.Exit(1)
-        result = preview(con, found[0])
+        result = preview(warehouse, found[0])
     console.print(
         f"{name}: {result['size']:,} members, {result['emailable']:,} emailable, "
         f"{result['textable']:,} reachable by SMS"
@@ -311,6 +322,7 @@ def forget(
     if sum(v is not None for v in (email, phone, customer_id)) != 1:
         raise typer.BadParameter("give exactly one of --email, --phone, --customer-id")
     settings = _settings(home, None)
+    _duckdb_only(settings, "cdp forget")
     try:
         result = run_forget(settings, email=email, phone=phone, customer_id=customer_id, reason=reason)
     except ForgetError as exc:
@@ -369,6 +381,7 @@ def explain_customer(
     from cdp.explain import explain
 
     settings = _settings(home, None)
+    _duckdb_only(settings, "cdp explain")
     result = explain(settings, customer_id)
     if not result.records:
         console.print(f"[red]error:[/red] no customer {customer_id!r} in {settings.warehouse}")
@@ -424,6 +437,7 @@ def identity_train(
     from cdp.identity.train import train
 
     settings = _settings(home, None)
+    _duckdb_only(settings, "cdp identity train")
     started = time.perf_counter()
     warehouse.build(settings, date_, select="+int_identity_pairs_compared +int_identity_pairs_sampled")
     target = output or settings.identity_model_file

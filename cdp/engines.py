@@ -13,11 +13,14 @@ JVM per process; ``getOrCreate`` returns the session dbt opened). A cluster uses
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdp.config import DBT_PROJECT_DIR, ENGINES
@@ -115,28 +118,157 @@ def spark_session(settings: Settings) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineUnavailable(f"Spark did not start ({first}); check Java 17 and JAVA_HOME") from None
     session.sparkContext.setLogLevel("ERROR")
+    # pyspark logs every failed statement with the whole JVM stack; callers report the first line.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
 
 
+class WarehouseError(RuntimeError):
+    """A statement failed; the message is the engine's first line (names tables and columns, holds no
+    row values)."""
+
+
 class Warehouse:
-    """A connection to the warehouse of either engine: queries return Arrow tables; small results
-    computed in Python (the CLV fit) go back with :meth:`replace_table`."""
+    """A connection to the warehouse of either engine, for the Python steps around dbt (gates, exports,
+    the CLV fit, ``cdp query``). Queries return Arrow tables; statements are written in the subset
+    both engines share, with :attr:`dialect` for the rest. Failures raise :class:`WarehouseError`."""
 
     def __init__(self, engine: str, handle: Any) -> None:
+        from cdp.dialect import Dialect
+
         self.engine = engine
+        self.dialect = Dialect(engine)
         self._handle = handle
 
+    @property
+    def spark(self) -> bool:
+        return self.engine == "spark"
+
+    def _run(self, sql: str) -> Any:
+        try:
+            return self._handle.sql(sql)
+        except Exception as exc:  # duckdb.Error / pyspark's AnalysisException, ParseException
+            if not _is_engine_error(exc):
+                raise
+            raise WarehouseError(_first_line(exc)) from None
+
+    def execute(self, sql: str) -> None:
+        """A statement without a result (DDL, insert); Spark runs it eagerly too."""
+        self._run(sql)
+
     def arrow(self, sql: str) -> pa.Table:
-        if self.engine == "spark":
-            return self._handle.sql(sql).toArrow()
-        return self._handle.sql(sql).to_arrow_table()
+        relation = self._run(sql)
+        try:
+            return relation.toArrow() if self.spark else relation.to_arrow_table()
+        except Exception as exc:  # errors found while running (Spark plans lazily)
+            if not _is_engine_error(exc):
+                raise
+            raise WarehouseError(_first_line(exc)) from None
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows of a (small, aggregated) query as tuples."""
+        table = self.arrow(sql)
+        return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+    def row(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a query (counts, sums)."""
+        rows = self.rows(sql)
+        return rows[0] if rows else ()
+
+    def frame(self, sql: str) -> Any:
+        """The engine's own dataframe of a query, for Great Expectations' data source of that engine:
+        a Spark DataFrame (validated on the cluster) or a pandas frame (DuckDB)."""
+        relation = self._run(sql)
+        return relation if self.spark else relation.df()
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """A temporary view over a small Arrow table (rows computed in Python)."""
+        if self.spark:
+            self._handle.createDataFrame(table).createOrReplaceTempView(name)
+        else:
+            self._handle.register(name, table)
+
+    def temp_table(self, name: str, sql: str) -> None:
+        """Materialise a query once for several reads (a temp table; a cached view on Spark)."""
+        if self.spark:
+            self.execute(f"drop view if exists {name}")
+            self.execute(f"cache table {name} as {sql}")
+        else:
+            self.execute(f"create or replace temp table {name} as {sql}")
+
+    def parquet_view(self, name: str, files: list[str], base: Path) -> None:
+        """A temporary view over Parquet files of one hive-partitioned folder (``base``): partition
+        columns become columns, and files written under different contract versions are read by name."""
+        if self.spark:
+            reader = self._handle.read.option("basePath", str(base)).option("mergeSchema", "true")
+            try:
+                reader.parquet(*files).createOrReplaceTempView(name)
+            except Exception as exc:
+                if not _is_engine_error(exc):
+                    raise
+                raise WarehouseError(_first_line(exc)) from None
+            return
+        quoted = ", ".join(self.dialect.literal(f) for f in files)
+        self.execute(
+            f"create or replace temp view {name} as select * from "
+            f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
+        )
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table`` in table order (Spark lists partition columns last)."""
+        return list(self.arrow(f"select * from {table} limit 0").column_names)
+
+    def ensure_table(self, table: str, columns: list[tuple[str, str]], partition: str | None = None) -> None:
+        """Create ``table`` if missing; on Spark as Parquet partitioned by ``partition``."""
+        schema = table.split(".", 1)[0]
+        self.execute(f"create schema if not exists {schema}")
+        body = ", ".join(f"{name} {data_type}" for name, data_type in columns)
+        suffix = ""
+        if self.spark:
+            suffix = " using parquet" + (f" partitioned by ({partition})" if partition else "")
+        self.execute(f"create table if not exists {table} ({body}){suffix}")
+
+    def replace_date_slice(self, table: str, run_date: date, select_sql: str) -> None:
+        """Replace the rows of ``run_date`` in ``table`` (a ``run_date`` column) by ``select_sql``'s,
+        which yields the table's other columns by name. DuckDB deletes and inserts (inside
+        :meth:`transaction` when one is open); Spark overwrites the date's partition (Parquet tables
+        have no row-level delete)."""
+        columns = [c for c in self.columns(table) if c != "run_date"]
+        listed = ", ".join(columns)
+        day = self.dialect.literal(run_date)
+        if self.spark:
+            self.execute(
+                f"insert overwrite table {table} partition (run_date = {day}) "
+                f"select {listed} from ({select_sql}) as replacement"
+            )
+            return
+        self.execute(f"delete from {table} where run_date = {day}")
+        self.execute(
+            f"insert into {table} (run_date, {listed}) "
+            f"select {day}, {listed} from ({select_sql}) as replacement"
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing on DuckDB. Spark has no multi-statement transaction: each statement commits
+        on its own, so callers order their writes so that the last one publishes (see exports)."""
+        if self.spark:
+            yield
+            return
+        self._handle.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self._handle.execute("rollback")
+            raise
+        self._handle.execute("commit")
 
     def replace_table(self, schema: str, name: str, frame: Any) -> None:
         """Replace table ``schema.name`` with a small pandas frame (results computed in Python)."""
         import pyarrow as pa
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self.engine == "spark":
+        if self.spark:
             self._handle.sql(f"create schema if not exists {schema}")
             self._handle.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(
                 f"{schema}.{name}"
@@ -151,13 +283,32 @@ class Warehouse:
 
     def tables(self, schema: str) -> list[str]:
         """Table and view names of ``schema``, sorted."""
-        if self.engine == "spark":
+        if self.spark:
+            if schema not in {row[0] for row in self._handle.sql("show schemas").collect()}:
+                return []
             rows = self._handle.sql(f"show tables in {schema}").collect()
             return sorted(row["tableName"] for row in rows if not row["isTemporary"])
         rows = self._handle.execute(
             "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
         ).fetchall()
         return [row[0] for row in rows]
+
+
+def _is_engine_error(exc: Exception) -> bool:
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return True
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:
+        return False
+    return isinstance(exc, PySparkException)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 @contextmanager

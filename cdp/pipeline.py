@@ -47,9 +47,6 @@ def build_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
 def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
     """Great Expectations on the marts, then record the run's data-quality metrics."""
     import expectations
-    from cdp.engines import require_duckdb
-
-    require_duckdb(settings, "the mart gate")
 
     result = expectations.run_mart_gate(settings, run_date)
     expectations.assert_passed(result)
@@ -60,9 +57,7 @@ def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
 def export(settings: Settings, run_date: date) -> dict[str, Any]:
     """Write every segment's destination files for ``run_date`` and publish them atomically."""
     import exports
-    from cdp.engines import require_duckdb
 
-    require_duckdb(settings, "export")
     run = exports.export_segments(settings, run_date)
     return {
         "files": [
@@ -81,9 +76,6 @@ def export(settings: Settings, run_date: date) -> dict[str, Any]:
 def write_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Render the HTML run report (RFM grid, segment sizes, data quality) from the warehouse."""
     from cdp import report
-    from cdp.engines import require_duckdb
-
-    require_duckdb(settings, "the run report")
 
     return {"report": str(report.render(settings, run_date))}
 

@@ -1,6 +1,7 @@
 """A small HTML run report (``<reports>/<date>/report.html``): pictures a person would rather see than read.
 
-Built from the warehouse and the landing manifests only; self-contained (plots embedded as PNG), so it
+Built from the warehouse (either engine; only aggregates come back, except the CLV values of the
+histogram) and the landing manifests only; self-contained (plots embedded as PNG), so it
 opens from disk with no server. Holds counts and scores, no personal data.
 """
 
@@ -12,10 +13,12 @@ import io
 import json
 from datetime import date
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from cdp.config import Settings
+
+if TYPE_CHECKING:
+    from cdp.engines import Warehouse
 
 
 def render(settings: Settings, run_date: date) -> Path:
@@ -23,35 +26,36 @@ def render(settings: Settings, run_date: date) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        grid = con.execute(
-            "select r_score, f_score, count(*) from marts.customer_rfm group by 1, 2"
-        ).fetchall()
-        segments = con.execute(
-            "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
-        ).fetchall()
-        customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
-        contactable = con.execute(
-            "select count(*) filter (where is_email_contactable), "
-            "count(*) filter (where is_sms_contactable) from marts.dim_customers"
-        ).fetchone()
-        metrics = _dq_metrics(con, run_date)
-        segment_change = _segment_change(con, run_date)
+    from cdp.engines import connect
+
+    with connect(settings, read_only=True) as wh:
+        grid = wh.rows("select r_score, f_score, count(*) from marts.customer_rfm group by r_score, f_score")
+        segments = wh.rows(
+            "select segment, count(*) as n from marts.customer_rfm group by segment order by n desc, segment"
+        )
+        customers, email_ok, sms_ok = wh.row(
+            "select count(*), coalesce(sum(case when is_email_contactable then 1 else 0 end), 0), "
+            "coalesce(sum(case when is_sms_contactable then 1 else 0 end), 0) from marts.dim_customers"
+        )
+        contactable = (email_ok, sms_ok)
+        metrics = _dq_metrics(wh, run_date)
+        segment_change = _segment_change(wh, run_date)
         lifecycle = _optional(
-            con,
+            wh,
             "customer_lifecycle",
-            "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1 order by 2 desc",
+            "select lifecycle_stage, count(*) as n from marts.customer_lifecycle group by lifecycle_stage "
+            "order by n desc, lifecycle_stage",
         )
         funnel = _optional(
-            con,
+            wh,
             "lifecycle_funnel",
             "select step, funnel_customer_count, share_of_acquired from marts.lifecycle_funnel "
             "order by step_number",
         )
         clv = _optional(
-            con, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
+            wh, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
         )
-        identity = _identity(con)
+        identity = _identity(wh)
     landing = _landing_rows(settings, run_date)
     sections = [
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
@@ -116,26 +120,25 @@ _CSS = (
 )
 
 
-def _identity(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _identity(wh: Warehouse) -> list[str]:
     """Identity resolution at a glance: customers by number of source records, links by rule, what
     over-merge protection held back (marts.identity_*)."""
     sizes = _optional(
-        con,
+        wh,
         "identity_clusters",
-        "select case when record_count >= 6 then '6+' else cast(record_count as varchar) end, count(*) "
-        "from marts.identity_clusters group by 1 order by 1",
+        "select size_band, count(*) from (select case when record_count >= 6 then '6+' "
+        "else cast(record_count as string) end as size_band from marts.identity_clusters) as bands "
+        "group by size_band order by size_band",
     )
     if not sizes:
         return []
-    quality = con.execute(
+    quality = wh.row(
         "select records, customers, deterministic_links, probabilistic_links, override_links, "
         "rejected_birth_date_conflicts + rejected_first_name_conflicts + rejected_keep_apart, "
         "junk_identifiers + shared_identifiers, largest_cluster_records "
         "from marts.identity_quality_history order by as_of_date desc limit 1"
-    ).fetchone()
-    review = con.execute(
-        "select count(*), coalesce(sum(record_count), 0) from marts.identity_review_queue"
-    ).fetchone()
+    )
+    review = wh.row("select count(*), coalesce(sum(record_count), 0) from marts.identity_review_queue")
     records, customers, det, prob, override, rejected, ignored, largest = quality
     return [
         "<h2>Identity resolution</h2>",
@@ -147,40 +150,35 @@ def _identity(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def _dq_metrics(con: duckdb.DuckDBPyConnection, run_date: date) -> list[tuple[str, str, float]]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'ops' and table_name = 'dq_metrics'"
-    ).fetchone()[0]
-    if not exists:
+def _dq_metrics(wh: Warehouse, run_date: date) -> list[tuple[str, str, float]]:
+    if "dq_metrics" not in wh.tables("ops"):
         return []
-    return con.execute(
-        "select source, metric, value from ops.dq_metrics where run_date = ? order by 1, 2", [run_date]
-    ).fetchall()
+    return wh.rows(
+        "select source, metric, value from ops.dq_metrics "
+        f"where run_date = {wh.dialect.literal(run_date)} order by source, metric"
+    )
 
 
-def _optional(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[tuple]:
+def _optional(wh: Warehouse, table: str, sql: str) -> list[tuple]:
     """Rows of ``sql`` when ``marts.<table>`` exists (a report section per mart that was built)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
-        [table],
-    ).fetchone()[0]
-    return con.execute(sql).fetchall() if exists else []
+    return wh.rows(sql) if table in wh.tables("marts") else []
 
 
-def _segment_change(con: duckdb.DuckDBPyConnection, run_date: date) -> tuple[str | None, dict[str, int]]:
+def _segment_change(wh: Warehouse, run_date: date) -> tuple[str | None, dict[str, int]]:
     """Segment sizes at the latest earlier run date in customer_rfm_history."""
     previous = _optional(
-        con,
+        wh,
         "customer_rfm_history",
-        f"select max(as_of_date) from marts.customer_rfm_history where as_of_date < '{run_date}'",
+        "select max(as_of_date) from marts.customer_rfm_history "
+        f"where as_of_date < {wh.dialect.literal(run_date)}",
     )
     if not previous or previous[0][0] is None:
         return None, {}
     day = previous[0][0]
-    sizes = con.execute(
-        "select segment, count(*) from marts.customer_rfm_history where as_of_date = ? group by 1", [day]
-    ).fetchall()
+    sizes = wh.rows(
+        "select segment, count(*) from marts.customer_rfm_history "
+        f"where as_of_date = {wh.dialect.literal(day)} group by segment"
+    )
     return str(day), dict(sizes)
 
 

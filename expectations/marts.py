@@ -1,4 +1,4 @@
-"""Mart gate: the warehouse's marts (read-only DuckDB connection) against the mart suites."""
+"""Mart gate: the warehouse's marts (either engine, read-only) against the mart suites."""
 
 from __future__ import annotations
 
@@ -14,24 +14,28 @@ if TYPE_CHECKING:
 
 def run_mart_gate(settings: Settings, run_date: date) -> GateResult:
     """Validate marts.dim_customers, fct_orders, customer_rfm, customer_identity_map and
-    restricted.customer_profiles, restricted.audience_contacts."""
-    import duckdb
+    restricted.customer_profiles, restricted.audience_contacts.
 
+    On Spark the suites run on Spark DataFrames through GX's Spark data source (the metrics are
+    computed by the cluster); on DuckDB on pandas frames of the same queries.
+    """
+    from cdp.engines import EngineUnavailable, WarehouseError, connect
     from expectations.runner import GxRun
     from expectations.suites import mart_suites
 
-    run = GxRun("marts", settings, run_date)
-    if not settings.warehouse.exists():
-        run.add_issue(CRITICAL, Issue("marts", "warehouse_exists", None, "no warehouse file"))
-        return run.finish(settings)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        for query, suite in mart_suites(run_date).values():
-            try:
-                df = con.sql(query).df()
-            except duckdb.Error as exc:  # missing table or column: message names it, holds no values
-                message = str(exc).splitlines()[0][:200]
-                run.add_issue(CRITICAL, Issue(suite.name, "table_readable", None, message))
-                continue
-            run.validate(suite, df)
-            del df
+    try:
+        # The engine's session first: GX's Spark data source would otherwise start a bare one.
+        with connect(settings, read_only=True) as warehouse:
+            run = GxRun("marts", settings, run_date, spark=warehouse.spark)
+            for query, suite in mart_suites(run_date).values():
+                try:
+                    frame = warehouse.frame(query)
+                except WarehouseError as exc:  # missing table or column: the message names it
+                    run.add_issue(CRITICAL, Issue(suite.name, "table_readable", None, str(exc)[:200]))
+                    continue
+                run.validate(suite, frame)
+                del frame
+    except EngineUnavailable as exc:  # no warehouse yet (DuckDB file missing)
+        run = GxRun("marts", settings, run_date)
+        run.add_issue(CRITICAL, Issue("marts", "warehouse_exists", None, str(exc)))
     return run.finish(settings)

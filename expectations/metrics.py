@@ -24,45 +24,46 @@ from expectations.contracts import EntitySpec, entity_specs
 from expectations.landed import quarantine_rate, read_manifest
 
 if TYPE_CHECKING:
-    import duckdb
-
     from cdp.config import Settings
+    from cdp.engines import Warehouse
 
 Metric = tuple[str, str, float]  # (source, metric, value)
 
-_DDL = (
-    "create schema if not exists ops",
-    "create table if not exists ops.dq_metrics (run_date date, source varchar, metric varchar, value double)",
-)
 CONTACT_COLUMNS = ("email", "phone")
 
 
 def record_dq_metrics(settings: Settings, run_date: date) -> list[Metric]:
-    """Compute the run date's metrics and replace its rows in ``ops.dq_metrics``; returns them."""
-    import duckdb
+    """Compute the run date's metrics and replace its rows in ``ops.dq_metrics``; returns them.
 
-    with duckdb.connect(str(settings.warehouse)) as con:
+    The counts run in the warehouse engine (DuckDB, or Spark over the landed Parquet), so the driver
+    never reads a landed file itself.
+    """
+    import pyarrow as pa
+
+    from cdp.engines import connect
+    from cdp.ops_tables import ensure_ops_tables
+
+    with connect(settings, read_only=False) as warehouse:
         metrics = sorted(
             [
                 *_quarantine_rates(settings, run_date),
-                *_landed_metrics(con, settings, run_date),
-                *_match_rates(con),
+                *_landed_metrics(warehouse, settings, run_date),
+                *_match_rates(warehouse),
             ]
         )
-        for statement in _DDL:
-            con.execute(statement)
-        con.execute("begin transaction")
-        try:
-            con.execute("delete from ops.dq_metrics where run_date = ?", [run_date])
-            if metrics:
-                con.executemany(
-                    "insert into ops.dq_metrics values (?, ?, ?, ?)",
-                    [(run_date, source, metric, value) for source, metric, value in metrics],
-                )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+        ensure_ops_tables(warehouse, "ops.dq_metrics")
+        rows = pa.table(
+            {
+                "source": pa.array([m[0] for m in metrics], pa.string()),
+                "metric": pa.array([m[1] for m in metrics], pa.string()),
+                "value": pa.array([m[2] for m in metrics], pa.float64()),
+            }
+        )
+        warehouse.register("_cdp_dq_metrics", rows)
+        with warehouse.transaction():
+            warehouse.replace_date_slice(
+                "ops.dq_metrics", run_date, "select source, metric, value from _cdp_dq_metrics"
+            )
     return metrics
 
 
@@ -98,35 +99,32 @@ def _partitions(settings: Settings, spec: EntitySpec, run_date: date) -> list[st
     return files
 
 
-def _scan(files: list[str]) -> str:
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
-
-
-def _landed_metrics(con: duckdb.DuckDBPyConnection, settings: Settings, run_date: date) -> list[Metric]:
+def _landed_metrics(warehouse: Warehouse, settings: Settings, run_date: date) -> list[Metric]:
     dup: dict[str, list[int]] = {}
     contact: dict[str, list[int]] = {}
     for spec in entity_specs():
         files = _partitions(settings, spec, run_date)
         if not files:
             continue
-        key = ", ".join(f'"{k}"' for k in spec.key)
-        rows, duplicated = con.execute(
-            f"select coalesce(sum(n), 0), coalesce(sum(n) filter (where n > 1), 0) "
-            f"from (select count(*) as n from {_scan(files)} group by {key})"
-        ).fetchone()
+        view = f"_cdp_landed_{spec.source}_{spec.entity}"
+        warehouse.parquet_view(view, files, base=settings.lake / "landing" / spec.source / spec.entity)
+        key = ", ".join(warehouse.dialect.quote(k) for k in spec.key)
+        rows, duplicated = warehouse.row(
+            "select coalesce(sum(n), 0), coalesce(sum(case when n > 1 then n else 0 end), 0) "
+            f"from (select count(*) as n from {view} group by {key}) as per_key"
+        )
         totals = dup.setdefault(spec.source, [0, 0])
         totals[0] += int(rows)
         totals[1] += int(duplicated)
         contact_cols = [c for c in CONTACT_COLUMNS if c in {col.name for col in spec.columns}]
         if contact_cols:
-            has_contact = " or ".join(f'"{c}" is not null' for c in contact_cols)
-            records, reachable = con.execute(
-                f"select count(*), count(*) filter (where has_contact) from ("
-                f"select {has_contact} as has_contact from {_scan(files)} "
-                f"qualify row_number() over (partition by {key} "
-                f"order by load_date desc, _source_line desc) = 1)"
-            ).fetchone()
+            has_contact = " or ".join(f"{warehouse.dialect.quote(c)} is not null" for c in contact_cols)
+            records, reachable = warehouse.row(
+                "select count(*), coalesce(sum(case when has_contact then 1 else 0 end), 0) from ("
+                f"select {has_contact} as has_contact, row_number() over (partition by {key} "
+                f"order by load_date desc, _source_line desc) as version from {view}) as latest "
+                "where version = 1"
+            )
             totals = contact.setdefault(spec.source, [0, 0])
             totals[0] += int(records)
             totals[1] += int(reachable)
@@ -135,19 +133,16 @@ def _landed_metrics(con: duckdb.DuckDBPyConnection, settings: Settings, run_date
     return out
 
 
-def _match_rates(con: duckdb.DuckDBPyConnection) -> list[Metric]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'customer_identity_map'"
-    ).fetchone()[0]
-    if not exists:
+def _match_rates(warehouse: Warehouse) -> list[Metric]:
+    if "customer_identity_map" not in warehouse.tables("marts"):
         return []
-    rows = con.execute(
+    rates = warehouse.arrow(
         "with sizes as (select customer_id, count(*) as records from marts.customer_identity_map "
         "group by customer_id) "
-        "select identity_map.source, avg(case when sizes.records > 1 then 1.0 else 0.0 end) "
+        "select identity_map.source, "
+        "avg(case when sizes.records > 1 then cast(1 as double) else cast(0 as double) end) as rate "
         "from marts.customer_identity_map as identity_map "
         "left join sizes on sizes.customer_id = identity_map.customer_id "
         "group by identity_map.source order by 1"
-    ).fetchall()
-    return [(source, "match_rate", float(rate)) for source, rate in rows]
+    ).to_pylist()
+    return [(row["source"], "match_rate", float(row["rate"])) for row in rates]

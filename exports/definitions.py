@@ -15,11 +15,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import yaml
 
 from exports.destinations import DESTINATIONS
+
+if TYPE_CHECKING:
+    from cdp.engines import Warehouse
 
 SEGMENTS_DIR = Path(__file__).resolve().parent / "segments"
 BASE_TABLE = "marts.customer_360"
@@ -72,19 +75,19 @@ class LoadedDefinitions:
     errors: list[DefinitionError] = field(default_factory=list)
 
 
-def load_definitions(
-    folder: Path = SEGMENTS_DIR, con: duckdb.DuckDBPyConnection | None = None
-) -> LoadedDefinitions:
-    """Parse every ``*.yml`` in ``folder``; with a warehouse connection also check filters and columns."""
+def load_definitions(folder: Path = SEGMENTS_DIR, warehouse: Warehouse | None = None) -> LoadedDefinitions:
+    """Parse every ``*.yml`` in ``folder``; with a warehouse (either engine) also check filters and
+    columns against it."""
     loaded = LoadedDefinitions()
     names: set[str] = set()
+    columns = set(warehouse.columns(BASE_TABLE)) if warehouse is not None else set()
     for path in sorted(folder.glob("*.yml")):
         try:
             definition = _parse(path)
             if definition.name in names:
                 raise ValueError(f"segment name {definition.name!r} is used by another file")
-            if con is not None:
-                _check_against_warehouse(definition, con)
+            if warehouse is not None:
+                _check_against_warehouse(definition, warehouse, columns)
         except (ValueError, yaml.YAMLError) as exc:
             loaded.errors.append(DefinitionError(path, str(exc).splitlines()[0]))
             continue
@@ -135,40 +138,39 @@ def _parse(path: Path) -> SegmentDefinition:
     )
 
 
-def _check_against_warehouse(definition: SegmentDefinition, con: duckdb.DuckDBPyConnection) -> None:
+def _check_against_warehouse(definition: SegmentDefinition, warehouse: Warehouse, columns: set[str]) -> None:
     """Plan the filter against the marts (no rows read): unknown columns and SQL errors surface here."""
-    columns = {row[0] for row in con.execute(f"describe {BASE_TABLE}").fetchall()}
+    from cdp.engines import WarehouseError
+
     unknown = [name for name in definition.attributes if name not in columns]
     if unknown:
         raise ValueError(f"unknown attribute column(s) {unknown} (not in {BASE_TABLE})")
     if ";" in definition.filter:
         raise ValueError("filter must be one SQL expression (no ';')")
     try:
-        con.execute(f"explain select customer_id from {BASE_TABLE} where ({definition.filter})")
-    except duckdb.Error as exc:
-        raise ValueError(f"filter does not run: {_first_line(exc)}") from None
+        warehouse.arrow(f"select customer_id from {BASE_TABLE} where ({definition.filter}) limit 0")
+    except WarehouseError as exc:
+        raise ValueError(f"filter does not run: {exc}") from None
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
-
-
-def preview(con: duckdb.DuckDBPyConnection, definition: SegmentDefinition, sample: int = 10) -> dict:
+def preview(warehouse: Warehouse, definition: SegmentDefinition, sample: int = 10) -> dict:
     """Size and a masked sample of a segment, for a marketer checking a definition before it runs."""
-    size, emailable, textable = con.execute(
-        "select count(*), count(*) filter (where contacts.can_email), "
-        "count(*) filter (where contacts.can_sms) "
+    members = (
         f"from {BASE_TABLE} as base inner join restricted.audience_contacts as contacts "
         f"on base.customer_id = contacts.customer_id where ({definition.filter})"
-    ).fetchone()
-    rows = con.execute(
+    )
+    size, emailable, textable = warehouse.row(
+        "select count(*), coalesce(sum(case when contacts.can_email then 1 else 0 end), 0), "
+        f"coalesce(sum(case when contacts.can_sms then 1 else 0 end), 0) {members}"
+    )
+    rows = warehouse.arrow(
         "select base.customer_id, "
         "case when contacts.email is null then null "
         "else left(contacts.email, 1) || '***@' || split_part(contacts.email, '@', 2) end as email, "
         "case when contacts.phone is null then null else '***' || right(contacts.phone, 2) end as phone, "
-        "contacts.can_email, contacts.can_sms "
-        f"from {BASE_TABLE} as base inner join restricted.audience_contacts as contacts "
-        f"on base.customer_id = contacts.customer_id where ({definition.filter}) "
-        f"order by base.customer_id limit {int(sample)}"
-    ).fetchall()
-    return {"size": size, "emailable": emailable, "textable": textable, "sample": rows}
+        f"contacts.can_email, contacts.can_sms {members} order by base.customer_id limit {int(sample)}"
+    ).to_pylist()
+    return {
+        "size": int(size), "emailable": int(emailable), "textable": int(textable),
+        "sample": [tuple(row.values()) for row in rows],
+    }

@@ -14,7 +14,10 @@ Ad platforms get SHA-256 hex digests of normalised identifiers, never plain valu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from cdp.dialect import Dialect
 
 _EMAIL = "lower(trim(email))"
 _GOOGLE_EMAIL = (
@@ -22,7 +25,10 @@ _GOOGLE_EMAIL = (
     f"then replace(split_part({_EMAIL}, '@', 1), '.', '') || '@' || split_part({_EMAIL}, '@', 2) "
     f"else {_EMAIL} end"
 )
-_META_PHONE = "ltrim(regexp_replace(phone, '[^0-9]', '', 'g'), '0')"
+
+
+def _meta_phone(d: Dialect) -> str:
+    return f"trim(leading '0' from {d.digits_only('phone')})"
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,16 @@ class Destination:
     name: str
     description: str
     consent: str | None  # 'email' | 'sms' | 'any' (email or sms) | None: no contact data leaves
-    select: str  # select list over `members`; {attributes} is replaced for generic_csv
+    columns: Callable[[Dialect], str]  # select list over `members`, in the engine's SQL spelling
     where: str  # which members get a row
 
     @property
     def is_contact(self) -> bool:
         return self.consent is not None
+
+    def select(self, dialect: Dialect, attributes: tuple[str, ...] = ()) -> str:
+        """The select list; ``generic_csv`` appends the segment's attribute columns."""
+        return self.columns(dialect) + "".join(f", {a}" for a in attributes if self.name == "generic_csv")
 
 
 DESTINATIONS: dict[str, Destination] = {
@@ -43,29 +53,41 @@ DESTINATIONS: dict[str, Destination] = {
     for d in (
         Destination(
             "generic_csv", "customer_id plus the segment's chosen non-PII attributes", None,
-            "customer_id{attributes}", "true",
+            lambda d: "customer_id", "true",
         ),
         Destination(
             "mailchimp", "Mailchimp audience import CSV", "email",
-            f'{_EMAIL} as "Email Address", first_name as "First Name", last_name as "Last Name"',
+            lambda d: (
+                f"{_EMAIL} as {d.quote('Email Address')}, first_name as {d.quote('First Name')}, "
+                f"last_name as {d.quote('Last Name')}"
+            ),
             "email_ok",
         ),
         Destination(
             "klaviyo", "Klaviyo list import CSV", "email",
-            f'{_EMAIL} as "Email", first_name as "First Name", last_name as "Last Name"',
+            lambda d: (
+                f"{_EMAIL} as {d.quote('Email')}, first_name as {d.quote('First Name')}, "
+                f"last_name as {d.quote('Last Name')}"
+            ),
             "email_ok",
         ),
-        Destination("sms", "SMS list, one E.164 number per row", "sms", "phone as phone_number", "sms_ok"),
+        Destination(
+            "sms", "SMS list, one E.164 number per row", "sms", lambda d: "phone as phone_number", "sms_ok"
+        ),
         Destination(
             "meta_custom_audience", "Meta custom audience customer file, SHA-256 hashed", "any",
-            f"case when email_ok then sha256({_EMAIL}) end as email, "
-            f"case when sms_ok then sha256({_META_PHONE}) end as phone, customer_id as extern_id",
+            lambda d: (
+                f"case when email_ok then {d.sha256(_EMAIL)} end as email, "
+                f"case when sms_ok then {d.sha256(_meta_phone(d))} end as phone, customer_id as extern_id"
+            ),
             "email_ok or sms_ok",
         ),
         Destination(
             "google_customer_match", "Google Customer Match CSV, SHA-256 hashed", "any",
-            f'case when email_ok then sha256({_GOOGLE_EMAIL}) end as "Email", '
-            'case when sms_ok then sha256(trim(phone)) end as "Phone"',
+            lambda d: (
+                f"case when email_ok then {d.sha256(_GOOGLE_EMAIL)} end as {d.quote('Email')}, "
+                f"case when sms_ok then {d.sha256('trim(phone)')} end as {d.quote('Phone')}"
+            ),
             "email_ok or sms_ok",
         ),
     )

@@ -4,11 +4,18 @@ Layout: ``<exports>/<date>/<segment>/<destination>.csv`` (the full list), ``<des
 ``<destination>.removed.csv`` (against the last earlier export of that segment and destination), and
 ``<exports>/<date>/manifest.json`` (definition hash, counts, checksums, rejected definitions).
 
-Everything is written into a temporary folder first and renamed into place, and the history tables
-(``ops.segment_membership``, ``ops.segment_exports``) are replaced for the date in the same
-transaction: a failed run publishes nothing, and re-running a date gives the same bytes.
-Control-group members are chosen by a hash of segment and customer (stable across runs), recorded in
-``ops.segment_membership`` with ``is_control`` and never written to a file.
+Members and destination rows are computed in the warehouse engine (DuckDB or Spark: set-based SQL,
+one query per destination); only a destination's final rows come to this process, where an in-memory
+DuckDB writes them as CSV, sorted, and diffs them against the previous file. One writer for both
+engines, so the same rows give the same bytes on either.
+
+Everything is written into a temporary folder first and renamed into place; the history tables
+(``ops.segment_membership``, ``ops.segment_runs``, ``ops.segment_exports``) are replaced for the date
+just before the rename (on DuckDB in the same transaction): a failed run publishes nothing, and
+re-running a date gives the same bytes. On Spark each table's date partition is overwritten on its
+own, so a failure between them leaves the folder unpublished and a re-run of the date repairs all.
+Control-group members are chosen by a hash of segment and customer (stable across runs and engines),
+recorded in ``ops.segment_membership`` with ``is_control`` and never written to a file.
 """
 
 from __future__ import annotations
@@ -22,20 +29,28 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from cdp.config import Settings
+from cdp.ops_tables import ensure_ops_tables
 from exports.definitions import BASE_TABLE, SEGMENTS_DIR, SegmentDefinition, load_definitions
 from exports.destinations import DESTINATIONS
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from cdp.engines import Warehouse
+
 log = logging.getLogger(__name__)
+
+HISTORY_TABLES = ("ops.segment_membership", "ops.segment_runs", "ops.segment_exports")
 
 # Members with the contact data they may be reached on: restricted.audience_contacts (a dbt model with
 # an enforced contract, in the schema analysts are not granted) folds opt-in, latest consent across
 # channels and unsubscribes into can_*.
 _MEMBERS_SQL = """
-create or replace temp table members as
 select
     base.customer_id,
     contacts.email,
@@ -44,28 +59,12 @@ select
     contacts.last_name,
     contacts.can_email as email_ok,
     contacts.can_sms as sms_ok,
-    ('0x' || substr(sha256(? || ':' || base.customer_id), 1, 8))::ubigint / 4294967296.0 < ? as is_control
+    {control_draw} < {control_share} as is_control
     {attributes}
 from {base} as base
 inner join restricted.audience_contacts as contacts
     on base.customer_id = contacts.customer_id
 where ({filter})
-"""
-
-# Also created (empty) at the start of every dbt build: dbt_project/macros/ops_tables.sql.
-_HISTORY_DDL = """
-create schema if not exists ops;
-create table if not exists ops.segment_membership (
-    run_date date, segment varchar, customer_id varchar, is_control boolean, definition_hash varchar
-);
-create table if not exists ops.segment_runs (
-    run_date date, segment varchar, definition_hash varchar, members bigint, control bigint,
-    control_share double, measurement_window_days integer
-);
-create table if not exists ops.segment_exports (
-    run_date date, segment varchar, destination varchar, file varchar, rows bigint, added bigint,
-    removed bigint, sha256 varchar, definition_hash varchar
-);
 """
 
 
@@ -91,26 +90,28 @@ class ExportRun:
 
 def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_DIR) -> ExportRun:
     """Export every valid segment definition in ``folder`` for ``run_date``."""
+    from cdp.engines import connect
+
     target = settings.exports / run_date.isoformat()
     settings.exports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_date.isoformat()}-", dir=settings.exports))
     run = ExportRun(run_date)
     try:
-        with duckdb.connect(str(settings.warehouse)) as con:
-            loaded = load_definitions(folder, con)
+        with connect(settings, read_only=False) as warehouse, duckdb.connect() as files:
+            loaded = load_definitions(folder, warehouse)
             for error in loaded.errors:
                 log.error("segment definition rejected: %s", error)
                 run.rejected.append(str(error))
-            con.execute("begin transaction")
-            con.execute(_HISTORY_DDL)
-            for table in ("segment_membership", "segment_runs", "segment_exports"):
-                con.execute(f"delete from ops.{table} where run_date = ?", [run_date])
+            ensure_ops_tables(warehouse, *HISTORY_TABLES)
             previous = _previous_exports(settings, run_date)
-            for segment in loaded.segments:
-                _export_segment(con, segment, run, staging, target, previous)
+            views = []
+            for number, segment in enumerate(loaded.segments):
+                views.append(f"_cdp_segment_members_{number}")
+                _export_segment(warehouse, files, segment, views[-1], run, staging, target, previous)
             _write_manifest(staging, run, loaded.segments)
-            _swap_into_place(staging, target)
-            con.execute("commit")
+            with warehouse.transaction():
+                _record_history(warehouse, run, loaded.segments, views)
+                _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -123,72 +124,118 @@ def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_
 
 
 def _export_segment(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    files: duckdb.DuckDBPyConnection,
     segment: SegmentDefinition,
+    view: str,
     run: ExportRun,
     staging: Path,
     target: Path,
     previous: dict[tuple[str, str], Path],
 ) -> None:
-    attributes = "".join(f", base.{name}" for name in segment.attributes)
-    con.execute(
-        _MEMBERS_SQL.format(attributes=attributes, base=BASE_TABLE, filter=segment.filter),
-        [segment.name, segment.control_share],
+    dialect = warehouse.dialect
+    warehouse.temp_table(
+        view,
+        _MEMBERS_SQL.format(
+            control_draw=dialect.unit_hash(f"{dialect.literal(segment.name)} || ':' || base.customer_id"),
+            control_share=dialect.literal(segment.control_share),
+            attributes="".join(f", base.{name}" for name in segment.attributes),
+            base=BASE_TABLE,
+            filter=segment.filter,
+        ),
     )
-    con.execute(
-        "insert into ops.segment_membership "
-        "select ?, ?, customer_id, is_control, ? from members order by customer_id",
-        [run.run_date, segment.name, segment.definition_hash],
+    members, control = warehouse.row(
+        f"select count(*), coalesce(sum(case when is_control then 1 else 0 end), 0) from {view}"
     )
-    run.members[segment.name], run.control[segment.name] = con.execute(
-        "select count(*), count(*) filter (where is_control) from members"
-    ).fetchone()
-    con.execute(
-        "insert into ops.segment_runs values (?, ?, ?, ?, ?, ?, ?)",
-        [run.run_date, segment.name, segment.definition_hash, run.members[segment.name],
-         run.control[segment.name], segment.control_share, segment.measurement_window_days],
-    )
+    run.members[segment.name], run.control[segment.name] = int(members), int(control)
     folder = staging / segment.name
     folder.mkdir()
     for name in segment.destinations:
         destination = DESTINATIONS[name]
-        select = destination.select.format(attributes="".join(f", {a}" for a in segment.attributes))
+        rows = warehouse.arrow(
+            f"select distinct {destination.select(dialect, segment.attributes)} from {view} "
+            f"where not is_control and ({destination.where})"
+        )
         full = folder / f"{name}.csv"
-        query = f"select distinct {select} from members where not is_control and ({destination.where})"
-        _copy_csv(con, f"select * from ({query}) order by all", full)
-        rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
-        before = previous.get((segment.name, name))
-        added, removed = _write_deltas(con, query, before, folder, name)
-        digest = _sha256(full)
+        added, removed = _write_files(files, rows, previous.get((segment.name, name)), folder, name)
         run.results.append(
-            ExportResult(segment.name, name, target / segment.name / full.name, rows, added, removed, digest)
-        )
-        con.execute(
-            "insert into ops.segment_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run.run_date, segment.name, name, f"{segment.name}/{full.name}", rows, added, removed, digest,
-             segment.definition_hash],
+            ExportResult(
+                segment.name, name, target / segment.name / full.name, rows.num_rows, added, removed,
+                _sha256(full),
+            )
         )
 
 
-def _write_deltas(
-    con: duckdb.DuckDBPyConnection, query: str, before: Path | None, folder: Path, name: str
+def _write_files(
+    files: duckdb.DuckDBPyConnection, rows: pa.Table, before: Path | None, folder: Path, name: str
 ) -> tuple[int, int]:
-    """Rows added and removed since the previous export (everything is 'added' on a first export)."""
-    if before is None:
-        previous = f"select * from ({query}) limit 0"
-    else:
-        previous = f"select * from read_csv('{_quote(before)}', header = true, all_varchar = true)"
-    current = f"select * from ({query})"
-    # Compare as text, the form both files share.
-    as_text = f"select columns(*)::varchar from ({current})"
-    previous_text = f"select columns(*)::varchar from ({previous})"
-    added_sql = f"select * from (({as_text}) except ({previous_text})) order by all"
-    removed_sql = f"select * from (({previous_text}) except ({as_text})) order by all"
-    _copy_csv(con, added_sql, folder / f"{name}.added.csv")
-    _copy_csv(con, removed_sql, folder / f"{name}.removed.csv")
-    added = con.execute(f"select count(*) from ({added_sql})").fetchone()[0]
-    removed = con.execute(f"select count(*) from ({removed_sql})").fetchone()[0]
+    """Write the full list and the rows added and removed since the previous export (everything is
+    'added' on a first export); returns (added, removed)."""
+    files.register("export_rows", rows)
+    try:
+        _copy_csv(files, "select * from export_rows order by all", folder / f"{name}.csv")
+        if before is None:
+            previous = "select * from export_rows limit 0"
+        else:
+            previous = f"select * from read_csv('{_quote(before)}', header = true, all_varchar = true)"
+        # Compare as text, the form both files share.
+        as_text = "select columns(*)::varchar from export_rows"
+        previous_text = f"select columns(*)::varchar from ({previous})"
+        added_sql = f"select * from (({as_text}) except ({previous_text})) order by all"
+        removed_sql = f"select * from (({previous_text}) except ({as_text})) order by all"
+        _copy_csv(files, added_sql, folder / f"{name}.added.csv")
+        _copy_csv(files, removed_sql, folder / f"{name}.removed.csv")
+        added = files.execute(f"select count(*) from ({added_sql})").fetchall()[0][0]
+        removed = files.execute(f"select count(*) from ({removed_sql})").fetchall()[0][0]
+    finally:
+        files.unregister("export_rows")
     return added, removed
+
+
+def _record_history(
+    warehouse: Warehouse, run: ExportRun, segments: list[SegmentDefinition], views: list[str]
+) -> None:
+    """Replace the date's rows of the three history tables (members from the engine's own views)."""
+    import pyarrow as pa
+
+    literal = warehouse.dialect.literal
+    membership = [
+        f"select {literal(s.name)} as segment, customer_id, is_control, "
+        f"{literal(s.definition_hash)} as definition_hash from {view}"
+        for s, view in zip(segments, views, strict=True)
+    ] or [
+        "select cast(null as string) as segment, cast(null as string) as customer_id, "
+        "cast(null as boolean) as is_control, cast(null as string) as definition_hash "
+        "from (select 1 as one) as nothing where 1 = 0"
+    ]
+    warehouse.replace_date_slice("ops.segment_membership", run.run_date, " union all ".join(membership))
+    segment_runs = pa.table(
+        {
+            "segment": pa.array([s.name for s in segments], pa.string()),
+            "definition_hash": pa.array([s.definition_hash for s in segments], pa.string()),
+            "members": pa.array([run.members[s.name] for s in segments], pa.int64()),
+            "control": pa.array([run.control[s.name] for s in segments], pa.int64()),
+            "control_share": pa.array([s.control_share for s in segments], pa.float64()),
+            "measurement_window_days": pa.array([s.measurement_window_days for s in segments], pa.int32()),
+        }
+    )
+    hashes = {s.name: s.definition_hash for s in segments}
+    segment_exports = pa.table(
+        {
+            "segment": pa.array([r.segment for r in run.results], pa.string()),
+            "destination": pa.array([r.destination for r in run.results], pa.string()),
+            "file": pa.array([f"{r.segment}/{r.path.name}" for r in run.results], pa.string()),
+            "rows": pa.array([r.rows for r in run.results], pa.int64()),
+            "added": pa.array([r.added for r in run.results], pa.int64()),
+            "removed": pa.array([r.removed for r in run.results], pa.int64()),
+            "sha256": pa.array([r.sha256 for r in run.results], pa.string()),
+            "definition_hash": pa.array([hashes[r.segment] for r in run.results], pa.string()),
+        }
+    )
+    for table, rows in (("ops.segment_runs", segment_runs), ("ops.segment_exports", segment_exports)):
+        view = "_cdp_" + table.split(".")[1]
+        warehouse.register(view, rows)
+        warehouse.replace_date_slice(table, run.run_date, f"select * from {view}")
 
 
 def _previous_exports(settings: Settings, run_date: date) -> dict[tuple[str, str], Path]:
@@ -234,7 +281,7 @@ def _write_manifest(staging: Path, run: ExportRun, segments: list[SegmentDefinit
 
 
 def _copy_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    con.execute(f"copy ({query}) to '{_quote(path)}' (format csv, header true)")
+    con.execute(f"copy ({query}) to '{_quote(path)}' (format csv, header true)").fetchall()
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:

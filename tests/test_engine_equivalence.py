@@ -1,16 +1,18 @@
-"""The same nights on DuckDB and on Spark (pyspark ``local[2]``) give the same warehouse.
+"""The same nights on DuckDB and on Spark (pyspark ``local[2]``) give the same warehouse and files.
 
-Generated data, a few nights built on both engines from the same landed lake, then every table of the
-marts, restricted and snapshots schemas compared: the same tables, columns and rows; text, integers,
-booleans and dates equal, numbers (CLV, probabilities, money) within 1e-9 relative; and the same
-customer_id for every source record. Spark needs Java: when it cannot start, the test fails with the
-reason (it is never skipped). Data tests run on the last night only, on both engines.
-
-Not compared yet: exports and the Great Expectations mart gate, which still read DuckDB directly.
+Generated data, two nights run on both engines from the same landed lake (dbt build, exports each
+night; the Great Expectations mart gate and the data-quality metrics on the last), then compared:
+every table of the marts, restricted, snapshots and ops schemas (the same tables, columns and rows;
+text, integers, booleans and dates equal, numbers — CLV, probabilities, money — within 1e-9
+relative), the same customer_id for every source record, the same gate verdict and the same export
+files byte for byte (the second night's include the added/removed deltas against the first).
+Spark needs Java: when it cannot start, the test fails with the reason (it is never skipped). Data
+tests run on the last night only, on both engines.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from datetime import date, timedelta
@@ -26,12 +28,13 @@ pytestmark = pytest.mark.slow
 
 END = date(2026, 6, 10)
 DAYS = 1  # history drop + 1 nightly drop: a first build, then an incremental night (ids, histories, snapshot)
-SCHEMAS = ("marts", "restricted", "snapshots")
+SCHEMAS = ("marts", "restricted", "snapshots", "ops")
 RELATIVE = 1e-9
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Settings]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Both engines' homes and, per engine, the mart gate's result of the last night."""
     from cdp.generator import generate
 
     try:
@@ -51,7 +54,13 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Settings]
         shutil.copytree(duck.lake, spark.lake)
         for settings in (duck, spark):
             warehouse.build(settings, day, data_tests=day == END)
-    return duck, spark
+            pipeline.export(settings, day)
+    return {s.engine: {"settings": s, "gate": pipeline.gate_marts(s, END)} for s in (duck, spark)}
+
+
+@pytest.fixture(scope="module")
+def homes(runs: dict[str, dict]) -> tuple[Settings, Settings]:
+    return runs["duckdb"]["settings"], runs["spark"]["settings"]
 
 
 def _rows(settings: Settings, table: str, columns: list[str]) -> list[tuple]:
@@ -130,3 +139,30 @@ def test_same_customer_for_every_source_record(homes: tuple[Settings, Settings])
     right = dict(_rows(spark, "marts.customer_identity_map", ["record_key", "customer_id"]))
     assert left, sql
     assert left == right
+
+
+def test_same_mart_gate_verdict(runs: dict[str, dict]) -> None:
+    duck, spark = runs["duckdb"]["gate"], runs["spark"]["gate"]
+    assert duck["passed"], duck["critical"]
+    assert (spark["passed"], spark["evaluated"], spark["warnings"]) == (
+        duck["passed"], duck["evaluated"], duck["warnings"]
+    )
+
+
+def test_same_export_files_byte_for_byte(homes: tuple[Settings, Settings]) -> None:
+    duck, spark = homes
+    for day in (END - timedelta(days=DAYS), END):
+        left, right = duck.exports / day.isoformat(), spark.exports / day.isoformat()
+        files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(right) for p in right.rglob("*") if p.is_file())
+        assert any(f.name.endswith(".removed.csv") for f in files), day
+        differ = [str(f) for f in files if (left / f).read_bytes() != (right / f).read_bytes()]
+        assert not differ, f"{day}: files differ between DuckDB and Spark: {differ}"
+    # The second night's deltas are real (members joined and left between the nights).
+    manifest = json.loads((duck.exports / END.isoformat() / "manifest.json").read_text())
+    changes = [
+        item["added"] + item["removed"]
+        for segment in manifest["segments"].values()
+        for item in segment["destinations"].values()
+    ]
+    assert sum(changes) > 0

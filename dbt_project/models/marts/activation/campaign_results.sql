@@ -3,7 +3,8 @@
 -- segment's measurement window, and never after run_date) are compared between the exported members
 -- and the held-out ones, with the difference and a 95% normal-approximation confidence interval.
 -- Sums stay exact decimals until the final division: floating-point sums in a parallel aggregate
--- depend on the order rows arrive, and a re-run must give identical results.
+-- depend on the order rows arrive, and a re-run must give identical results. Divisions are doubles
+-- (divide()), the same on every engine (a 4-byte float quotient differs from Spark's double).
 {%- set z = 1.96 %}
 with
 
@@ -92,14 +93,14 @@ group_moments as (
         customers,
         purchasers,
         purchase_orders,
-        cast(revenue_sum as {{ dbt.type_float() }}) / customers as revenue_per_customer,
+        {{ divide('revenue_sum', 'customers') }} as revenue_per_customer,
         case
             when customers > 1
-                then (
-                    cast(revenue_sum_of_squares as {{ dbt.type_float() }})
-                    - cast(revenue_sum as {{ dbt.type_float() }})
-                    * cast(revenue_sum as {{ dbt.type_float() }}) / customers
-                ) / (customers - 1)
+                then {{ divide(
+                    'cast(revenue_sum_of_squares as double)'
+                    ~ ' - cast(revenue_sum as double) * cast(revenue_sum as double) / customers',
+                    'customers - 1'
+                ) }}
             else 0
         end as revenue_variance
     from group_stats
@@ -116,16 +117,14 @@ compared as (
         windows.window_end_date <= {{ run_date_literal() }} as is_window_complete,
         treated.customers as treated_customers,
         control.customers as control_customers,
-        cast(treated.purchasers as {{ dbt.type_float() }}) / treated.customers as treated_purchase_rate,
-        cast(control.purchasers as {{ dbt.type_float() }}) / control.customers as control_purchase_rate,
+        {{ divide('treated.purchasers', 'treated.customers') }} as treated_purchase_rate,
+        {{ divide('control.purchasers', 'control.customers') }} as control_purchase_rate,
         treated.revenue_per_customer as treated_revenue_per_customer,
         control.revenue_per_customer as control_revenue_per_customer,
         treated.revenue_variance as treated_revenue_variance,
         control.revenue_variance as control_revenue_variance,
-        cast(treated.purchase_orders as {{ dbt.type_float() }})
-        / treated.customers as treated_orders_per_customer,
-        cast(control.purchase_orders as {{ dbt.type_float() }})
-        / control.customers as control_orders_per_customer
+        {{ divide('treated.purchase_orders', 'treated.customers') }} as treated_orders_per_customer,
+        {{ divide('control.purchase_orders', 'control.customers') }} as control_orders_per_customer
     from windows
     inner join group_moments as treated
         on
