@@ -7,6 +7,7 @@ export CDP_HOME ?= $(CURDIR)/var
 PEOPLE ?= 100000
 IDENTITY_PEOPLE ?= 20000
 ENGINE ?= duckdb
+SPARK_PEOPLE ?= 1000000
 
 .PHONY: install demo test lint bench airflow docs clean
 
@@ -33,11 +34,12 @@ lint: install
 		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
 # Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink.
-# ENGINE=spark: the nightly dbt build on DuckDB and Spark side by side at PEOPLE (bench/engine_bench.py).
+# ENGINE=spark: the nightly run on DuckDB and Spark side by side at SPARK_PEOPLE (bench/engine_bench.py,
+# about 40 minutes at 1M on 2 cores; the local Spark driver gets 12g unless CDP_SPARK_DRIVER_MEMORY says).
 # The 1M identity scale run is separate: $(BIN)/python bench/identity_scale.py (needs a few GB in /tmp).
 bench: install
 ifeq ($(ENGINE),spark)
-	$(BIN)/python bench/engine_bench.py --people $(PEOPLE)
+	CDP_SPARK_DRIVER_MEMORY=$${CDP_SPARK_DRIVER_MEMORY:-12g} $(BIN)/python bench/engine_bench.py --people $(SPARK_PEOPLE)
 else
 	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
 	$(BIN)/python bench/identity_accuracy.py --people $(IDENTITY_PEOPLE)
