@@ -196,6 +196,14 @@ class Warehouse:
         else:
             self.execute(f"create or replace temp table {name} as {sql}")
 
+    def drop_temp_table(self, name: str) -> None:
+        """Release a :meth:`temp_table` (Spark keeps cached views for the life of the session)."""
+        if self.spark:
+            self.execute(f"uncache table if exists {name}")
+            self.execute(f"drop view if exists {name}")
+        else:
+            self.execute(f"drop table if exists {name}")
+
     def parquet_view(self, name: str, files: list[str], base: Path) -> None:
         """A temporary view over Parquet files of one hive-partitioned folder (``base``): partition
         columns become columns, and files written under different contract versions are read by name."""

@@ -104,14 +104,17 @@ def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_
                 run.rejected.append(str(error))
             ensure_ops_tables(warehouse, *HISTORY_TABLES)
             previous = _previous_exports(settings, run_date)
-            views = []
-            for number, segment in enumerate(loaded.segments):
-                views.append(f"_cdp_segment_members_{number}")
-                _export_segment(warehouse, files, segment, views[-1], run, staging, target, previous)
-            _write_manifest(staging, run, loaded.segments)
-            with warehouse.transaction():
-                _record_history(warehouse, run, loaded.segments, views)
-                _swap_into_place(staging, target)
+            views = [f"_cdp_segment_members_{number}" for number in range(len(loaded.segments))]
+            try:
+                for segment, view in zip(loaded.segments, views, strict=True):
+                    _export_segment(warehouse, files, segment, view, run, staging, target, previous)
+                _write_manifest(staging, run, loaded.segments)
+                with warehouse.transaction():
+                    _record_history(warehouse, run, loaded.segments, views)
+                    _swap_into_place(staging, target)
+            finally:
+                for view in views:
+                    warehouse.drop_temp_table(view)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
