@@ -376,12 +376,12 @@ def suppression_list(
 def explain_customer(
     customer_id: Annotated[str, typer.Argument(help="customer_id from the marts.")],
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Why these source records are one customer: records, links with their rule or weight, id history."""
     from cdp.explain import explain
 
-    settings = _settings(home, None)
-    _duckdb_only(settings, "cdp explain")
+    settings = _settings(home, None, engine)
     result = explain(settings, customer_id)
     if not result.records:
         console.print(f"[red]error:[/red] no customer {customer_id!r} in {settings.warehouse}")

@@ -159,7 +159,7 @@ class Warehouse:
     def arrow(self, sql: str) -> pa.Table:
         relation = self._run(sql)
         try:
-            return relation.toArrow() if self.spark else relation.to_arrow_table()
+            return _naive_timestamps(relation.toArrow()) if self.spark else relation.to_arrow_table()
         except Exception as exc:  # errors found while running (Spark plans lazily)
             if not _is_engine_error(exc):
                 raise
@@ -300,6 +300,17 @@ class Warehouse:
             "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
         ).fetchall()
         return [row[0] for row in rows]
+
+
+def _naive_timestamps(table: pa.Table) -> pa.Table:
+    """Spark's timestamps arrive zoned (UTC session); DuckDB's are naive UTC: the same form for both."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = table.column(index).cast(pa.timestamp(field.type.unit))
+            table = table.set_column(index, field.name, naive)
+    return table
 
 
 def _is_engine_error(exc: Exception) -> bool:

@@ -4,16 +4,18 @@ Shows every source record of the customer (contacts and names masked: the output
 ticket), every link the resolver considered that touches them - accepted or rejected, with the rule or
 the match weight and the agreement per attribute behind it -, the identifiers it refused to link on
 (junk or shared by too many records), the cluster's status (held back by over-merge protection?) and
-the customer id's history (created, merged, split ...).
+the customer id's history (created, merged, split ...). Reads either engine (``cdp.engines``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from cdp.config import Settings
+
+if TYPE_CHECKING:
+    from cdp.engines import Warehouse
 
 _MASK_EMAIL = "left({col}, 1) || '***@' || split_part({col}, '@', 2)"
 _MASK_PHONE = "left({col}, 3) || '******' || right({col}, 2)"
@@ -64,58 +66,69 @@ def _agreement(levels: dict[str, int | None]) -> str:
 
 def explain(settings: Settings, customer_id: str) -> Explanation:
     """The records, links, ignored identifiers and id history behind ``customer_id``."""
+    from cdp.engines import connect
+
     result = Explanation(customer_id)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        con.execute(
-            "create temp table members as select record_key, cluster_status, customer_id_since "
-            "from marts.customer_identity_map where customer_id = ?",
-            [customer_id],
+    with connect(settings, read_only=True) as wh:
+        wanted = wh.dialect.literal(customer_id)
+        wh.temp_table(
+            "_cdp_explain_members",
+            "select record_key, cluster_status, customer_id_since "
+            f"from marts.customer_identity_map where customer_id = {wanted}",
         )
-        result.records = con.execute(
-            "select records.record_key, "
-            f"coalesce({_MASK_NAME.format(col='records.first_name')}, '-') || ' ' || "
-            f"coalesce({_MASK_NAME.format(col='coalesce(records.last_name, records.display_name)')}, '-'), "
-            f"{_MASK_EMAIL.format(col='records.email_normalized')}, "
-            f"{_MASK_PHONE.format(col='records.phone_e164')}, records.updated_at "
-            "from members inner join intermediate.int_identity_records_unioned as records "
-            "on members.record_key = records.record_key order by records.record_key"
-        ).fetchall()
-        if not result.records:
-            return result
-        result.cluster = con.execute(
-            "select max(members.cluster_status), max(clustered.review_reason), "
-            "max(members.customer_id_since) "
-            "from members inner join intermediate.int_identity_records_clustered as clustered "
-            "on members.record_key = clustered.record_key"
-        ).fetchone()
-        gammas = ", ".join(f"scored.gamma_{name}" for name in COMPARISONS)
-        rows = con.execute(
-            "select links.record_key_l, links.record_key_r, links.link_rule, links.is_accepted, "
-            f"links.rejection_reason, scored.match_weight, scored.match_probability, {gammas} "
-            "from intermediate.int_identity_links as links "
-            "left join intermediate.int_identity_pairs_scored as scored "
-            "on links.record_key_l = scored.record_key_l and links.record_key_r = scored.record_key_r "
-            "where links.record_key_l in (select record_key from members) "
-            "or links.record_key_r in (select record_key from members) "
-            "order by links.record_key_l, links.record_key_r"
-        ).fetchall()
-        for row in rows:
-            levels = dict(zip(COMPARISONS, row[7:], strict=True))
-            result.links.append(Link(*row[:7], agreement=_agreement(levels) if row[5] is not None else ""))
-        result.ignored = con.execute(
-            "select distinct identifier_type, case identifier_type when 'email' then "
-            + _MASK_EMAIL.format(col="identifier_value")
-            + " else "
-            + _MASK_PHONE.format(col="identifier_value")
-            + " end, identifier_status, record_count "
-            "from intermediate.int_identity_identifiers_screened "
-            "where identifier_status in ('junk', 'shared') "
-            "and record_key in (select record_key from members) order by 1, 2"
-        ).fetchall()
-        result.history = con.execute(
-            "select as_of_date, event_type, customer_id, previous_customer_id, record_count "
-            "from marts.customer_id_history where customer_id = ? or previous_customer_id = ? "
-            "order by as_of_date, event_type, customer_id, previous_customer_id",
-            [customer_id, customer_id],
-        ).fetchall()
+        try:
+            _fill(wh, result, wanted)
+        finally:
+            wh.drop_temp_table("_cdp_explain_members")
     return result
+
+
+def _fill(wh: Warehouse, result: Explanation, wanted: str) -> None:
+    members = "_cdp_explain_members"
+    result.records = wh.rows(
+        "select records.record_key, "
+        f"coalesce({_MASK_NAME.format(col='records.first_name')}, '-') || ' ' || "
+        f"coalesce({_MASK_NAME.format(col='coalesce(records.last_name, records.display_name)')}, '-'), "
+        f"{_MASK_EMAIL.format(col='records.email_normalized')}, "
+        f"{_MASK_PHONE.format(col='records.phone_e164')}, records.updated_at "
+        f"from {members} as members inner join intermediate.int_identity_records_unioned as records "
+        "on members.record_key = records.record_key order by records.record_key"
+    )
+    if not result.records:
+        return
+    result.cluster = wh.row(
+        "select max(members.cluster_status), max(clustered.review_reason), "
+        "max(members.customer_id_since) "
+        f"from {members} as members inner join intermediate.int_identity_records_clustered as clustered "
+        "on members.record_key = clustered.record_key"
+    )
+    gammas = ", ".join(f"scored.gamma_{name}" for name in COMPARISONS)
+    rows = wh.rows(
+        "select links.record_key_l, links.record_key_r, links.link_rule, links.is_accepted, "
+        f"links.rejection_reason, scored.match_weight, scored.match_probability, {gammas} "
+        "from intermediate.int_identity_links as links "
+        "left join intermediate.int_identity_pairs_scored as scored "
+        "on links.record_key_l = scored.record_key_l and links.record_key_r = scored.record_key_r "
+        f"where links.record_key_l in (select record_key from {members}) "
+        f"or links.record_key_r in (select record_key from {members}) "
+        "order by links.record_key_l, links.record_key_r"
+    )
+    for row in rows:
+        levels = dict(zip(COMPARISONS, row[7:], strict=True))
+        result.links.append(Link(*row[:7], agreement=_agreement(levels) if row[5] is not None else ""))
+    result.ignored = wh.rows(
+        "select distinct identifier_type, case identifier_type when 'email' then "
+        + _MASK_EMAIL.format(col="identifier_value")
+        + " else "
+        + _MASK_PHONE.format(col="identifier_value")
+        + " end as identifier_masked, identifier_status, record_count "
+        "from intermediate.int_identity_identifiers_screened "
+        "where identifier_status in ('junk', 'shared') "
+        f"and record_key in (select record_key from {members}) "
+        "order by identifier_type, identifier_masked"
+    )
+    result.history = wh.rows(
+        "select as_of_date, event_type, customer_id, previous_customer_id, record_count "
+        f"from marts.customer_id_history where customer_id = {wanted} or previous_customer_id = {wanted} "
+        "order by as_of_date, event_type, customer_id, previous_customer_id"
+    )

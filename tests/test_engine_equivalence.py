@@ -173,3 +173,27 @@ def test_same_export_files_byte_for_byte(homes: tuple[Settings, Settings]) -> No
         for item in segment["destinations"].values()
     ]
     assert sum(changes) > 0
+
+
+def test_same_explanation_on_both_engines(homes: tuple[Settings, Settings]) -> None:
+    """``cdp explain`` of the customer with the most records reads the same on either engine."""
+    from cdp.explain import explain
+
+    duck, spark = homes
+    with connect(duck) as wh:
+        customer_id = wh.rows(
+            "select customer_id from marts.customer_identity_map group by customer_id "
+            "order by count(*) desc, customer_id limit 1"
+        )[0][0]
+    left, right = explain(duck, customer_id), explain(spark, customer_id)
+    assert len(left.records) > 1
+    assert (left.records, left.cluster, left.ignored, left.history) == (
+        right.records, right.cluster, right.ignored, right.history
+    )
+    assert len(left.links) == len(right.links)
+    for a, b in zip(left.links, right.links, strict=True):
+        assert (a.left, a.right, a.rule, a.accepted, a.rejection_reason, a.agreement) == (
+            b.left, b.right, b.rule, b.accepted, b.rejection_reason, b.agreement
+        )
+        assert _same(a.match_weight, b.match_weight)
+        assert _same(a.match_probability, b.match_probability)
