@@ -108,15 +108,21 @@ def spark_session(settings: Settings) -> Any:
 
     (settings.home / "spark").mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in spark_conf(settings).items():
+    conf = spark_conf(settings)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     # dbt-spark forces ANSI mode off for its sessions; the same here, so both read the same results.
     builder = builder.config("spark.sql.ansi.enabled", "false")
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # the JVM did not start: say so in one line, not a Java stack trace
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EngineUnavailable(f"Spark did not start ({first}); check Java 17 and JAVA_HOME") from None
+    except Exception as exc:  # the JVM or the cluster did not start: one line, not a Java stack trace
+        master = conf.get("spark.master", "local[*]")
+        hint = (
+            "check Java 17 and JAVA_HOME"
+            if master.startswith("local")
+            else f"check that the Spark master {master} is reachable (CDP_SPARK_MASTER), and Java 17"
+        )
+        raise EngineUnavailable(f"Spark did not start ({_java_cause(exc)}); {hint}") from None
     session.sparkContext.setLogLevel("ERROR")
     # pyspark logs every failed statement with the whole JVM stack; callers report the first line.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
@@ -300,6 +306,19 @@ class Warehouse:
             "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
         ).fetchall()
         return [row[0] for row in rows]
+
+
+def _java_cause(exc: Exception) -> str:
+    """The innermost Java message of a failed session start (py4j wraps it), else Python's first line."""
+    cause = getattr(exc, "java_exception", None)
+    message = None
+    while cause is not None:
+        try:
+            message = cause.getMessage() or message
+            cause = cause.getCause()
+        except Exception:  # the gateway itself is gone
+            break
+    return (message or _first_line(exc)).strip().splitlines()[0][:200]
 
 
 def _naive_timestamps(table: pa.Table) -> pa.Table:
