@@ -191,10 +191,9 @@ def demo(
 
 
 @app.command("summary")
-def show_summary(date_: DateOpt, home: HomeOpt = None) -> None:
+def show_summary(date_: DateOpt, home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Print the summary of a date that has run."""
-    settings = _settings(home, None)
-    _duckdb_only(settings, "cdp summary")
+    settings = _settings(home, None, engine)
     summary.render(summary.collect(settings, [date_]))
 
 

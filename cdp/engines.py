@@ -295,15 +295,20 @@ class Warehouse:
         finally:
             self._handle.unregister("_cdp_replacement")
 
-    def tables(self, schema: str) -> list[str]:
-        """Table and view names of ``schema``, sorted."""
+    def tables(self, schema: str, views: bool = True) -> list[str]:
+        """Table (and, unless ``views=False``, view) names of ``schema``, sorted."""
         if self.spark:
-            if schema not in {row[0] for row in self._handle.sql("show schemas").collect()}:
+            if not self._handle.catalog.databaseExists(schema):
                 return []
-            rows = self._handle.sql(f"show tables in {schema}").collect()
-            return sorted(row["tableName"] for row in rows if not row["isTemporary"])
+            return sorted(
+                table.name
+                for table in self._handle.catalog.listTables(schema)
+                if not table.isTemporary and (views or table.tableType != "VIEW")
+            )
+        kinds = "" if views else " and table_type = 'BASE TABLE'"
         rows = self._handle.execute(
-            "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
+            f"select table_name from information_schema.tables where table_schema = ?{kinds} order by 1",
+            [schema],
         ).fetchall()
         return [row[0] for row in rows]
 

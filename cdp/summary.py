@@ -10,8 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from cdp.config import Settings
 
 
@@ -26,6 +24,35 @@ class Summary:
     exports: list[dict[str, Any]] = field(default_factory=list)
     rejected_segments: list[str] = field(default_factory=list)
     report: str | None = None
+
+
+def _warehouse_counts(settings: Settings, summary: Summary) -> None:
+    """Rows per table of the layers (one query on either engine) and the RFM segment sizes."""
+    from cdp.engines import EngineUnavailable, connect
+
+    try:
+        with connect(settings, read_only=True) as wh:
+            tables = [
+                f"{schema}.{name}"
+                for schema in ("staging", "intermediate", "marts", "restricted")
+                for name in wh.tables(schema, views=False)
+            ]
+            if tables:
+                counts = wh.rows(
+                    " union all ".join(
+                        f"select {wh.dialect.literal(table)} as table_name, count(*) as n from {table}"
+                        for table in tables
+                    )
+                )
+                summary.warehouse = {table: int(n) for table, n in sorted(counts)}
+            summary.customers = summary.warehouse.get("marts.dim_customers", 0)
+            if "marts.customer_rfm" in summary.warehouse:
+                summary.rfm_segments = wh.rows(
+                    "select segment, count(*) as n from marts.customer_rfm group by segment "
+                    "order by n desc, segment"
+                )
+    except EngineUnavailable:  # nothing built yet
+        return
 
 
 def collect(settings: Settings, dates: list[date]) -> Summary:
@@ -43,21 +70,7 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
         {"source": source, "entity": entity, **counts}
         for (source, entity), counts in sorted(per_entity.items())
     ]
-    if settings.warehouse.exists():
-        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            tables = con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('staging', 'intermediate', 'marts', 'restricted') "
-                "and table_type = 'BASE TABLE' order by 1, 2"
-            ).fetchall()
-            for schema, table in tables:
-                count = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
-                summary.warehouse[f"{schema}.{table}"] = count
-            summary.customers = summary.warehouse.get("marts.dim_customers", 0)
-            if "marts.customer_rfm" in summary.warehouse:
-                summary.rfm_segments = con.execute(
-                    "select segment, count(*) from marts.customer_rfm group by 1 order by 2 desc, 1"
-                ).fetchall()
+    _warehouse_counts(settings, summary)
     if dates:
         last = dates[-1].isoformat()
         manifest_path = settings.exports / last / "manifest.json"

@@ -110,8 +110,9 @@ def _columns(settings: Settings, table: str) -> list[str]:
 
 
 def test_same_tables_on_both_engines(homes: tuple[Settings, Settings]) -> None:
+    """Also the intermediate layer's names: no engine leaves working tables behind."""
     duck, spark = homes
-    for schema in SCHEMAS:
+    for schema in (*SCHEMAS, "intermediate"):
         with connect(duck) as d, connect(spark) as s:
             assert d.tables(schema) == s.tables(schema), schema
 

@@ -9,7 +9,9 @@
 {%- set rounds = var('identity_label_rounds') | int %}
 {%- set max_records = var('identity_max_cluster_records') | int %}
 {%- set strong = var('identity_strong_match_threshold') %}
-{{ config(post_hook=[release_connected_components('pass2', rounds)]) }}
+{#- The hook is rendered when it runs (a string): rendered here, `this` would still carry the default
+    schema. -#}
+{{ config(post_hook=["{{ release_connected_components('pass2', " ~ rounds ~ ") }}"]) }}
 {%- set strong_links -%}
     (
         select

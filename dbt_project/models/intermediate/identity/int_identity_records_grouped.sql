@@ -8,7 +8,9 @@
 -- others. One row per identity record; review_reason is null for a group published as it is.
 {%- set rounds = var('identity_label_rounds') | int %}
 {%- set max_records = var('identity_max_cluster_records') | int %}
-{{ config(post_hook=[release_connected_components('pass1', rounds)]) }}
+{#- The hook is rendered when it runs (a string): rendered here, `this` would still carry the default
+    schema. -#}
+{{ config(post_hook=["{{ release_connected_components('pass1', " ~ rounds ~ ") }}"]) }}
 {%- set accepted_links -%}
     (
         select
