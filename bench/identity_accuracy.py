@@ -408,7 +408,7 @@ def run_noise(home: Path, noise: str, people: int, seed: int = SEED) -> NoiseRun
     started = time.perf_counter()
     warehouse.build(settings, END_DATE, select=TRAIN_SELECT)
     train_build_seconds = time.perf_counter() - started
-    train(settings.warehouse, settings.identity_model_file)
+    train(settings, settings.identity_model_file)
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()

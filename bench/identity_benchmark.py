@@ -364,14 +364,14 @@ def run_ours(settings: Settings, run_date: date = RUN_DATE) -> tuple[Result, Our
     train_nodes, train_identity_nodes = node_seconds(settings)
     started = time.perf_counter()
     try:
-        model = train(settings.warehouse, settings.identity_model_file)
+        model = train(settings, settings.identity_model_file)
         workaround = ""
     except ValueError as exc:  # FEBRL4 has no gender: train() cannot estimate u for it (see the notes)
         dropped = re.search(r"no sampled pair has (\w+) on both sides", str(exc))
         if not dropped:
             raise
         start = _start_without(settings, dropped.group(1))
-        model = train(settings.warehouse, settings.identity_model_file, start_from=start)
+        model = train(settings, settings.identity_model_file, start_from=start)
         workaround = (
             f"`cdp identity train` as shipped fails here (ValueError: {exc}); trained instead with "
             f"`train(..., start_from=<the shipped seed without the {dropped.group(1)} rows>)`, so the "

@@ -424,6 +424,7 @@ def identity_train(
         typer.Option(help="Parameters CSV to write (default <home>/config/identity_match_parameters.csv)."),
     ] = None,
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Re-estimate the match model (m/u probabilities) from the data landed up to DATE.
 
@@ -435,12 +436,11 @@ def identity_train(
     from cdp import warehouse
     from cdp.identity.train import train
 
-    settings = _settings(home, None)
-    _duckdb_only(settings, "cdp identity train")
+    settings = _settings(home, None, engine)
     started = time.perf_counter()
     warehouse.build(settings, date_, select="+int_identity_pairs_compared +int_identity_pairs_sampled")
     target = output or settings.identity_model_file
-    model = train(settings.warehouse, target)
+    model = train(settings, target)
     console.print(
         f"trained on {model.pairs:,} candidate pairs ({model.iterations} EM iterations), "
         f"lambda={model.prior:.3g} -> {target}"

@@ -20,11 +20,15 @@ import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 
 from cdp.config import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:
+    from cdp.config import Settings
+    from cdp.engines import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +87,18 @@ BLOCKING_KEY_LEVELS = {
 }
 
 
-def _group(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> np.ndarray:
+def _group(wh: Warehouse, table: str, columns: list[str]) -> np.ndarray:
+    """Pairs per distinct combination of ``columns``: grouped in the engine, one row per pattern here."""
     cols = ", ".join(columns)
-    rows = con.execute(f"select {cols}, count(*) from {table} group by {cols} order by {cols}").fetchall()
+    rows = wh.rows(f"select {cols}, count(*) as pairs from {table} group by {cols} order by {cols}")
     return np.array(rows, dtype=np.int64).reshape(-1, len(columns) + 1)
 
 
-def u_from_sample(con: duckdb.DuckDBPyConnection, start: MatchModel) -> dict[str, np.ndarray]:
+def u_from_sample(wh: Warehouse, start: MatchModel) -> dict[str, np.ndarray]:
     """Level frequencies over the pseudo-random pairs (missing sides left out), floored."""
     u = {}
     for name, levels in start.u.items():
-        table = _group(con, "intermediate.int_identity_pairs_sampled", [f"gamma_{name}"])
+        table = _group(wh, "intermediate.int_identity_pairs_sampled", [f"gamma_{name}"])
         known = table[table[:, 0] >= 0]
         if not len(known):  # the data never has it on both sides: the comparison never scores
             log.warning("no sampled pair has %s on both sides: it keeps its starting u", name)
@@ -105,9 +110,9 @@ def u_from_sample(con: duckdb.DuckDBPyConnection, start: MatchModel) -> dict[str
     return u
 
 
-def candidate_patterns(con: duckdb.DuckDBPyConnection, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def candidate_patterns(wh: Warehouse, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct comparison vectors of the candidate pairs and how many pairs share each."""
-    table = _group(con, "intermediate.int_identity_pairs_compared", [f"gamma_{n}" for n in names])
+    table = _group(wh, "intermediate.int_identity_pairs_compared", [f"gamma_{n}" for n in names])
     if not len(table):
         raise ValueError(
             "no candidate pairs in intermediate.int_identity_pairs_compared: build the warehouse first"
@@ -220,18 +225,19 @@ def blocking_rules() -> list[list[str]]:
     return [list(rule) for rule in project["vars"]["identity_blocking_rules"]]
 
 
-def train(warehouse: Path, output: Path, start_from: Path = PARAMETERS_FILE) -> MatchModel:
-    """Fit the match model on ``warehouse`` (built as of some date) and write it to ``output``.
+def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) -> MatchModel:
+    """Fit the match model on the warehouse of ``settings`` (either engine, built as of some date) and
+    write it to ``output``.
 
     ``start_from`` only names the comparisons and their levels (EM starts m from it; u is measured)."""
+    from cdp.engines import connect
+
     start = read_parameters(start_from)
     names = list(start.m)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        u = u_from_sample(con, start)
-        gamma, counts = candidate_patterns(con, names)
-        (records,) = con.execute(
-            "select count(*) from intermediate.int_identity_records_standardised"
-        ).fetchone()
+    with connect(settings, read_only=True) as wh:
+        u = u_from_sample(wh, start)
+        gamma, counts = candidate_patterns(wh, names)
+        (records,) = wh.row("select count(*) from intermediate.int_identity_records_standardised")
     fitted = fit(gamma, counts, start, u, blocking_rules())
     all_pairs = records * (records - 1) / 2
     random_prior = min(max(fitted.prior * fitted.pairs / all_pairs, _FLOOR), 0.5)

@@ -213,13 +213,13 @@ select * from {{ prefix }}_converged
 {%- endmacro %}
 
 {#- Agreement level of two name keys: -1 a side missing, 3 equal, 2 within distances[0] edits,
-    1 within distances[1] edits, 0 otherwise (levenshtein: portable to Spark). -#}
+    1 within distances[1] edits, 0 otherwise (edit_distance: the same on DuckDB and Spark). -#}
 {% macro name_agreement_level(left_name, right_name, distances) -%}
     case
         when {{ left_name }} is null or {{ right_name }} is null then -1
         when {{ left_name }} = {{ right_name }} then 3
-        when levenshtein({{ left_name }}, {{ right_name }}) <= {{ distances[0] }} then 2
-        when levenshtein({{ left_name }}, {{ right_name }}) <= {{ distances[1] }} then 1
+        when {{ edit_distance(left_name, right_name) }} <= {{ distances[0] }} then 2
+        when {{ edit_distance(left_name, right_name) }} <= {{ distances[1] }} then 1
         else 0
     end
 {%- endmacro %}
@@ -272,10 +272,10 @@ select * from {{ prefix }}_converged
     coalesce(
         {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
         and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
-        and levenshtein({{ left }}.first_name_key, {{ right }}.first_name_key) > {{ distance }}
+        and {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} > {{ distance }}
         and not coalesce(
-            levenshtein({{ left }}.first_name_key, {{ right }}.last_name_key) <= {{ distance }}
-            and levenshtein({{ left }}.last_name_key, {{ right }}.first_name_key) <= {{ distance }},
+            {{ edit_distance(left ~ '.first_name_key', right ~ '.last_name_key') }} <= {{ distance }}
+            and {{ edit_distance(left ~ '.last_name_key', right ~ '.first_name_key') }} <= {{ distance }},
             false
         ),
         false
@@ -322,4 +322,22 @@ select * from {{ prefix }}_converged
     inner join {{ records }} as right_records
         on {{ pairs }}.record_key_r = right_records.record_key
     where left_records.{{ label }} = right_records.{{ label }}
+{%- endmacro %}
+
+{#- Levenshtein distance of two strings, counted in UTF-8 bytes on every engine: DuckDB's
+    levenshtein() counts bytes, Spark's counts characters; Spark reads each byte as one ISO-8859-1
+    character first. (Bytes are also the better unit here: two different one-character CJK surnames
+    are 3 edits apart, "differs", not 1, "close".) -#}
+{% macro edit_distance(left, right) -%}
+    {{ return(adapter.dispatch('edit_distance', 'cdp')(left, right)) }}
+{%- endmacro %}
+
+{% macro default__edit_distance(left, right) -%}
+    levenshtein({{ left }}, {{ right }})
+{%- endmacro %}
+
+{% macro spark__edit_distance(left, right) -%}
+    levenshtein(
+        decode(encode({{ left }}, 'UTF-8'), 'ISO-8859-1'), decode(encode({{ right }}, 'UTF-8'), 'ISO-8859-1')
+    )
 {%- endmacro %}

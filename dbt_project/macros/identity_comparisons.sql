@@ -28,10 +28,10 @@ compared_joined as (
         right_records.city_key as city_r,
         left_records.gender_key as gender_l,
         right_records.gender_key as gender_r,
-        coalesce(levenshtein(left_records.first_name_key, right_records.last_name_key), 99)
-        + coalesce(levenshtein(left_records.last_name_key, right_records.first_name_key), 99)
-        < coalesce(levenshtein(left_records.first_name_key, right_records.first_name_key), 99)
-        + coalesce(levenshtein(left_records.last_name_key, right_records.last_name_key), 99)
+        coalesce({{ edit_distance('left_records.first_name_key', 'right_records.last_name_key') }}, 99)
+        + coalesce({{ edit_distance('left_records.last_name_key', 'right_records.first_name_key') }}, 99)
+        < coalesce({{ edit_distance('left_records.first_name_key', 'right_records.first_name_key') }}, 99)
+        + coalesce({{ edit_distance('left_records.last_name_key', 'right_records.last_name_key') }}, 99)
             as names_swapped
     from {{ pairs }}
     inner join {{ records }} as left_records
@@ -84,7 +84,7 @@ compared as (
         case
             when birth_date_l is null or birth_date_r is null then -1
             when birth_date_l = birth_date_r then 2
-            when levenshtein(birth_date_l, birth_date_r) <= 1 then 1
+            when {{ edit_distance('birth_date_l', 'birth_date_r') }} <= 1 then 1
             else 0
         end as gamma_birth_date,
         case
@@ -96,7 +96,7 @@ compared as (
         case
             when address_l is null or address_r is null then -1
             when address_l = address_r then 2
-            when levenshtein(address_l, address_r) <= {{ address_distance }} then 1
+            when {{ edit_distance('address_l', 'address_r') }} <= {{ address_distance }} then 1
             else 0
         end as gamma_address,
         case
