@@ -3,9 +3,9 @@
 Public API::
 
     run_landed_gate(settings, run_date) -> GateResult   # landed Parquet partitions of run_date
-    run_mart_gate(settings, run_date) -> GateResult     # marts.* tables in the DuckDB warehouse
+    run_mart_gate(settings, run_date) -> GateResult     # marts.* tables (DuckDB or Spark warehouse)
     assert_passed(result)                                # raises GateFailed on a critical failure
-    record_dq_metrics(settings, run_date) -> int         # ops.dq_metrics rows for run_date (replaced)
+    record_dq_metrics(settings, run_date) -> list        # ops.dq_metrics rows for run_date (replaced)
 
 Suites are defined in code (``expectations.suites``), derived from the source contracts for the landed
 gate; thresholds live in ``expectations.settings``. Each gate writes, under
