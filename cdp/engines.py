@@ -151,12 +151,8 @@ class Warehouse:
         return self.engine == "spark"
 
     def _run(self, sql: str) -> Any:
-        try:
+        with _engine_errors():
             return self._handle.sql(sql)
-        except Exception as exc:  # duckdb.Error / pyspark's AnalysisException, ParseException
-            if not _is_engine_error(exc):
-                raise
-            raise WarehouseError(_first_line(exc)) from None
 
     def execute(self, sql: str) -> None:
         """A statement without a result (DDL, insert); Spark runs it eagerly too."""
@@ -164,12 +160,8 @@ class Warehouse:
 
     def arrow(self, sql: str) -> pa.Table:
         relation = self._run(sql)
-        try:
+        with _engine_errors():  # errors found while running (Spark plans lazily)
             return _naive_timestamps(relation.toArrow()) if self.spark else relation.to_arrow_table()
-        except Exception as exc:  # errors found while running (Spark plans lazily)
-            if not _is_engine_error(exc):
-                raise
-            raise WarehouseError(_first_line(exc)) from None
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a (small, aggregated) query as tuples."""
@@ -215,12 +207,8 @@ class Warehouse:
         columns become columns, and files written under different contract versions are read by name."""
         if self.spark:
             reader = self._handle.read.option("basePath", str(base)).option("mergeSchema", "true")
-            try:
+            with _engine_errors():
                 reader.parquet(*files).createOrReplaceTempView(name)
-            except Exception as exc:
-                if not _is_engine_error(exc):
-                    raise
-                raise WarehouseError(_first_line(exc)) from None
             return
         quoted = ", ".join(self.dialect.literal(f) for f in files)
         self.execute(
@@ -261,6 +249,13 @@ class Warehouse:
             f"insert into {table} (run_date, {listed}) "
             f"select {day}, {listed} from ({select_sql}) as replacement"
         )
+
+    def replace_date_rows(self, table: str, run_date: date, rows: pa.Table) -> None:
+        """:meth:`replace_date_slice` with rows computed in Python (an Arrow table of the table's
+        columns other than ``run_date``)."""
+        view = "_cdp_rows_" + table.replace(".", "_")
+        self.register(view, rows)
+        self.replace_date_slice(table, run_date, f"select * from {view}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -335,6 +330,18 @@ def _naive_timestamps(table: pa.Table) -> pa.Table:
             naive = table.column(index).cast(pa.timestamp(field.type.unit))
             table = table.set_column(index, field.name, naive)
     return table
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Engine errors (duckdb.Error, pyspark's AnalysisException, ParseException ...) become
+    :class:`WarehouseError` carrying their first line; anything else passes through."""
+    try:
+        yield
+    except Exception as exc:
+        if not _is_engine_error(exc):
+            raise
+        raise WarehouseError(_first_line(exc)) from None
 
 
 def _is_engine_error(exc: Exception) -> bool:

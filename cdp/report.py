@@ -29,6 +29,7 @@ def render(settings: Settings, run_date: date) -> Path:
     from cdp.engines import connect
 
     with connect(settings, read_only=True) as wh:
+        built = set(wh.tables("marts"))  # a report section per mart that was built
         grid = wh.rows("select r_score, f_score, count(*) from marts.customer_rfm group by r_score, f_score")
         segments = wh.rows(
             "select segment, count(*) as n from marts.customer_rfm group by segment order by n desc, segment"
@@ -39,23 +40,25 @@ def render(settings: Settings, run_date: date) -> Path:
         )
         contactable = (email_ok, sms_ok)
         metrics = _dq_metrics(wh, run_date)
-        segment_change = _segment_change(wh, run_date)
+        segment_change = _segment_change(wh, run_date, built)
         lifecycle = _optional(
             wh,
+            built,
             "customer_lifecycle",
             "select lifecycle_stage, count(*) as n from marts.customer_lifecycle group by lifecycle_stage "
             "order by n desc, lifecycle_stage",
         )
         funnel = _optional(
             wh,
+            built,
             "lifecycle_funnel",
             "select step, funnel_customer_count, share_of_acquired from marts.lifecycle_funnel "
             "order by step_number",
         )
         clv = _optional(
-            wh, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
+            wh, built, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
         )
-        identity = _identity(wh)
+        identity = _identity(wh, built)
     landing = _landing_rows(settings, run_date)
     sections = [
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
@@ -120,11 +123,12 @@ _CSS = (
 )
 
 
-def _identity(wh: Warehouse) -> list[str]:
+def _identity(wh: Warehouse, built: set[str]) -> list[str]:
     """Identity resolution at a glance: customers by number of source records, links by rule, what
     over-merge protection held back (marts.identity_*)."""
     sizes = _optional(
         wh,
+        built,
         "identity_clusters",
         "select size_band, count(*) from (select case when record_count >= 6 then '6+' "
         "else cast(record_count as string) end as size_band from marts.identity_clusters) as bands "
@@ -159,15 +163,16 @@ def _dq_metrics(wh: Warehouse, run_date: date) -> list[tuple[str, str, float]]:
     )
 
 
-def _optional(wh: Warehouse, table: str, sql: str) -> list[tuple]:
-    """Rows of ``sql`` when ``marts.<table>`` exists (a report section per mart that was built)."""
-    return wh.rows(sql) if table in wh.tables("marts") else []
+def _optional(wh: Warehouse, built: set[str], table: str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` when ``marts.<table>`` was built."""
+    return wh.rows(sql) if table in built else []
 
 
-def _segment_change(wh: Warehouse, run_date: date) -> tuple[str | None, dict[str, int]]:
+def _segment_change(wh: Warehouse, run_date: date, built: set[str]) -> tuple[str | None, dict[str, int]]:
     """Segment sizes at the latest earlier run date in customer_rfm_history."""
     previous = _optional(
         wh,
+        built,
         "customer_rfm_history",
         "select max(as_of_date) from marts.customer_rfm_history "
         f"where as_of_date < {wh.dialect.literal(run_date)}",

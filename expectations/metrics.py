@@ -59,11 +59,8 @@ def record_dq_metrics(settings: Settings, run_date: date) -> list[Metric]:
                 "value": pa.array([m[2] for m in metrics], pa.float64()),
             }
         )
-        warehouse.register("_cdp_dq_metrics", rows)
         with warehouse.transaction():
-            warehouse.replace_date_slice(
-                "ops.dq_metrics", run_date, "select source, metric, value from _cdp_dq_metrics"
-            )
+            warehouse.replace_date_rows("ops.dq_metrics", run_date, rows)
     return metrics
 
 

@@ -235,10 +235,8 @@ def _record_history(
             "definition_hash": pa.array([hashes[r.segment] for r in run.results], pa.string()),
         }
     )
-    for table, rows in (("ops.segment_runs", segment_runs), ("ops.segment_exports", segment_exports)):
-        view = "_cdp_" + table.split(".")[1]
-        warehouse.register(view, rows)
-        warehouse.replace_date_slice(table, run.run_date, f"select * from {view}")
+    warehouse.replace_date_rows("ops.segment_runs", run.run_date, segment_runs)
+    warehouse.replace_date_rows("ops.segment_exports", run.run_date, segment_exports)
 
 
 def _previous_exports(settings: Settings, run_date: date) -> dict[tuple[str, str], Path]:
