@@ -17,7 +17,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark,s3]"
 	touch $(STAMP)
 
 demo: install

@@ -65,17 +65,6 @@ def _settings(home: Path | None, raw: Path | None, engine: str | None = None) ->
     return settings
 
 
-def _duckdb_only(settings: Settings, command: str) -> None:
-    """Commands not ported to Spark yet say so in one line (CDP_ENGINE=spark) instead of failing on a
-    missing DuckDB file."""
-    from cdp.engines import EngineUnavailable, require_duckdb
-
-    try:
-        require_duckdb(settings, command)
-    except EngineUnavailable as exc:
-        _fail(exc)
-
-
 def _progress(name: str, seconds: float) -> None:
     console.print(f"  [green]✓[/green] {name:<18} {seconds:6.1f} s")
 
@@ -313,6 +302,7 @@ def forget(
         "erasure request"
     ),
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Right to be forgotten: erase a person from the lake, the warehouse and exports, for good."""
     from cdp.privacy import ForgetError
@@ -320,8 +310,7 @@ def forget(
 
     if sum(v is not None for v in (email, phone, customer_id)) != 1:
         raise typer.BadParameter("give exactly one of --email, --phone, --customer-id")
-    settings = _settings(home, None)
-    _duckdb_only(settings, "cdp forget")
+    settings = _settings(home, None, engine)
     try:
         result = run_forget(settings, email=email, phone=phone, customer_id=customer_id, reason=reason)
     except ForgetError as exc:
@@ -348,13 +337,14 @@ app.add_typer(suppression_app, name="suppression")
 def suppression_list(
     limit: Annotated[int, typer.Option(help="Rows to show per source (0 = all).")] = 100,
     home: HomeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Who is suppressed: the suppression file and the unsubscribe feed, addresses masked."""
     from rich.table import Table
 
     from cdp.privacy import suppressions
 
-    settings = _settings(home, None)
+    settings = _settings(home, None, engine)
     entries = suppressions(settings)
     table = Table(title=f"Suppressed ({settings.suppression_file})")
     for column in ("source", "channel", "address", "reason", "since"):

@@ -1,7 +1,9 @@
 """Where everything lives. One home folder holds all state; paths come from here, never hard-coded.
 
 Environment overrides: ``CDP_HOME`` (default ``./var``), ``CDP_RAW`` (default ``<home>/raw``),
-``CDP_ENGINE`` (``duckdb``, the default, or ``spark``: the dbt target the warehouse is built on).
+``CDP_LAKE`` (default ``<home>/lake``; a folder or an object-store URI such as ``s3://bucket/lake``,
+see :mod:`cdp.lake`), ``CDP_ENGINE`` (``duckdb``, the default, or ``spark``: the dbt target the
+warehouse is built on).
 """
 
 from __future__ import annotations
@@ -27,21 +29,36 @@ class Settings:
     home: Path
     raw: Path
     engine: str = "duckdb"
+    lake_uri: str | None = None  # None: <home>/lake
 
     @classmethod
     def load(
-        cls, home: str | Path | None = None, raw: str | Path | None = None, engine: str | None = None
+        cls,
+        home: str | Path | None = None,
+        raw: str | Path | None = None,
+        engine: str | None = None,
+        lake: str | Path | None = None,
     ) -> Settings:
         home_path = Path(home or os.environ.get("CDP_HOME") or "var").resolve()
         raw_path = Path(raw or os.environ.get("CDP_RAW") or home_path / "raw").resolve()
         chosen = (engine or os.environ.get("CDP_ENGINE") or "duckdb").strip().lower()
         if chosen not in ENGINES:
             raise ValueError(f"unknown engine {chosen!r}: use one of {', '.join(ENGINES)} (CDP_ENGINE)")
-        return cls(home=home_path, raw=raw_path, engine=chosen)
+        lake_uri = str(lake or os.environ.get("CDP_LAKE") or "") or None
+        if lake_uri is not None:
+            from cdp.lake import lake_root
+
+            lake_root(lake_uri)  # an unknown scheme fails here, naming CDP_LAKE
+        return cls(home=home_path, raw=raw_path, engine=chosen, lake_uri=lake_uri)
 
     @property
     def lake(self) -> Path:
-        return self.home / "lake"
+        """The lake's root: a ``Path``, or a ``upath.UPath`` on an object store (:mod:`cdp.lake`)."""
+        if self.lake_uri is None:
+            return self.home / "lake"
+        from cdp.lake import lake_root
+
+        return lake_root(self.lake_uri)
 
     @property
     def warehouse(self) -> Path:
@@ -97,8 +114,10 @@ class Settings:
 
     def ensure(self) -> Settings:
         """Create the folders and keep libraries' caches and telemetry inside the home folder too."""
-        folders = (self.lake, self.warehouse.parent, self.exports, self.reports, self.logs, self.cache)
-        for path in (*folders, self.config_dir):
+        from cdp.lake import is_remote
+
+        folders = (self.warehouse.parent, self.exports, self.reports, self.logs, self.cache, self.config_dir)
+        for path in (*folders, *(() if is_remote(self.lake) else (self.lake,))):
             path.mkdir(parents=True, exist_ok=True)
         # dbt reads these on every build: a header-only file = nobody suppressed, no overrides.
         for path, header in (

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdp.config import DBT_PROJECT_DIR, ENGINES
+from cdp.lake import is_remote
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,15 +63,6 @@ def check_engine(engine: str) -> None:
         raise EngineUnavailable(
             f"engine spark needs Java 17 or later ({where}): install a JDK (e.g. apt install "
             "openjdk-17-jre-headless) or set JAVA_HOME"
-        )
-
-
-def require_duckdb(settings: Settings, step: str) -> None:
-    """Steps not yet ported to Spark stop with one clear line instead of opening a DuckDB file."""
-    if settings.engine != "duckdb":
-        raise EngineUnavailable(
-            f"{step} runs on the duckdb engine only for now (this run: {settings.engine}); "
-            "see docs/scaling.md for what runs on Spark"
         )
 
 
@@ -113,6 +105,10 @@ def spark_session(settings: Settings) -> Any:
         builder = builder.config(key, value)
     # dbt-spark forces ANSI mode off for its sessions; the same here, so both read the same results.
     builder = builder.config("spark.sql.ansi.enabled", "false")
+    if is_remote(settings.lake) and os.environ.get("AWS_ENDPOINT_URL"):
+        # An S3-compatible store other than AWS (MinIO, Ceph, a test server): S3A needs its address.
+        builder = builder.config("spark.hadoop.fs.s3a.endpoint", os.environ["AWS_ENDPOINT_URL"])
+        builder = builder.config("spark.hadoop.fs.s3a.path.style.access", "true")
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # the JVM or the cluster did not start: one line, not a Java stack trace
@@ -126,7 +122,26 @@ def spark_session(settings: Settings) -> Any:
     session.sparkContext.setLogLevel("ERROR")
     # pyspark logs every failed statement with the whole JVM stack; callers report the first line.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    if is_remote(settings.lake):
+        _require_object_store(session, settings)
     return session
+
+
+def _require_object_store(session: Any, settings: Settings) -> None:
+    """Spark reads an object-store lake through Hadoop's S3A filesystem (``hadoop-aws``), which
+    pyspark does not ship; fail before dbt, in one line, when it is missing."""
+    from cdp.lake import uri
+
+    jvm = session._jvm
+    try:
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem", False, loader)
+    except Exception:
+        raise EngineUnavailable(
+            f"the lake is on an object store ({uri(settings.lake, 'spark')}) but this Spark has no S3A "
+            "filesystem: add org.apache.hadoop:hadoop-aws (the version of Spark's Hadoop) to "
+            "spark.jars.packages in profiles.yml, or use a cluster that ships it (docs/scaling.md)"
+        ) from None
 
 
 class WarehouseError(RuntimeError):
@@ -202,15 +217,20 @@ class Warehouse:
         else:
             self.execute(f"drop table if exists {name}")
 
-    def parquet_view(self, name: str, files: list[str], base: Path) -> None:
+    def parquet_view(self, name: str, files: list[Path], base: Path) -> None:
         """A temporary view over Parquet files of one hive-partitioned folder (``base``): partition
-        columns become columns, and files written under different contract versions are read by name."""
+        columns become columns, and files written under different contract versions are read by name.
+        The files may be in a local or an object-store lake (:mod:`cdp.lake`)."""
+        from cdp import lake
+
         if self.spark:
-            reader = self._handle.read.option("basePath", str(base)).option("mergeSchema", "true")
+            reader = self._handle.read.option("basePath", lake.uri(base, "spark"))
+            reader = reader.option("mergeSchema", "true")
             with _engine_errors():
-                reader.parquet(*files).createOrReplaceTempView(name)
+                reader.parquet(*(lake.uri(f, "spark") for f in files)).createOrReplaceTempView(name)
             return
-        quoted = ", ".join(self.dialect.literal(f) for f in files)
+        lake.register_duckdb(self._handle, base)
+        quoted = ", ".join(self.dialect.literal(lake.uri(f)) for f in files)
         self.execute(
             f"create or replace temp view {name} as select * from "
             f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
@@ -218,6 +238,9 @@ class Warehouse:
 
     def columns(self, table: str) -> list[str]:
         """Column names of ``table`` in table order (Spark lists partition columns last)."""
+        if self.spark:  # from the catalog: no job
+            with _engine_errors():
+                return list(self._handle.table(table).columns)
         return list(self.arrow(f"select * from {table} limit 0").column_names)
 
     def ensure_table(self, table: str, columns: list[tuple[str, str]], partition: str | None = None) -> None:
@@ -289,6 +312,31 @@ class Warehouse:
             self._handle.execute(f"create or replace table {schema}.{name} as select * from _cdp_replacement")
         finally:
             self._handle.unregister("_cdp_replacement")
+
+    def delete_where(self, table: str, predicate: str) -> int:
+        """Delete the rows of ``table`` where ``predicate`` is true (a NULL keeps the row, as in SQL's
+        ``delete``); returns how many. Parquet tables on Spark have no row deletes: the kept rows
+        overwrite the whole table (every partition: static overwrite)."""
+        matched = int(self.row(f"select count(*) from {table} where {predicate}")[0])
+        if not matched:
+            return 0
+        if not self.spark:
+            self.execute(f"delete from {table} where {predicate}")
+            return matched
+        # The kept rows are materialised first (a local checkpoint cuts the plan's link to the table's
+        # files): Spark refuses to overwrite a table from a plan that still reads it.
+        with _engine_errors():
+            kept = self._handle.sql(f"select * from {table} where not coalesce(({predicate}), false)")
+            kept = kept.localCheckpoint(eager=True)
+        conf = self._handle.conf
+        mode = conf.get("spark.sql.sources.partitionOverwriteMode", "static")
+        conf.set("spark.sql.sources.partitionOverwriteMode", "static")  # a partition may empty out
+        try:
+            with _engine_errors():
+                kept.write.insertInto(table, overwrite=True)
+        finally:
+            conf.set("spark.sql.sources.partitionOverwriteMode", mode)
+        return matched
 
     def tables(self, schema: str, views: bool = True) -> list[str]:
         """Table (and, unless ``views=False``, view) names of ``schema``, sorted."""

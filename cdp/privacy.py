@@ -49,11 +49,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cdp import lake
 from cdp.config import DBT_PROJECT_DIR, Settings
 
 if TYPE_CHECKING:
-    import duckdb
-
+    from cdp.engines import Warehouse
     from ingest.contract import Entity
     from ingest.validate import Validated
 
@@ -450,8 +450,7 @@ def forget(
     eraser = Eraser.load(settings)
     assert eraser is not None
     _scrub_lake(settings, eraser, result)
-    if settings.warehouse.exists():
-        _scrub_warehouse(settings, person, result)
+    _scrub_warehouse(settings, person, result)
     _scrub_exports(settings, person, result)
     log.info(
         "forget %s: %d customer(s), %d record(s), %d lake row(s) erased, %d warehouse row(s), "
@@ -464,41 +463,64 @@ def forget(
 
 
 def _resolve(settings: Settings, person: _Person) -> None:
-    """Customer ids, records and identifiers of the person, from the warehouse (if built)."""
-    import duckdb
+    """Customer ids, records and identifiers of the person, from the warehouse (if built).
 
-    if not settings.warehouse.exists():
+    The identifiers reach the engine as registered tables, never as SQL text (engines log statements).
+    """
+    from cdp.engines import connect
+
+    if not _built(settings):
         return
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        if not _has_table(con, "marts", "customer_identity_map") or not _has_table(
-            con, "intermediate", "int_identity_records_unioned"
+    with connect(settings, read_only=True) as warehouse:
+        if "customer_identity_map" not in warehouse.tables("marts") or (
+            "int_identity_records_unioned" not in warehouse.tables("intermediate")
         ):
             return
-        con.execute(
-            "create temp view person_records as select map.customer_id, rec.record_key, "
-            "rec.email_normalized, rec.phone_e164 from marts.customer_identity_map as map "
-            "inner join intermediate.int_identity_records_unioned as rec on rec.source = map.source "
-            "and rec.entity = map.entity and rec.source_record_id = map.source_record_id"
-        )
+        _resolve_in(warehouse, person)
+
+
+def _built(settings: Settings) -> bool:
+    """False only for a DuckDB home without a warehouse file yet (Spark reports missing schemas)."""
+    return settings.engine != "duckdb" or settings.warehouse.exists()
+
+
+def _values(warehouse: Warehouse, name: str, values: Iterable[str]) -> str:
+    """Register ``values`` as a one-column (``v``) view and return its name."""
+    warehouse.register(name, pa.table({"v": pa.array(sorted(values), pa.string())}))
+    return name
+
+
+def _resolve_in(warehouse: Warehouse, person: _Person) -> None:
+    warehouse.temp_table(
+        "forget_person_records",
+        "select map.customer_id, rec.record_key, rec.email_normalized, rec.phone_e164 "
+        "from marts.customer_identity_map as map "
+        "inner join intermediate.int_identity_records_unioned as rec on rec.source = map.source "
+        "and rec.entity = map.entity and rec.source_record_id = map.source_record_id",
+    )
+    try:
         found = set(person.customer_ids)
         for column, values in (("email_normalized", person.emails), ("phone_e164", person.phones)):
             if values:
-                rows = con.execute(
-                    f"select distinct customer_id from person_records where {column} in "
-                    f"(select unnest(?::varchar[]))", [sorted(values)],
-                ).fetchall()
+                view = _values(warehouse, "forget_given", values)
+                rows = warehouse.rows(
+                    f"select distinct customer_id from forget_person_records "
+                    f"where {column} in (select v from {view})"
+                )
                 found |= {r[0] for r in rows}
         if not person.customer_ids and len(found) > 1:
             raise ForgetError(
                 f"the address belongs to {len(found)} different customers (a shared or placeholder "
                 "address); forget them by --customer-id instead"
             )
-        rows = con.execute(
-            "select customer_id, record_key, email_normalized, phone_e164 from person_records "
-            "where customer_id in (select unnest(?::varchar[]))", [sorted(found)],
-        ).fetchall()
+        ids = _values(warehouse, "forget_found_ids", found)
+        rows = warehouse.rows(
+            "select customer_id, record_key, email_normalized, phone_e164 from forget_person_records "
+            f"where customer_id in (select v from {ids})"
+        )
         person.customer_ids = {r[0] for r in rows} or person.customer_ids
         person.record_keys = {r[1] for r in rows}
+        ids = _values(warehouse, "forget_found_ids", person.customer_ids)
         candidates_email = {r[2] for r in rows if r[2]}
         candidates_phone = {r[3] for r in rows if r[3]}
         # Only identifiers no other customer holds: tombstoning a shared address (info@shop) would
@@ -509,21 +531,14 @@ def _resolve(settings: Settings, person: _Person) -> None:
         ):
             if not candidates:
                 continue
-            shared = con.execute(
-                f"select distinct {column} from person_records where {column} in "
-                f"(select unnest(?::varchar[])) and customer_id not in (select unnest(?::varchar[]))",
-                [sorted(candidates), sorted(person.customer_ids)],
-            ).fetchall()
+            view = _values(warehouse, "forget_candidates", candidates)
+            shared = warehouse.rows(
+                f"select distinct {column} from forget_person_records where {column} in "
+                f"(select v from {view}) and customer_id not in (select v from {ids})"
+            )
             target |= candidates - {r[0] for r in shared}
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    finally:
+        warehouse.drop_temp_table("forget_person_records")
 
 
 def _write_tombstones(
@@ -568,13 +583,13 @@ def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> Non
                 landed_file = folder / PART
                 if landed_file.exists():
                     # Only the identifier columns to find matches; the whole partition only if one does.
-                    table = pq.read_table(landed_file, columns=_identifier_columns(source, entity.name))
+                    table = lake.read_table(landed_file, columns=_identifier_columns(source, entity.name))
                     mask = eraser.landed_mask(source, entity.name, table)
                     if mask.any():
-                        table = pq.read_table(landed_file)
+                        table = lake.read_table(landed_file)
                         gone = table.filter(pa.array(mask))
                         kept = table.filter(pa.array(~mask))
-                        _replace_parquet(landed_file, kept, PARQUET_OPTIONS)
+                        lake.write_table(landed_file, kept, **PARQUET_OPTIONS)
                         changes[entity.name] = {"landed": int(mask.sum()), "flagged": flag_counts(kept)}
                         for child in entity.children:
                             child_file = (
@@ -582,18 +597,18 @@ def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> Non
                             )
                             if not child_file.exists():
                                 continue
-                            ctable = pq.read_table(child_file)
+                            ctable = lake.read_table(child_file)
                             ckept, n = _drop_children(child, ctable, gone)
                             if n:
-                                _replace_parquet(child_file, ckept, PARQUET_OPTIONS)
+                                lake.write_table(child_file, ckept, **PARQUET_OPTIONS)
                                 changes[child.name] = {"landed": n, "flagged": flag_counts(ckept)}
                 q_file = settings.lake / "quarantine" / source / entity.name / folder.name / PART
                 if q_file.exists():
-                    qtable = pq.read_table(q_file)
+                    qtable = lake.read_table(q_file)
                     qmask = eraser.quarantine_mask(source, qtable)
                     if qmask.any():
                         qkept = qtable.filter(pa.array(~qmask))
-                        _replace_parquet(q_file, qkept, PARQUET_OPTIONS)
+                        lake.write_table(q_file, qkept, **PARQUET_OPTIONS)
                         changes.setdefault(entity.name, {})["quarantined"] = int(qmask.sum())
                         changes[entity.name]["reasons"] = Counter(qkept.column("_reason").to_pylist())
                 for name, change in changes.items():
@@ -622,17 +637,6 @@ def _landed_sources(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name in known) if root.exists() else []
 
 
-def _replace_parquet(path: Path, table: pa.Table, options: dict[str, Any]) -> None:
-    """Write next to the partition (not matching ``*.parquet``) and rename over it: atomic."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, **options)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def _update_manifest(path: Path, changes: dict[str, dict[str, Any]]) -> None:
     if not path.exists():
         return
@@ -651,9 +655,7 @@ def _update_manifest(path: Path, changes: dict[str, dict[str, Any]]) -> None:
         if "reasons" in change:
             stats["reasons"] = dict(sorted(change["reasons"].items()))
         entities[name] = _ordered(stats)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    lake.write_text(path, json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
 def _ordered(stats: dict[str, Any]) -> dict[str, Any]:
@@ -671,9 +673,12 @@ def _ordered(stats: dict[str, Any]) -> dict[str, Any]:
 
 def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) -> None:
     """Delete the person's rows from marts, restricted, ops, snapshots (customer_id) and intermediate
-    tables (identifiers)."""
-    import duckdb
+    tables (identifiers). One transaction on DuckDB; on Spark table by table (a failed run is
+    completed by running the same request again: the tombstones stay)."""
+    from cdp.engines import connect
 
+    if not _built(settings):
+        return
     keys = sorted(person.record_keys)
     ids = {
         "customer_ids": sorted(person.customer_ids),
@@ -691,38 +696,52 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
             k.removeprefix("social:profiles:") for k in keys if k.startswith("social:profiles:")
         ),
     }
-    with duckdb.connect(str(settings.warehouse)) as con:
-        columns: dict[tuple[str, str], set[str]] = {}
-        for schema, table, column in con.execute(
-            "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
-            "inner join information_schema.tables as t on c.table_schema = t.table_schema "
-            "and c.table_name = t.table_name where t.table_type = 'BASE TABLE' "
-            "and c.table_schema in ('marts', 'restricted', 'ops', 'snapshots', 'intermediate')"
-        ).fetchall():
-            columns.setdefault((schema, table), set()).add(column)
-        for name, values in ids.items():
-            con.execute(f"create or replace temp table forget_{name} as select unnest(?::varchar[]) as v",
-                        [values])
+    with connect(settings, read_only=False) as warehouse:
+        tables = {
+            (schema, table): set(warehouse.columns(f"{schema}.{table}"))
+            for schema in ("marts", "restricted", "ops", "snapshots", "intermediate")
+            for table in warehouse.tables(schema, views=False)
+        }
         # Orders of the person's accounts and guest orders, for order lines keyed by order_id only.
-        if ("intermediate", "int_ecommerce_orders_deduplicated") in columns:
-            con.execute(
-                "insert into forget_orders select order_id "
-                "from intermediate.int_ecommerce_orders_deduplicated "
-                "where customer_id in (select v from forget_accounts) "
-                "or guest_email_normalized in (select v from forget_emails)"
+        if ("intermediate", "int_ecommerce_orders_deduplicated") in tables:
+            _values(warehouse, "forget_accounts", ids["accounts"])
+            _values(warehouse, "forget_emails", ids["emails"])
+            ids["orders"] = sorted(
+                set(ids["orders"])
+                | {
+                    r[0]
+                    for r in warehouse.rows(
+                        "select order_id from intermediate.int_ecommerce_orders_deduplicated "
+                        "where customer_id in (select v from forget_accounts) "
+                        "or guest_email_normalized in (select v from forget_emails)"
+                    )
+                }
             )
-        con.execute("begin transaction")
-        for (schema, table), cols in sorted(columns.items()):
-            predicates = _predicates(schema, table, cols)
-            if not predicates:
-                continue
-            deleted = con.execute(
-                f'delete from {schema}."{table}" where ' + " or ".join(predicates)
-            ).fetchone()[0]
-            if deleted:
-                result.warehouse_rows_deleted[f"{schema}.{table}"] = int(deleted)
-        con.execute("commit")
-        con.execute("checkpoint")
+        for name, values in ids.items():
+            _values(warehouse, f"forget_{name}", values)
+        where = {
+            f"{schema}.{table}": " or ".join(predicates)
+            for (schema, table), cols in sorted(tables.items())
+            if (predicates := _predicates(schema, table, cols))
+        }
+        # Which tables hold the person, in one query: a statement per table costs Spark ~0.5 s each.
+        holding = {
+            name
+            for name, count in warehouse.rows(
+                " union all ".join(
+                    f"select '{name}' as name, count(*) as n from {name} where {predicate}"
+                    for name, predicate in where.items()
+                )
+            )
+            if count
+        } if where else set()
+        with warehouse.transaction():
+            for name in sorted(holding):
+                deleted = warehouse.delete_where(name, where[name])
+                if deleted:
+                    result.warehouse_rows_deleted[name] = deleted
+        if not warehouse.spark:
+            warehouse.execute("checkpoint")
 
 
 # Columns holding a source record key (source:entity:id; a social handle is personal data).
@@ -801,7 +820,7 @@ def _scrub_exports(settings: Settings, person: _Person, result: ForgetResult) ->
             changed.append((folder.name, rel, len(kept), touched[rel][1]))
         if touched and manifest_file.exists():
             _update_export_manifest(manifest_file, touched)
-    if changed and settings.warehouse.exists():
+    if changed:
         _update_segment_exports(settings, changed)
 
 
@@ -826,24 +845,31 @@ def _update_export_manifest(path: Path, touched: dict[str, tuple[int, str]]) -> 
 
 
 def _update_segment_exports(settings: Settings, changed: list[tuple[str, str, int, str]]) -> None:
-    import duckdb
+    """Correct the export history (``ops.segment_exports``) for the files forget rewrote: per run date,
+    the date's rows are read, corrected and written back (no row updates on Spark's Parquet)."""
+    from cdp.engines import connect
 
-    with duckdb.connect(str(settings.warehouse)) as con:
-        if not _has_table(con, "ops", "segment_exports"):
+    if not changed or not _built(settings):
+        return
+    table = "ops.segment_exports"
+    with connect(settings, read_only=False) as warehouse:
+        if "segment_exports" not in warehouse.tables("ops", views=False):
             return
-        for day, rel, rows, digest in changed:
-            if rel.endswith((".added.csv", ".removed.csv")):
-                kind = "added" if rel.endswith(".added.csv") else "removed"
-                base = rel.removesuffix(f".{kind}.csv") + ".csv"
-                con.execute(
-                    f"update ops.segment_exports set {kind} = ? where run_date = ? and file = ?",
-                    [rows, day, base],
-                )
-            else:
-                con.execute(
-                    "update ops.segment_exports set rows = ?, sha256 = ? where run_date = ? and file = ?",
-                    [rows, digest, day, rel],
-                )
+        columns = ", ".join(warehouse.dialect.quote(c) for c in warehouse.columns(table) if c != "run_date")
+        for day in sorted({d for d, _, _, _ in changed}):
+            current = warehouse.arrow(f"select {columns} from {table} where run_date = date '{day}'")
+            rows = current.to_pylist()
+            by_file = {row["file"]: row for row in rows}
+            for _, rel, count, digest in (c for c in changed if c[0] == day):
+                if rel.endswith((".added.csv", ".removed.csv")):
+                    kind = "added" if rel.endswith(".added.csv") else "removed"
+                    row = by_file.get(rel.removesuffix(f".{kind}.csv") + ".csv")
+                    if row is not None:
+                        row[kind] = count
+                elif rel in by_file:
+                    by_file[rel].update(rows=count, sha256=digest)
+            corrected = pa.Table.from_pylist(rows, current.schema)
+            warehouse.replace_date_rows(table, date.fromisoformat(day), corrected)
 
 
 def _write_audit(settings: Settings, result: ForgetResult, reason: str) -> None:
@@ -920,17 +946,18 @@ def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
 
 
 def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:
-    import duckdb
+    from cdp.engines import connect
 
-    if not settings.warehouse.exists():
+    if not _built(settings):
         return []
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        if not _has_table(con, "intermediate", "int_messaging_unsubscribes_deduplicated"):
+    with connect(settings, read_only=True) as warehouse:
+        if "int_messaging_unsubscribes_deduplicated" not in warehouse.tables("intermediate"):
             return []
-        rows = con.execute(
+        rows = warehouse.rows(
             "select channel, coalesce(email_normalized, phone_e164) as address, min(unsubscribed_at) "
-            "from intermediate.int_messaging_unsubscribes_deduplicated group by all order by 3, 1, 2"
-        ).fetchall()
+            "from intermediate.int_messaging_unsubscribes_deduplicated "
+            "group by channel, coalesce(email_normalized, phone_e164) order by 3, 1, 2"
+        )
     return [
         Suppression(
             channel=channel,

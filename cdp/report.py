@@ -194,7 +194,7 @@ def _signed(before: int | None, now: int) -> str:
 def _landing_rows(settings: Settings, run_date: date) -> list[tuple[str, str, int, int, int]]:
     rows = []
     for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(path.read_text(encoding="utf-8"))
         for entity, stats in sorted(manifest["entities"].items()):
             rows.append(
                 (

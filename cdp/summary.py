@@ -92,7 +92,7 @@ def _manifests(settings: Settings, dates: list[date]) -> list[dict[str, Any]]:
     found = []
     for run_date in dates:
         for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
-            found.append(json.loads(Path(path).read_text()))
+            found.append(json.loads(path.read_text(encoding="utf-8")))
     return found
 
 

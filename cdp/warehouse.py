@@ -88,9 +88,16 @@ def dbt_vars() -> dict[str, Any]:
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment variables the dbt project reads (profiles.yml and the sources)."""
+    from cdp.lake import uri
+
     env = {
         "CDP_WAREHOUSE": str(settings.warehouse),
-        "CDP_LAKE": str(settings.lake),
+        # s3://... for DuckDB (fsspec, cdp.dbt_lake_plugin), s3a://... for Spark (Hadoop's S3A).
+        "CDP_LAKE": uri(settings.lake, settings.engine),
+        # The config files stay in the home folder wherever the lake is (the sources' default is
+        # <lake>/../config, which only holds for the default lake).
+        "CDP_SUPPRESSION_FILE": str(settings.suppression_file),
+        "CDP_IDENTITY_OVERRIDES_FILE": str(settings.identity_overrides_file),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # int_identity_match_parameters: the deployment's trained model, else the shipped seed.
         "CDP_IDENTITY_MODEL_FILE": "",

@@ -41,12 +41,13 @@ def quarantine_rate(stats: dict[str, Any]) -> float:
 def read_partition(path: Path, spec: EntitySpec) -> tuple[pd.DataFrame, list[str]]:
     """The checked columns only (decimals as float64); also the contract columns the file lacks."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    present = set(pq.read_schema(path).names)
+    from cdp import lake
+
+    present = set(lake.read_schema(path).names)
     missing = [c for c in spec.column_names if c not in present]
     columns = [c for c in spec.checked_columns if c in present]
-    table = pq.read_table(path, columns=columns)
+    table = lake.read_table(path, columns=columns)
     for name in spec.decimal_columns:
         if name in table.column_names and pa.types.is_decimal(table.schema.field(name).type):
             index = table.column_names.index(name)

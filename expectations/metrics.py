@@ -24,6 +24,8 @@ from expectations.contracts import EntitySpec, entity_specs
 from expectations.landed import quarantine_rate, read_manifest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cdp.config import Settings
     from cdp.engines import Warehouse
 
@@ -82,7 +84,7 @@ def _quarantine_rates(settings: Settings, run_date: date) -> list[Metric]:
     return out
 
 
-def _partitions(settings: Settings, spec: EntitySpec, run_date: date) -> list[str]:
+def _partitions(settings: Settings, spec: EntitySpec, run_date: date) -> list[Path]:
     """Landed partition files of ``spec`` with load_date ≤ run_date."""
     root = settings.lake / "landing" / spec.source / spec.entity
     files = []
@@ -92,7 +94,7 @@ def _partitions(settings: Settings, spec: EntitySpec, run_date: date) -> list[st
         except ValueError:
             continue
         if load_date <= run_date:
-            files.append(str(path))
+            files.append(path)
     return files
 
 

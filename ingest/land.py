@@ -1,9 +1,10 @@
 """Land one source's drop for one date: check every file, stream → validate → Parquet, publish, manifest.
 
-All output is staged in ``<lake>/.tmp/`` and only moved into place once every entity of the source
-has been written, so a failure anywhere leaves the lake exactly as it was. Each partition file is
-published with ``os.replace`` (atomic), replacing the previous one for that date; the manifest is
-written last.
+All output is staged on local disk (``<lake>/.tmp/``, or the home's cache for an object-store lake) and
+only put into place once every entity of the source has been written, so a failure while reading
+leaves the lake exactly as it was. Each partition file is published atomically (a rename in a local
+lake, one whole-object upload on an object store: :mod:`cdp.lake`), replacing the previous one for
+that date; the manifest is written last, so readers that go by manifests never see a half-landed date.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdp import lake
 from cdp.config import Settings
 
 from .contract import QUARANTINE_SCHEMA, Contract, Entity, load_contract
@@ -275,25 +276,9 @@ def _prefetch(batches: Iterator, depth: int = 1) -> Iterator:
         worker.join()
 
 
-def _publish(staged: Path, target: Path) -> None:
-    """Move a staged partition file into place atomically and drop anything else in that partition."""
-    target.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target / PART)
-    for other in target.iterdir():
-        if other.name != PART:
-            shutil.rmtree(other) if other.is_dir() else other.unlink()
-
-
 def _rel(path: str | None, settings: Settings) -> str | None:
-    """Manifest paths are relative to the lake, so a moved home folder stays consistent."""
-    return None if path is None else Path(path).relative_to(settings.lake).as_posix()
-
-
-def _write_json_atomic(path: Path, doc: dict, stage: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stage / path.name
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Manifest paths are relative to the lake, so a moved home folder (or bucket) stays consistent."""
+    return None if path is None else lake.relative(path, settings.lake)
 
 
 def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
@@ -309,7 +294,7 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
     infos = _inspect_all(contract, folder, load_date)
     eraser = Eraser.load(settings)
 
-    tmp_root = settings.lake / ".tmp"
+    tmp_root = lake.staging_root(settings.lake, settings.cache)
     stage = tmp_root / f"{source}-{load_date.isoformat()}-{uuid.uuid4().hex[:12]}"
     stage.mkdir(parents=True)
     try:
@@ -320,13 +305,13 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
             ):
                 reports[rep.entity] = rep
         for name, rep in reports.items():
-            dest = partition(settings, "landing", source, name, load_date)
-            _publish(stage / "landing" / name / PART, dest)
-            rep.landed_path = str(dest / PART)
+            dest = partition(settings, "landing", source, name, load_date) / PART
+            lake.publish_file(stage / "landing" / name / PART, dest)
+            rep.landed_path = str(dest)
             if rep.derived_from is None:
-                qdest = partition(settings, "quarantine", source, name, load_date)
-                _publish(stage / "quarantine" / name / PART, qdest)
-                rep.quarantine_path = str(qdest / PART)
+                qdest = partition(settings, "quarantine", source, name, load_date) / PART
+                lake.publish_file(stage / "quarantine" / name / PART, qdest)
+                rep.quarantine_path = str(qdest)
         mpath = manifest_path(settings, source, load_date)
         doc = {
             "source": source,
@@ -342,7 +327,7 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
                 for name, rep in reports.items()
             },
         }
-        _write_json_atomic(mpath, doc, stage)
+        lake.write_text(mpath, json.dumps(doc, indent=2, sort_keys=False) + "\n")
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         with contextlib.suppress(OSError):  # other loads may be staging there too

@@ -20,6 +20,7 @@ import math
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -121,6 +122,12 @@ def test_same_tables_on_both_engines(homes: tuple[Settings, Settings]) -> None:
 
 @pytest.mark.parametrize("schema", SCHEMAS)
 def test_same_rows_on_both_engines(homes: tuple[Settings, Settings], schema: str) -> None:
+    differences = _differences(homes, schema)
+    assert not differences, "\n".join(differences)
+
+
+def _differences(homes: tuple[Settings, Settings], schema: str) -> list[str]:
+    """Every table of ``schema`` whose columns or rows differ between the engines."""
     duck, spark = homes
     with connect(duck) as wh:
         tables = wh.tables(schema)
@@ -139,7 +146,7 @@ def test_same_rows_on_both_engines(homes: tuple[Settings, Settings], schema: str
             if unequal:
                 differences.append(f"{table}: rows differ in {', '.join(unequal)}")
                 break
-    assert not differences, "\n".join(differences)
+    return differences
 
 
 def test_same_customer_for_every_source_record(homes: tuple[Settings, Settings]) -> None:
@@ -162,12 +169,8 @@ def test_same_mart_gate_verdict(runs: dict[str, dict]) -> None:
 def test_same_export_files_byte_for_byte(homes: tuple[Settings, Settings]) -> None:
     duck, spark = homes
     for day in (END - timedelta(days=DAYS), END):
-        left, right = duck.exports / day.isoformat(), spark.exports / day.isoformat()
-        files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
-        assert files == sorted(p.relative_to(right) for p in right.rglob("*") if p.is_file())
+        files = _same_export_files(duck, spark, day)
         assert any(f.name.endswith(".removed.csv") for f in files), day
-        differ = [str(f) for f in files if (left / f).read_bytes() != (right / f).read_bytes()]
-        assert not differ, f"{day}: files differ between DuckDB and Spark: {differ}"
     # The second night's deltas are real (members joined and left between the nights).
     manifest = json.loads((duck.exports / END.isoformat() / "manifest.json").read_text())
     changes = [
@@ -176,6 +179,16 @@ def test_same_export_files_byte_for_byte(homes: tuple[Settings, Settings]) -> No
         for item in segment["destinations"].values()
     ]
     assert sum(changes) > 0
+
+
+def _same_export_files(duck: Settings, spark: Settings, day: date) -> list[Path]:
+    """The day's export files (asserted the same names and bytes on both engines)."""
+    left, right = duck.exports / day.isoformat(), spark.exports / day.isoformat()
+    files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(right) for p in right.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if (left / f).read_bytes() != (right / f).read_bytes()]
+    assert not differ, f"{day}: files differ between DuckDB and Spark: {differ}"
+    return files
 
 
 def test_same_explanation_on_both_engines(homes: tuple[Settings, Settings]) -> None:
@@ -210,3 +223,34 @@ def test_same_trained_match_model(homes: tuple[Settings, Settings], tmp_path) ->
     train(duck, tmp_path / "duckdb.csv")
     train(spark, tmp_path / "spark.csv")
     assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "spark.csv").read_bytes()
+
+
+def test_forget_erases_the_same_rows_on_both_engines(homes: tuple[Settings, Settings]) -> None:
+    """``cdp forget`` on Spark (Parquet tables rewritten without the person) leaves the same
+    warehouse, lake and export files as on DuckDB (row deletes). Runs last: it changes both homes."""
+    from cdp.privacy import ForgetError, forget
+
+    duck, spark = homes
+    with connect(duck) as wh:  # an exported customer with several source records
+        customer_id = wh.rows(
+            "select m.customer_id from marts.customer_identity_map as m "
+            "inner join ops.segment_membership as s on s.customer_id = m.customer_id "
+            f"where s.run_date = date '{END.isoformat()}' and not s.is_control "
+            "group by m.customer_id having count(distinct m.record_key) > 1 order by m.customer_id limit 1"
+        )[0][0]
+    left, right = forget(duck, customer_id=customer_id), forget(spark, customer_id=customer_id)
+    assert left.records > 1
+    assert left.export_rows_removed > 0
+    assert (left.customers, left.records, left.lake_rows_erased, left.partitions_rewritten) == (
+        right.customers, right.records, right.lake_rows_erased, right.partitions_rewritten
+    )
+    assert left.warehouse_rows_deleted == right.warehouse_rows_deleted
+    assert (left.export_rows_removed, left.export_files_rewritten) == (
+        right.export_rows_removed, right.export_files_rewritten
+    )
+    differences = [d for schema in SCHEMAS for d in _differences(homes, schema)]
+    assert not differences, "\n".join(differences)
+    for day in (END - timedelta(days=DAYS), END):
+        _same_export_files(duck, spark, day)
+    with pytest.raises(ForgetError, match="no such customer_id"):
+        forget(spark, customer_id=customer_id)
