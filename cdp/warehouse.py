@@ -271,8 +271,16 @@ def _node_results(run_result: Any) -> list[dict[str, Any]]:
     return nodes
 
 
+_JAVA_FRAME = re.compile(r"^\s*(at [\w$.<>]+\(|\.\.\. \d+ more)")
+
+
 def _redact(message: str) -> str:
-    """Drop quoted literals (data values in database errors) and keep the first lines."""
+    """Drop quoted literals (data values in database errors), Java stack frames (Spark's errors carry
+    them) and py4j's wrapper line; keep the first lines."""
     text = _QUOTED.sub("'…'", message)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not _JAVA_FRAME.match(line) and "An error occurred while calling" not in line
+    ]
     return " | ".join(lines[:6])[:1000]

@@ -8,7 +8,9 @@ relative), the same customer_id for every source record, the same gate verdict a
 files byte for byte (the second night's include the added/removed deltas against the first), the
 same explanation of a customer and the same trained match model. The last night runs twice on Spark
 (build, exports, gate): a re-run replaces its date, so Spark's tables and files still equal DuckDB's
-single run.
+single run. Then one customer is forgotten on both engines (compared again), and a night with an
+unreadable landed file and a broken consent flag show that a failed model or gate publishes nothing
+on Spark.
 Spark needs Java: when it cannot start, the test fails with the reason (it is never skipped). Data
 tests run on the last night only, on both engines.
 """
@@ -254,3 +256,41 @@ def test_forget_erases_the_same_rows_on_both_engines(homes: tuple[Settings, Sett
         _same_export_files(duck, spark, day)
     with pytest.raises(ForgetError, match="no such customer_id"):
         forget(spark, customer_id=customer_id)
+
+
+def test_a_failed_night_on_spark_publishes_nothing(homes: tuple[Settings, Settings]) -> None:
+    """The DuckDB rules on Spark: a model that fails stops everything downstream of it (the marts
+    keep the last good night, nothing is exported), and a critical expectation fails the mart gate
+    (Great Expectations on Spark DataFrames). Runs last: it changes the Spark home."""
+    import expectations
+    from cdp.warehouse import WarehouseBuildError
+
+    _, spark = homes
+    bad_day = END + timedelta(days=1)
+    kept = {t: _rows(spark, t, _columns(spark, t)) for t in ("marts.dim_customers", "marts.customer_rfm")}
+    members = spark.lake / "landing" / "pos" / "loyalty_members" / f"load_date={bad_day.isoformat()}"
+    members.mkdir(parents=True)
+    (members / "part-0.parquet").write_bytes(b"not a parquet file")  # an identity input, unreadable
+    with pytest.raises(WarehouseBuildError) as failed:
+        pipeline.build_warehouse(spark, bad_day)
+    message = str(failed.value)  # Spark fails while registering the sources, before any model
+    assert "loyalty_members/load_date=" in message
+    assert "CANNOT_READ_FILE_FOOTER" in message
+    assert "at org.apache" not in message, "a Java stack trace in the error"
+    for table, rows in kept.items():
+        assert _rows(spark, table, _columns(spark, table)) == rows, f"{table} changed by a failed night"
+    with connect(spark) as wh:
+        assert wh.row(
+            f"select count(*) from ops.segment_membership where run_date = date '{bad_day.isoformat()}'"
+        ) == (0,)
+    assert not (spark.exports / bad_day.isoformat()).exists()
+
+    # Consent broken in the contacts the exports read: the gate stops the night before any export.
+    with connect(spark) as wh:
+        table = "restricted.audience_contacts"
+        frame = wh._handle.table(table)
+        frame.selectExpr(
+            *[("true as can_email" if c == "can_email" else c) for c in frame.columns]
+        ).localCheckpoint(eager=True).write.insertInto(table, overwrite=True)
+    with pytest.raises(expectations.GateFailed, match=r"restricted\.audience_contacts"):
+        pipeline.gate_marts(spark, END)
