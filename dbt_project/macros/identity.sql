@@ -255,12 +255,16 @@ select * from {{ prefix }}_converged
 {%- endmacro %}
 
 {#- Strong attributes of two records (aliases with int_identity_records_standardised columns) that say
-    they are different people: both birth dates known and different while the first names are not the
-    same ... (one conflicting attribute is taken as a typo when the other one agrees exactly: a
-    household or a family email conflicts on both, a mistyped birth date on one) -#}
+    they are different people: both birth dates known and different while the first names are not
+    within identity_name_distances[1] edits ... (one conflicting attribute is taken as a typo when the
+    other one agrees or nearly agrees: a household or a family email conflicts on both, a mistyped
+    birth date on one; FEBRL4 replaces whole birth dates and types first names with an edit or two) -#}
 {% macro birth_dates_conflict(left, right) -%}
+    {%- set distance = var('identity_name_distances')[1] | int -%}
     coalesce({{ left }}.birth_date_key <> {{ right }}.birth_date_key, false)
-    and not coalesce({{ left }}.first_name_key = {{ right }}.first_name_key, false)
+    and not coalesce(
+        {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} <= {{ distance }}, false
+    )
 {%- endmacro %}
 
 {#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
