@@ -313,11 +313,13 @@ class Warehouse:
         finally:
             self._handle.unregister("_cdp_replacement")
 
-    def delete_where(self, table: str, predicate: str) -> int:
+    def delete_where(self, table: str, predicate: str, matched: int | None = None) -> int:
         """Delete the rows of ``table`` where ``predicate`` is true (a NULL keeps the row, as in SQL's
-        ``delete``); returns how many. Parquet tables on Spark have no row deletes: the kept rows
-        overwrite the whole table (every partition: static overwrite)."""
-        matched = int(self.row(f"select count(*) from {table} where {predicate}")[0])
+        ``delete``); returns how many (``matched``, when the caller counted them already). Parquet
+        tables on Spark have no row deletes: the kept rows overwrite the whole table (every
+        partition: static overwrite)."""
+        if matched is None:
+            matched = int(self.row(f"select count(*) from {table} where {predicate}")[0])
         if not matched:
             return 0
         if not self.spark:

@@ -20,8 +20,9 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -91,29 +92,27 @@ def write_table(path: Path, table: pa.Table, **options: Any) -> None:
     """Write one Parquet file; readers see the old file or the new one, never a partial one."""
     import pyarrow.parquet as pq
 
-    if is_remote(path):
-        with path.open("wb") as out:  # one object, published when the upload completes
-            pq.write_table(table, out, **options)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # not matched by *.parquet globs
-    try:
-        pq.write_table(table, tmp, **options)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    _write_atomic(path, lambda out: pq.write_table(table, out, **options))
 
 
 def write_text(path: Path, text: str) -> None:
     """Write a small text file (a manifest) atomically."""
+    _write_atomic(path, lambda out: out.write(text.encode("utf-8")))
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Run ``write`` on a binary handle so that readers of ``path`` see the old file or the new one:
+    one object, published when its upload completes, on an object store; locally a file beside the
+    target (not matched by ``*.parquet`` globs) renamed over it."""
     if is_remote(path):
-        path.write_text(text, encoding="utf-8")
+        with path.open("wb") as out:
+            write(out)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("wb") as out:
+            write(out)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -726,7 +726,7 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
         }
         # Which tables hold the person, in one query: a statement per table costs Spark ~0.5 s each.
         holding = {
-            name
+            name: int(count)
             for name, count in warehouse.rows(
                 " union all ".join(
                     f"select '{name}' as name, count(*) as n from {name} where {predicate}"
@@ -734,12 +734,10 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
                 )
             )
             if count
-        } if where else set()
+        } if where else {}
         with warehouse.transaction():
-            for name in sorted(holding):
-                deleted = warehouse.delete_where(name, where[name])
-                if deleted:
-                    result.warehouse_rows_deleted[name] = deleted
+            for name, count in sorted(holding.items()):
+                result.warehouse_rows_deleted[name] = warehouse.delete_where(name, where[name], count)
         if not warehouse.spark:
             warehouse.execute("checkpoint")
 
