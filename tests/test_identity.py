@@ -8,6 +8,8 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
   and first names conflict).
 * Three strangers whose cashier typed the store's phone -> must stay apart (first names conflict).
 * Two records with test@test.com -> the junk list keeps them apart.
+* Rosa: three records chained by an email (first two) and a phone (last two): one customer whose first
+  and last record are not linked directly.
 * Sam: 30 records chained by an email or a phone shared with the next record (a data-entry loop): one
   cluster too big to publish -> split on strong links (none) and listed for review.
 """
@@ -56,6 +58,9 @@ def write_identity_cases(lake: Path) -> None:
         member("S103", "Noor", "Visser", phone="+31205550199"),
         member("J001", "Lotte", "Smit", email="test@test.com"),
         member("J002", "Bram", "Mulder", email="TEST@test.com"),
+        member("R001", "Rosa", "Jansen", email="rosa.jansen@example.org"),
+        member("R002", "Rosa", "Jansen", email="rosa.jansen@example.org", phone="+31 6 1234 9876"),
+        member("R003", "Rosa", "Jansen", phone="06-12349876"),
     ]
     # Sam's chain: neighbours share an email or a phone, alternately; no identifier joins more than two.
     members += [
@@ -222,3 +227,55 @@ def test_identity_train_writes_the_model_later_builds_score_with(resolved: Setti
         "select m_probability from intermediate.int_identity_match_parameters where comparison = 'prior'",
     )
     assert used[0][0] == pytest.approx(trained.prior, rel=1e-6)
+
+
+_GROUPS = (
+    "select record_key, pass1_label, review_reason from intermediate.int_identity_records_grouped "
+    "order by record_key"
+)
+
+
+def test_next_night_regroups_only_what_changed_and_equals_a_full_rebuild(
+    resolved: Settings, tmp_path: Path
+) -> None:
+    """The next night brings a new record for Kees and a keep_apart override for Rosa's first and last
+    records (linked only through the second): only their groups are recomputed, and the result is a
+    full rebuild's."""
+    import shutil
+
+    from test_dbt_models import NEXT_DATE
+
+    resolved.identity_model_file.unlink(missing_ok=True)  # the shipped model (an earlier test trained one)
+    left, right = "pos:loyalty_members:R001", "pos:loyalty_members:R003"
+    assert link(resolved, left, right) is None or not link(resolved, left, right)[1]
+    assert customer(resolved, left) == customer(resolved, right)
+    write_overrides(resolved, [f"keep_apart,{left},{right},two people behind one email,ops,2024-03-11"])
+    new_web_account = {
+        "customer_id": "WK02",
+        "first_name": "Kees",
+        "last_name": "van Dam",
+        "birthday": date(1970, 2, 3),
+        "address_line1": "Dorpsstraat 5",
+        "address_postcode": "1234 AB",
+        "address_city": "Leiden",
+        "updated_at": ts("2024-03-11 09:00:00"),
+    }
+    land(resolved.lake, NEXT_DATE, "ecommerce", "customers", [new_web_account])
+    build(resolved, NEXT_DATE, data_tests=False)
+
+    fresh = Settings.load(home=tmp_path / "fresh").ensure()
+    shutil.copytree(resolved.lake, fresh.lake, dirs_exist_ok=True)
+    shutil.copytree(resolved.config_dir, fresh.config_dir, dirs_exist_ok=True)
+    build(fresh, NEXT_DATE, data_tests=False)
+    assert query(resolved, _GROUPS) == query(fresh, _GROUPS)
+    assert customer(resolved, left) != customer(resolved, right)
+    assert customer(resolved, "ecommerce:customers:WK02") == customer(resolved, "pos:loyalty_members:K001")
+    grouped_on = dict(
+        query(resolved, "select record_key, grouped_on from intermediate.int_identity_records_grouped")
+    )
+    touched = [left, right, "pos:loyalty_members:R002", "ecommerce:customers:WK02"]
+    touched.append("pos:loyalty_members:K001")
+    assert {grouped_on[key] for key in touched} == {NEXT_DATE}
+    untouched = ["pos:loyalty_members:L001", "pos:loyalty_members:T001", "pos:loyalty_members:S101"]
+    assert {grouped_on[key] for key in untouched} == {RUN_DATE}
+
