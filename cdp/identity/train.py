@@ -90,6 +90,7 @@ BLOCKING_KEY_LEVELS = {
     "address_key": (("address", 2),),
     "city_key": (("city", 1),),
     "gender_key": (("gender", 1),),
+    "house_number_key": (),  # part of the address line: forces no comparison level
 }
 
 

@@ -3,11 +3,14 @@
 --     (int_identity_identifiers_screened; link_rule email / phone / email+phone);
 --   * probabilistic: match_probability >= identity_match_threshold (int_identity_pairs_scored);
 --   * override: a force_merge row of the overrides file (<home>/config/identity_overrides.csv).
--- Guard: a link between records whose strong attributes conflict is rejected (both birth dates known
--- and different; or both first names known, in Latin letters, more than identity_name_distances[1]
--- edits apart either way round), so a family email or a store phone typed for many members does not
--- glue two people. A keep_apart override rejects the link too. Overrides win over the guard.
+-- Guard: a link between records whose strong attributes conflict is rejected (macros/identity.sql:
+-- birth dates known and more than a typo apart, or first names known, in Latin letters, more than
+-- identity_name_distances[1] edits apart and not swapped - each a conflict only when the other
+-- attribute does not agree), so a household at one address does not merge. A keep_apart override
+-- rejects the link too; so does, with identity_probabilistic_needs_personal_evidence, a probabilistic
+-- link without first names or birth dates agreeing. Overrides win over the guard.
 {%- set threshold = var('identity_match_threshold') %}
+{%- set personal_evidence = var('identity_probabilistic_needs_personal_evidence') %}
 with
 
 screened as (
@@ -104,6 +107,13 @@ candidates as (
         coalesce(identifier_pairs.shares_phone, 0) = 1 as shares_phone,
         scored.match_weight,
         scored.match_probability,
+        {%- if personal_evidence %}
+        not (identifier_pairs.record_key_l is not null or override_pairs.record_key_l is not null)
+        and coalesce(scored.gamma_first_name, -1) < 1
+        and coalesce(scored.gamma_birth_date, -1) < 1 as lacks_personal_evidence,
+        {%- else %}
+        false as lacks_personal_evidence,
+        {%- endif %}
         coalesce(override_pairs.force_merge, 0) = 1 as force_merge,
         coalesce(override_pairs.keep_apart, 0) = 1 as keep_apart,
         {{ birth_dates_conflict('left_records', 'right_records') }} as birth_dates_conflict,
@@ -147,8 +157,10 @@ final as (
             when keep_apart then 'keep_apart override'
             when birth_dates_conflict then 'birth dates conflict'
             when first_names_conflict then 'first names conflict'
+            when lacks_personal_evidence then 'no personal evidence'
         end as rejection_reason,
-        force_merge or not (keep_apart or birth_dates_conflict or first_names_conflict)
+        force_merge
+        or not (keep_apart or birth_dates_conflict or first_names_conflict or lacks_personal_evidence)
             as is_accepted
     from candidates
 
