@@ -300,18 +300,13 @@ select * from {{ prefix }}_converged
     )
 {%- endmacro %}
 
-{#- Two ISO birth dates (text 'YYYY-MM-DD') that are one typo apart: one character changed, two
-    adjacent digits of the year, month or day transposed (1937 / 1973), or day and month swapped
-    (an American form). Null when a side is missing. -#}
-{% macro birth_dates_nearly_equal(left, right) -%}
+{#- Two strings one typo apart: at most one character changed, added or dropped, or two adjacent
+    characters transposed ('3129' / '3192'; positions checked up to `length`). Null when a side is
+    missing; true when equal. -#}
+{% macro within_one_typo(left, right, length) -%}
     (
         {{ edit_distance(left, right) }} <= 1
-        or (
-            substr({{ left }}, 1, 4) = substr({{ right }}, 1, 4)
-            and substr({{ left }}, 6, 2) = substr({{ right }}, 9, 2)
-            and substr({{ left }}, 9, 2) = substr({{ right }}, 6, 2)
-        )
-        {%- for position in [1, 2, 3, 6, 9] %}
+        {%- for position in range(1, length) %}
         or (
             substr({{ left }}, {{ position }}, 1) = substr({{ right }}, {{ position + 1 }}, 1)
             and substr({{ left }}, {{ position + 1 }}, 1) = substr({{ right }}, {{ position }}, 1)
@@ -321,6 +316,19 @@ select * from {{ prefix }}_converged
             and substr({{ left }}, {{ position + 2 }}) = substr({{ right }}, {{ position + 2 }})
         )
         {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Two ISO birth dates (text 'YYYY-MM-DD') that are one typo apart: within_one_typo (1937 / 1973),
+    or day and month swapped (an American form). Null when a side is missing. -#}
+{% macro birth_dates_nearly_equal(left, right) -%}
+    (
+        {{ within_one_typo(left, right, 10) }}
+        or (
+            substr({{ left }}, 1, 4) = substr({{ right }}, 1, 4)
+            and substr({{ left }}, 6, 2) = substr({{ right }}, 9, 2)
+            and substr({{ left }}, 9, 2) = substr({{ right }}, 6, 2)
+        )
     )
 {%- endmacro %}
 

@@ -8,7 +8,9 @@
 --     lower-cased with accents folded and spaces collapsed.
 -- name_pair_key (the two names sorted) lets a blocking rule find records whose names were swapped;
 -- house_number_key (the digits of the address line: '17 stephen street' and 'stephen street 17a'
--- alike) lets one find the same person at the same number when street, postcode and city carry typos.
+-- alike) lets one find the same person at the same number when street, postcode and city carry typos;
+-- street_key (the address line without its numbers) lets the address comparison see '23 popplewell
+-- place' and 'popplewell place' as the same street.
 {%- set area_length = var('identity_postcode_area_length') | int %}
 with
 
@@ -82,7 +84,10 @@ final as (
         substr(postcode_key, 1, {{ area_length }}) as postcode_area_key,
         city_key,
         address_key,
-        nullif({{ regexp_replace_all('address_key', '[^0-9]', '') }}, '') as house_number_key
+        nullif({{ regexp_replace_all('address_key', '[^0-9]', '') }}, '') as house_number_key,
+        nullif(
+            trim({{ regexp_replace_all(regexp_replace_all('address_key', '[0-9]+[a-z]*', ''), ' +', ' ') }}), ''
+        ) as street_key
     from keyed
 
 )
