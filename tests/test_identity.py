@@ -8,6 +8,10 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
   and first names conflict, so the email is screened as shared).
 * Three strangers whose cashier typed the store's phone -> must stay apart (first names conflict).
 * Two records with test@test.com -> the junk list keeps them apart.
+* Anna: her web account swaps first and last name and transposes two digits of the birth year -> one
+  customer (a typo, not a conflict).
+* Eva and Tom Bakker share an address; a web account with only their last name and that address links
+  to neither (no personal evidence at a known household).
 * Sam: 30 records chained by an email or a phone shared with the next record (a data-entry loop): one
   cluster too big to publish -> split on strong links (none) and listed for review.
 """
@@ -56,6 +60,35 @@ def write_identity_cases(lake: Path) -> None:
         member("S103", "Noor", "Visser", phone="+31205550199"),
         member("J001", "Lotte", "Smit", email="test@test.com"),
         member("J002", "Bram", "Mulder", email="TEST@test.com"),
+        # Anna: her web account swaps her names and transposes two digits of her birth year.
+        member(
+            "A001",
+            "Anna",
+            "Hendriks",
+            birth_date=date(1973, 4, 16),
+            postcode="2511 AB",
+            city="Den Haag",
+            address="Parkweg 3",
+        ),
+        # A household: Eva and Tom Bakker at one address (they conflict: a known shared location).
+        member(
+            "H001",
+            "Eva",
+            "Bakker",
+            birth_date=date(1980, 1, 1),
+            postcode="1234 CD",
+            city="Zwolle",
+            address="Kerkstraat 9",
+        ),
+        member(
+            "H002",
+            "Tom",
+            "Bakker",
+            birth_date=date(1975, 5, 5),
+            postcode="1234 CD",
+            city="Zwolle",
+            address="Kerkstraat 9",
+        ),
     ]
     # Sam's chain: neighbours share an email or a phone, alternately; no identifier joins more than two.
     members += [
@@ -84,7 +117,26 @@ def write_identity_cases(lake: Path) -> None:
                 "address_postcode": "1234AB",
                 "address_city": "leiden",
                 "updated_at": ts("2024-02-02 10:00:00"),
-            }
+            },
+            {
+                "customer_id": "WA01",
+                "first_name": "Hendriks",
+                "last_name": "Anna",
+                "birthday": date(1937, 4, 16),
+                "address_line1": "parkweg 3",
+                "address_postcode": "2511AB",
+                "address_city": "den haag",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                # Only a last name and the household's address: Eva or Tom?
+                "customer_id": "WH01",
+                "last_name": "Bakker",
+                "address_line1": "kerkstraat 9",
+                "address_postcode": "1234CD",
+                "address_city": "zwolle",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
         ],
     )
 
@@ -152,6 +204,21 @@ def test_family_email_and_store_phone_do_not_glue_strangers(resolved: Settings) 
         "where identifier_status = 'junk'",
     )
     assert junk == [("test@test.com",)]
+
+
+def test_swapped_names_and_transposed_birth_digits_are_typos(resolved: Settings) -> None:
+    anna_pos, anna_web = "pos:loyalty_members:A001", "ecommerce:customers:WA01"
+    assert customer(resolved, anna_pos) == customer(resolved, anna_web)
+    rule, accepted, reason, _ = link(resolved, anna_pos, anna_web)
+    assert (rule, accepted, reason) == ("probabilistic", True, None)
+
+
+def test_household_address_needs_personal_evidence(resolved: Settings) -> None:
+    eva, tom, web = "pos:loyalty_members:H001", "pos:loyalty_members:H002", "ecommerce:customers:WH01"
+    assert len({customer(resolved, key) for key in (eva, tom, web)}) == 3
+    for member_key in (eva, tom):
+        rule, accepted, reason, _ = link(resolved, member_key, web)
+        assert (rule, accepted, reason) == ("probabilistic", False, "no personal evidence")
 
 
 def test_oversized_cluster_is_split_and_listed_for_review(resolved: Settings) -> None:
