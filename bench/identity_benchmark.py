@@ -450,7 +450,7 @@ where
     )
 """
 
-COMPARISONS = {"first_name": 3, "last_name": 3, "birth_date": 2, "postcode": 2, "address": 2, "city": 1}
+COMPARISONS = {"first_name": 3, "last_name": 3, "birth_date": 2, "postcode": 3, "address": 2, "city": 1}
 
 
 def _pairwise(labels: dict[str, str], truth: dict[str, str]) -> PairwiseScore:

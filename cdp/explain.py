@@ -24,9 +24,9 @@ COMPARISONS = ("first_name", "last_name", "birth_date", "postcode", "address", "
 _LEVEL_NAMES = {
     "first_name": {3: "exact", 2: "close", 1: "near", 0: "differs"},
     "last_name": {3: "exact", 2: "close", 1: "near", 0: "differs"},
-    "birth_date": {2: "exact", 1: "one digit off", 0: "differs"},
-    "postcode": {2: "exact", 1: "same area", 0: "differs"},
-    "address": {2: "exact", 1: "close", 0: "differs"},
+    "birth_date": {2: "exact", 1: "one typo off", 0: "differs"},
+    "postcode": {3: "exact", 2: "same area", 1: "one typo off", 0: "differs"},
+    "address": {2: "exact", 1: "close or same street", 0: "differs"},
     "city": {1: "exact", 0: "differs"},
     "gender": {1: "exact", 0: "differs"},
 }

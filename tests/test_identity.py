@@ -5,11 +5,15 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
 * Kees: a loyalty member and a web account with no email or phone in common, a typo in the last name
   and the same birth date, postcode and address -> one customer through the probabilistic model.
 * Tim: Jane's son, his member record carries the family email (Jane's) -> must stay apart (birth dates
-  and first names conflict).
+  and first names conflict, so the email is screened as shared).
 * Three strangers whose cashier typed the store's phone -> must stay apart (first names conflict).
 * Two records with test@test.com -> the junk list keeps them apart.
 * Rosa: three records chained by an email (first two) and a phone (last two): one customer whose first
   and last record are not linked directly.
+* Anna: her web account swaps first and last name and transposes two digits of the birth year -> one
+  customer (a typo, not a conflict).
+* Eva and Tom Bakker share an address; a web account with only their last name and that address links
+  to neither (no personal evidence at a known household).
 * Sam: 30 records chained by an email or a phone shared with the next record (a data-entry loop): one
   cluster too big to publish -> split on strong links (none) and listed for review.
 """
@@ -61,6 +65,35 @@ def write_identity_cases(lake: Path) -> None:
         member("R001", "Rosa", "Jansen", email="rosa.jansen@example.org"),
         member("R002", "Rosa", "Jansen", email="rosa.jansen@example.org", phone="+31 6 1234 9876"),
         member("R003", "Rosa", "Jansen", phone="06-12349876"),
+        # Anna: her web account swaps her names and transposes two digits of her birth year.
+        member(
+            "A001",
+            "Anna",
+            "Hendriks",
+            birth_date=date(1973, 4, 16),
+            postcode="2511 AB",
+            city="Den Haag",
+            address="Parkweg 3",
+        ),
+        # A household: Eva and Tom Bakker at one address (they conflict: a known shared location).
+        member(
+            "H001",
+            "Eva",
+            "Bakker",
+            birth_date=date(1980, 1, 1),
+            postcode="1234 CD",
+            city="Zwolle",
+            address="Kerkstraat 9",
+        ),
+        member(
+            "H002",
+            "Tom",
+            "Bakker",
+            birth_date=date(1975, 5, 5),
+            postcode="1234 CD",
+            city="Zwolle",
+            address="Kerkstraat 9",
+        ),
     ]
     # Sam's chain: neighbours share an email or a phone, alternately; no identifier joins more than two.
     members += [
@@ -89,7 +122,26 @@ def write_identity_cases(lake: Path) -> None:
                 "address_postcode": "1234AB",
                 "address_city": "leiden",
                 "updated_at": ts("2024-02-02 10:00:00"),
-            }
+            },
+            {
+                "customer_id": "WA01",
+                "first_name": "Hendriks",
+                "last_name": "Anna",
+                "birthday": date(1937, 4, 16),
+                "address_line1": "parkweg 3",
+                "address_postcode": "2511AB",
+                "address_city": "den haag",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                # Only a last name and the household's address: Eva or Tom?
+                "customer_id": "WH01",
+                "last_name": "Bakker",
+                "address_line1": "kerkstraat 9",
+                "address_postcode": "1234CD",
+                "address_city": "zwolle",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
         ],
     )
 
@@ -138,8 +190,16 @@ def test_probabilistic_match_without_shared_contacts(resolved: Settings) -> None
 def test_family_email_and_store_phone_do_not_glue_strangers(resolved: Settings) -> None:
     jane = customer(resolved, "pos:loyalty_members:L001")
     assert customer(resolved, "pos:loyalty_members:T001") != jane
-    rule, accepted, reason, _ = link(resolved, "pos:loyalty_members:L001", "pos:loyalty_members:T001")
-    assert (rule, accepted, reason) == ("email", False, "birth dates conflict")
+    # Two records carrying the family email conflict (birth dates and first names): the email is
+    # screened as shared and links no one (not even Jane's own records: her phone does that).
+    assert link(resolved, "pos:loyalty_members:L001", "pos:loyalty_members:T001") is None
+    family = query(
+        resolved,
+        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
+        "where identifier_type = 'email' and identifier_value = 'jane.doe@example.com'",
+    )
+    assert family == [("shared",)]
+    assert customer(resolved, "ecommerce:customers:W001") == jane
     strangers = {customer(resolved, f"pos:loyalty_members:S10{i}") for i in (1, 2, 3)}
     assert len(strangers) == 3
     assert customer(resolved, "pos:loyalty_members:J001") != customer(resolved, "pos:loyalty_members:J002")
@@ -149,6 +209,21 @@ def test_family_email_and_store_phone_do_not_glue_strangers(resolved: Settings) 
         "where identifier_status = 'junk'",
     )
     assert junk == [("test@test.com",)]
+
+
+def test_swapped_names_and_transposed_birth_digits_are_typos(resolved: Settings) -> None:
+    anna_pos, anna_web = "pos:loyalty_members:A001", "ecommerce:customers:WA01"
+    assert customer(resolved, anna_pos) == customer(resolved, anna_web)
+    rule, accepted, reason, _ = link(resolved, anna_pos, anna_web)
+    assert (rule, accepted, reason) == ("probabilistic", True, None)
+
+
+def test_household_address_needs_personal_evidence(resolved: Settings) -> None:
+    eva, tom, web = "pos:loyalty_members:H001", "pos:loyalty_members:H002", "ecommerce:customers:WH01"
+    assert len({customer(resolved, key) for key in (eva, tom, web)}) == 3
+    for member_key in (eva, tom):
+        rule, accepted, reason, _ = link(resolved, member_key, web)
+        assert (rule, accepted, reason) == ("probabilistic", False, "no personal evidence")
 
 
 def test_oversized_cluster_is_split_and_listed_for_review(resolved: Settings) -> None:

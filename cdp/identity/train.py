@@ -85,11 +85,12 @@ BLOCKING_KEY_LEVELS = {
     "first_name_key": (("first_name", 3),),
     "last_name_key": (("last_name", 3),),
     "birth_date_key": (("birth_date", 2),),
-    "postcode_key": (("postcode", 2),),
-    "postcode_area_key": (("postcode", 1),),
+    "postcode_key": (("postcode", 3),),
+    "postcode_area_key": (("postcode", 2),),
     "address_key": (("address", 2),),
     "city_key": (("city", 1),),
     "gender_key": (("gender", 1),),
+    "house_number_key": (),  # part of the address line: forces no comparison level
 }
 
 

@@ -255,36 +255,81 @@ select * from {{ prefix }}_converged
 {%- endmacro %}
 
 {#- Strong attributes of two records (aliases with int_identity_records_standardised columns) that say
-    they are different people: both birth dates known and different while the first names are not
-    within identity_name_distances[1] edits ... (one conflicting attribute is taken as a typo when the
-    other one agrees or nearly agrees: a household or a family email conflicts on both, a mistyped
-    birth date on one; FEBRL4 replaces whole birth dates and types first names with an edit or two) -#}
+    they are different people: both birth dates known and different - not merely a typo of each other
+    (birth_dates_nearly_equal) - while the first names are not within identity_name_distances[1] edits
+    and the names are not swapped ... (one conflicting attribute is taken as a typo when the other one
+    agrees or nearly agrees: a household or a family email conflicts on both, a mistyped birth date on
+    one; FEBRL4 replaces whole birth dates, types first names with an edit or two and swaps first and
+    last names) -#}
 {% macro birth_dates_conflict(left, right) -%}
     {%- set distance = var('identity_name_distances')[1] | int -%}
     coalesce({{ left }}.birth_date_key <> {{ right }}.birth_date_key, false)
+    and not coalesce({{ birth_dates_nearly_equal(left ~ '.birth_date_key', right ~ '.birth_date_key') }}, false)
     and not coalesce(
         {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} <= {{ distance }}, false
     )
+    and not {{ names_swapped_within(left, right, distance) }}
 {%- endmacro %}
 
 {#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
-    apart while the birth dates are not the same, unless the names are swapped (first within that distance of the other's last name and last of
-    the other's first: forms swap them). Other scripts are not compared (a Han-script name and its
-    pinyin differ in every letter). -#}
+    apart while the birth dates are not the same or nearly so, unless the names are swapped (first
+    within that distance of the other's last name and last of the other's first: forms swap them).
+    Other scripts are not compared (a Han-script name and its pinyin differ in every letter). -#}
 {% macro first_names_conflict(left, right) -%}
     {%- set distance = var('identity_name_distances')[1] | int -%}
     coalesce(
         {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
         and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
         and {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} > {{ distance }}
-        and not coalesce(
-            {{ edit_distance(left ~ '.first_name_key', right ~ '.last_name_key') }} <= {{ distance }}
-            and {{ edit_distance(left ~ '.last_name_key', right ~ '.first_name_key') }} <= {{ distance }},
-            false
-        ),
+        and not {{ names_swapped_within(left, right, distance) }},
         false
     )
     and not coalesce({{ left }}.birth_date_key = {{ right }}.birth_date_key, false)
+    and not coalesce({{ birth_dates_nearly_equal(left ~ '.birth_date_key', right ~ '.birth_date_key') }}, false)
+{%- endmacro %}
+
+{#- Names swapped between two records: one record's first name within `distance` edits of the other's
+    last name, and the other cross pair within it too or unknown (a form that took one name only:
+    'liv' / 'vandenheuvel liv'). False when no cross pair is known. -#}
+{% macro names_swapped_within(left, right, distance) -%}
+    {%- set first_last = edit_distance(left ~ '.first_name_key', right ~ '.last_name_key') -%}
+    {%- set last_first = edit_distance(left ~ '.last_name_key', right ~ '.first_name_key') -%}
+    (
+        coalesce({{ first_last }} <= {{ distance }}, false) and coalesce({{ last_first }} <= {{ distance }}, true)
+        or coalesce({{ last_first }} <= {{ distance }}, false) and coalesce({{ first_last }} <= {{ distance }}, true)
+    )
+{%- endmacro %}
+
+{#- Two strings one typo apart: at most one character changed, added or dropped, or two adjacent
+    characters transposed ('3129' / '3192'; positions checked up to `length`). Null when a side is
+    missing; true when equal. -#}
+{% macro within_one_typo(left, right, length) -%}
+    (
+        {{ edit_distance(left, right) }} <= 1
+        {%- for position in range(1, length) %}
+        or (
+            substr({{ left }}, {{ position }}, 1) = substr({{ right }}, {{ position + 1 }}, 1)
+            and substr({{ left }}, {{ position + 1 }}, 1) = substr({{ right }}, {{ position }}, 1)
+            {%- if position > 1 %}
+            and substr({{ left }}, 1, {{ position - 1 }}) = substr({{ right }}, 1, {{ position - 1 }})
+            {%- endif %}
+            and substr({{ left }}, {{ position + 2 }}) = substr({{ right }}, {{ position + 2 }})
+        )
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Two ISO birth dates (text 'YYYY-MM-DD') that are one typo apart: within_one_typo (1937 / 1973),
+    or day and month swapped (an American form). Null when a side is missing. -#}
+{% macro birth_dates_nearly_equal(left, right) -%}
+    (
+        {{ within_one_typo(left, right, 10) }}
+        or (
+            substr({{ left }}, 1, 4) = substr({{ right }}, 1, 4)
+            and substr({{ left }}, 6, 2) = substr({{ right }}, 9, 2)
+            and substr({{ left }}, 9, 2) = substr({{ right }}, 6, 2)
+        )
+    )
 {%- endmacro %}
 
 {#- Cluster labels (column `label` of the CTE `records`, which also has record_key and the

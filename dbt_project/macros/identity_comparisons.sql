@@ -1,7 +1,15 @@
 {#-
-    Comparison vector of record pairs (see int_identity_pairs_compared for the levels). `pairs` names
-    a CTE/relation with record_key_l, record_key_r (blocking_rule); `records`
-    one with the int_identity_records_standardised columns. Emits CTEs ending in `compared`.
+    Comparison vector of record pairs. `pairs` names a CTE/relation with record_key_l, record_key_r
+    (blocking_rule); `records` one with the int_identity_records_standardised columns. Emits CTEs
+    ending in `compared`. Levels (-1 = a side missing, 0 = disagree, higher = closer):
+      first_name, last_name: 3 exact, 2 within name_distances[0] edits, 1 within name_distances[1]
+      birth_date: 2 exact, 1 one typo apart (birth_dates_nearly_equal: a changed or transposed digit,
+        day and month swapped)
+      postcode: 3 exact, 2 same area, 1 one typo apart (a changed or transposed character: a
+        different area, or FEBRL's 4-digit postcodes, whose area is the whole postcode)
+      address: 2 exact, 1 within address_distance edits, or the same street (address without its
+        numbers, within address_distance edits) with the same house number or one missing
+      city, gender: 1 exact
 -#}
 {% macro identity_comparison_vectors(pairs, records) -%}
 {%- set name_distances = var('identity_name_distances') %}
@@ -24,6 +32,10 @@ compared_joined as (
         right_records.postcode_area_key as postcode_area_r,
         left_records.address_key as address_l,
         right_records.address_key as address_r,
+        left_records.street_key as street_l,
+        right_records.street_key as street_r,
+        left_records.house_number_key as house_number_l,
+        right_records.house_number_key as house_number_r,
         left_records.city_key as city_l,
         right_records.city_key as city_r,
         left_records.gender_key as gender_l,
@@ -60,6 +72,10 @@ compared_oriented as (
         postcode_area_r,
         address_l,
         address_r,
+        street_l,
+        street_r,
+        house_number_l,
+        house_number_r,
         city_l,
         city_r,
         gender_l,
@@ -84,19 +100,24 @@ compared as (
         case
             when birth_date_l is null or birth_date_r is null then -1
             when birth_date_l = birth_date_r then 2
-            when {{ edit_distance('birth_date_l', 'birth_date_r') }} <= 1 then 1
+            when {{ birth_dates_nearly_equal('birth_date_l', 'birth_date_r') }} then 1
             else 0
         end as gamma_birth_date,
         case
             when postcode_l is null or postcode_r is null then -1
-            when postcode_l = postcode_r then 2
-            when postcode_area_l = postcode_area_r then 1
+            when postcode_l = postcode_r then 3
+            when postcode_area_l = postcode_area_r then 2
+            when {{ within_one_typo('postcode_l', 'postcode_r', 8) }} then 1
             else 0
         end as gamma_postcode,
         case
             when address_l is null or address_r is null then -1
             when address_l = address_r then 2
             when {{ edit_distance('address_l', 'address_r') }} <= {{ address_distance }} then 1
+            when
+                {{ edit_distance('street_l', 'street_r') }} <= {{ address_distance }}
+                and (house_number_l = house_number_r or house_number_l is null or house_number_r is null)
+                then 1
             else 0
         end as gamma_address,
         case

@@ -1,9 +1,14 @@
 -- Every strong identifier (normalised email key, E.164 phone) with the records that carry it and
 -- whether it may link them: 'links' (2..identity_max_records_per_identifier records), 'single'
 -- (one record), 'junk' (matches a pattern of the seed identity_junk_identifiers: test@, noreply@,
--- 0600000000 ...) or 'shared' (more records than the cap: a store's default phone, a team mailbox).
+-- 0600000000 ...) or 'shared': more records than the cap (a team mailbox), or - with
+-- identity_screen_conflicting_identifiers - two of its records conflict by the link guard's rule
+-- (birth_dates_conflict / first_names_conflict: a family email, a store's default phone typed for a
+-- few members). Two people's identifier would otherwise chain them through records that carry no name
+-- or birth date (guest orders), which the guard cannot test.
 -- Junk and shared identifiers never link records; cdp explain and the review list show them.
 {%- set max_records = var('identity_max_records_per_identifier') | int %}
+{%- set screen_conflicts = var('identity_screen_conflicting_identifiers') %}
 with
 
 records as (
@@ -62,6 +67,43 @@ junk as (
 
 ),
 
+conflicting as (
+    {%- if screen_conflicts %}
+
+    select distinct
+        left_ids.identifier_type,
+        left_ids.identifier_value
+    from identifiers as left_ids
+    inner join identifier_sizes
+        on
+            left_ids.identifier_type = identifier_sizes.identifier_type
+            and left_ids.identifier_value = identifier_sizes.identifier_value
+    inner join identifiers as right_ids
+        on
+            left_ids.identifier_type = right_ids.identifier_type
+            and left_ids.identifier_value = right_ids.identifier_value
+            and left_ids.record_key < right_ids.record_key
+    inner join records as left_records
+        on left_ids.record_key = left_records.record_key
+    inner join records as right_records
+        on right_ids.record_key = right_records.record_key
+    where
+        identifier_sizes.record_count between 2 and {{ max_records }}
+        and (
+            {{ birth_dates_conflict('left_records', 'right_records') }}
+            or {{ first_names_conflict('left_records', 'right_records') }}
+        )
+    {%- else %}
+
+    select
+        identifier_type,
+        identifier_value
+    from identifier_sizes
+    where 1 = 0
+    {%- endif %}
+
+),
+
 final as (
 
     select distinct
@@ -72,6 +114,7 @@ final as (
         case
             when junk.identifier_value is not null then 'junk'
             when identifier_sizes.record_count > {{ max_records }} then 'shared'
+            when conflicting.identifier_value is not null then 'shared'
             when identifier_sizes.record_count = 1 then 'single'
             else 'links'
         end as identifier_status
@@ -84,6 +127,10 @@ final as (
         on
             identifiers.identifier_type = junk.identifier_type
             and identifiers.identifier_value = junk.identifier_value
+    left join conflicting
+        on
+            identifiers.identifier_type = conflicting.identifier_type
+            and identifiers.identifier_value = conflicting.identifier_value
 
 )
 

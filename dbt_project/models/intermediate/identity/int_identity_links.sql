@@ -3,11 +3,21 @@
 --     (int_identity_identifiers_screened; link_rule email / phone / email+phone);
 --   * probabilistic: match_probability >= identity_match_threshold (int_identity_pairs_scored);
 --   * override: a force_merge row of the overrides file (<home>/config/identity_overrides.csv).
--- Guard: a link between records whose strong attributes conflict is rejected (both birth dates known
--- and different; or both first names known, in Latin letters, more than identity_name_distances[1]
--- edits apart either way round), so a family email or a store phone typed for many members does not
--- glue two people. A keep_apart override rejects the link too. Overrides win over the guard.
+-- Guard: a link between records whose strong attributes conflict is rejected (macros/identity.sql:
+-- birth dates known and more than a typo apart, or first names known, in Latin letters, more than
+-- identity_name_distances[1] edits apart and not swapped - each a conflict only when the other
+-- attribute does not agree), so a household at one address does not merge. A keep_apart override
+-- rejects the link too; so does a probabilistic link without personal evidence (first names within
+-- identity_name_distances[1] edits or birth dates within one edit) where a household could explain
+-- the rest (identity_personal_evidence_required: 'shared_locations' = when either record's address +
+-- postcode also holds two records that conflict by the guard's rule, or more records than
+-- identity_max_block_records; 'always'; 'never'). Overrides win over the guard.
 {%- set threshold = var('identity_match_threshold') %}
+{%- set evidence_required = var('identity_personal_evidence_required') %}
+{%- set max_location_records = var('identity_max_block_records') | int %}
+{%- if evidence_required not in ('never', 'shared_locations', 'always') %}
+{{ exceptions.raise_compiler_error("identity_personal_evidence_required: never | shared_locations | always") }}
+{%- endif %}
 with
 
 screened as (
@@ -75,6 +85,52 @@ override_pairs as (
 
 ),
 
+location_sizes as (
+
+    select
+        address_key,
+        postcode_key,
+        count(*) as record_count
+    from records
+    where address_key is not null and postcode_key is not null
+    group by address_key, postcode_key
+
+),
+
+shared_locations as (
+
+    {#- Locations (address + postcode) two people are known to share: two of their records conflict
+        by the guard's rule, or too many records to check (at most max^2 pairs per location). #}
+    select
+        location_sizes.address_key,
+        location_sizes.postcode_key
+    from location_sizes
+    where location_sizes.record_count > {{ max_location_records }}
+
+    union
+
+    select
+        left_records.address_key,
+        left_records.postcode_key
+    from records as left_records
+    inner join location_sizes
+        on
+            left_records.address_key = location_sizes.address_key
+            and left_records.postcode_key = location_sizes.postcode_key
+    inner join records as right_records
+        on
+            left_records.address_key = right_records.address_key
+            and left_records.postcode_key = right_records.postcode_key
+            and left_records.record_key < right_records.record_key
+    where
+        location_sizes.record_count between 2 and {{ max_location_records }}
+        and (
+            {{ birth_dates_conflict('left_records', 'right_records') }}
+            or {{ first_names_conflict('left_records', 'right_records') }}
+        )
+
+),
+
 candidate_keys as (
 
     select
@@ -104,6 +160,17 @@ candidates as (
         coalesce(identifier_pairs.shares_phone, 0) = 1 as shares_phone,
         scored.match_weight,
         scored.match_probability,
+        {%- if evidence_required == 'never' %}
+        false as lacks_personal_evidence,
+        {%- else %}
+        identifier_pairs.record_key_l is null
+        and override_pairs.record_key_l is null
+        and coalesce(scored.gamma_first_name, -1) < 1
+        and coalesce(scored.gamma_birth_date, -1) < 1
+        {%- if evidence_required == 'shared_locations' %}
+        and (left_locations.address_key is not null or right_locations.address_key is not null)
+        {%- endif %} as lacks_personal_evidence,
+        {%- endif %}
         coalesce(override_pairs.force_merge, 0) = 1 as force_merge,
         coalesce(override_pairs.keep_apart, 0) = 1 as keep_apart,
         {{ birth_dates_conflict('left_records', 'right_records') }} as birth_dates_conflict,
@@ -125,6 +192,14 @@ candidates as (
         on candidate_keys.record_key_l = left_records.record_key
     left join records as right_records
         on candidate_keys.record_key_r = right_records.record_key
+    left join shared_locations as left_locations
+        on
+            left_records.address_key = left_locations.address_key
+            and left_records.postcode_key = left_locations.postcode_key
+    left join shared_locations as right_locations
+        on
+            right_records.address_key = right_locations.address_key
+            and right_records.postcode_key = right_locations.postcode_key
 
 ),
 
@@ -147,8 +222,10 @@ final as (
             when keep_apart then 'keep_apart override'
             when birth_dates_conflict then 'birth dates conflict'
             when first_names_conflict then 'first names conflict'
+            when lacks_personal_evidence then 'no personal evidence'
         end as rejection_reason,
-        force_merge or not (keep_apart or birth_dates_conflict or first_names_conflict)
+        force_merge
+        or not (keep_apart or birth_dates_conflict or first_names_conflict or lacks_personal_evidence)
             as is_accepted
     from candidates
 

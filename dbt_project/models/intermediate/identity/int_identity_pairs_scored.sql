@@ -9,7 +9,7 @@
 -- surname rare in the whole base is common among people who share its origin). Name frequencies
 -- count a word in either name field (first and last names get swapped). match_probability = 1 / (1 + 2^-weight).
 {%- set comparisons = ['first_name', 'last_name', 'birth_date', 'postcode', 'address', 'city', 'gender'] %}
-{%- set tf_columns = {'first_name': 3, 'last_name': 3, 'postcode': 2, 'city': 1} %}
+{%- set tf_columns = {'first_name': 3, 'last_name': 3, 'postcode': 3, 'city': 1} %}
 {%- set tf_max_bits = var('identity_tf_max_bonus_bits') %}
 with
 

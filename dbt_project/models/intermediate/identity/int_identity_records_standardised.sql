@@ -6,7 +6,11 @@
 --   * birth date as ISO text (compared by edit distance), postcode without spaces and its area
 --     (first postcode_area_length characters: the digits of a Dutch postcode), city and address
 --     lower-cased with accents folded and spaces collapsed.
--- name_pair_key (the two names sorted) lets a blocking rule find records whose names were swapped.
+-- name_pair_key (the two names sorted) lets a blocking rule find records whose names were swapped;
+-- house_number_key (the digits of the address line: '17 stephen street' and 'stephen street 17a'
+-- alike) lets one find the same person at the same number when street, postcode and city carry typos;
+-- street_key (the address line without its numbers) lets the address comparison see '23 popplewell
+-- place' and 'popplewell place' as the same street.
 {%- set area_length = var('identity_postcode_area_length') | int %}
 with
 
@@ -79,7 +83,11 @@ final as (
         postcode_key,
         substr(postcode_key, 1, {{ area_length }}) as postcode_area_key,
         city_key,
-        address_key
+        address_key,
+        nullif({{ regexp_replace_all('address_key', '[^0-9]', '') }}, '') as house_number_key,
+        nullif(
+            trim({{ regexp_replace_all(regexp_replace_all('address_key', '[0-9]+[a-z]*', ''), ' +', ' ') }}), ''
+        ) as street_key
     from keyed
 
 )
