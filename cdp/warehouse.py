@@ -11,11 +11,12 @@ personal data reaches logs or exceptions.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -125,7 +126,7 @@ def build(
     run_date: date,
     select: str | None = None,
     unit_tests: bool = False,
-    data_tests: bool = True,
+    data_tests: bool | Collection[str] = True,
 ) -> BuildResult:
     """``dbt build`` (seeds, models, data tests) as of ``run_date``; raises on any failure.
 
@@ -138,15 +139,23 @@ def build(
     dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them
     out (dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
     skips the data tests too: only for test loops that check their own invariants (never nightly).
+    ``data_tests`` as model names runs only the data tests on those models (all of a test's models in
+    the list): a command that builds a selection for one consumer gates on what that consumer reads
+    (``cdp identity train``); the nightly build always runs them all.
     """
     from cdp.clv.nightly import fit_for_date
 
     started = time.perf_counter()
     selectors = select.split() if select else []
-    nodes = _build_step(settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
+    if not isinstance(data_tests, bool) and not selectors:
+        raise ValueError("data_tests as model names needs a selection (select=...)")
+    # Data tests by name (only those of the named models), when not all of the selection's run.
+    tests = None if isinstance(data_tests, bool) else _data_tests_on(settings, data_tests)
+    before = [*selectors, *(tests or [])]
+    nodes = _build_step(settings, run_date, before, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
     if {n["node"] for n in nodes if n["status"] == "success"} & set(CLV_FIT_INPUTS):
         fit_for_date(settings, run_date)
-        after = [f"{s},{AFTER_CLV_FIT}" for s in selectors] or [AFTER_CLV_FIT]
+        after = [f"{s},{AFTER_CLV_FIT}" for s in [*selectors, *(tests or [])]] or [AFTER_CLV_FIT]
         nodes += _build_step(settings, run_date, after, [], unit_tests, data_tests)
     counts: dict[str, int] = {}
     for node in nodes:
@@ -167,18 +176,26 @@ def _build_step(
     selectors: list[str],
     extra: list[str],
     unit_tests: bool,
-    data_tests: bool,
+    data_tests: bool | Collection[str],
 ) -> list[dict[str, Any]]:
     """One ``dbt build`` invocation; raises :class:`WarehouseBuildError` naming the failed nodes."""
     command = ["build"]
     if selectors:
         command += ["--select", *selectors]
+    if not isinstance(data_tests, bool):
+        # No test comes with its model (indirect selection): the selectors name the ones to run.
+        command += ["--indirect-selection", "empty"]
     command += extra
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
     if not data_tests:
         command += ["--exclude-resource-type", "test"]
+    # dbt would write manifest.json again after the run (2 MB at 67 models, and graph.gpickle): the
+    # parse already wrote it; run_results.json, the one artefact of the run, is written below.
+    command += ["--no-write-json"]
     result = _invoke(settings, dbt_args(settings, command, run_date))
+    if hasattr(result.result, "write"):
+        result.result.write(str(settings.dbt_target_dir / "run_results.json"))
     nodes = _node_results(result.result)
     failures = [
         {"node": n["node"], "status": n["status"], "message": n["message"]}
@@ -188,6 +205,27 @@ def _build_step(
     if not result.success or failures:
         raise WarehouseBuildError(run_date, failures, _redact(str(result.exception or "")))
     return nodes
+
+
+def _data_tests_on(settings: Settings, models: Collection[str]) -> list[str]:
+    """Names of the data tests whose models are all among ``models`` (dbt model names)."""
+    wanted = {f"model.{_project_name()}.{name}" for name in models}
+    with _environ(dbt_env(settings)):
+        manifest = _parsed_manifest(settings, dbt_env(settings), [])
+    names = []
+    for node in manifest.nodes.values():
+        if node.resource_type != "test":
+            continue
+        parents = [p for p in node.depends_on.nodes if p.startswith("model.")]
+        if parents and set(parents) <= wanted:
+            names.append(node.name)
+    return sorted(names)
+
+
+def _project_name() -> str:
+    import yaml
+
+    return str(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["name"])
 
 
 def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
@@ -214,11 +252,84 @@ def _invoke(settings: Settings, args: list[str]) -> Any:
         spark_session(settings)  # start the JVM here: a missing Java fails in one line, not in dbt
     settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
     (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
-    with _environ(dbt_env(settings)):
+    env = dbt_env(settings)
+    with _environ(env):
         try:
-            return dbtRunner().invoke(args)
+            if args[0] not in _WITH_MANIFEST:
+                return dbtRunner().invoke(args)
+            return dbtRunner(manifest=_parsed_manifest(settings, env, args)).invoke(args)
         finally:
             _release_duckdb()
+
+
+# Commands that run on a parsed project: they get the manifest from _parsed_manifest, not their own parse.
+_WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
+# The last parse in this process: its key and the manifest as parsed (each invocation runs on a copy).
+_MANIFEST_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _parsed_manifest(settings: Settings, env: dict[str, str], args: list[str]) -> Any:
+    """The project parsed once per process and environment, reused by every invocation.
+
+    dbt parses the whole project (every model, test and macro: ~4 s, whatever the data size) at the
+    start of every command, and its partial parsing (``partial_parse.msgpack``) is void as soon as the
+    ``--vars`` differ, so each new ``run_date`` paid a full parse. Here the parse never sees
+    ``run_date``: the models read it only when they are compiled (``run_date()`` falls back while
+    parsing), so one parse serves every date, and dbt's partial parsing stays valid from night to
+    night. In one process, invocations with the same environment and unchanged project files skip
+    the parse altogether (the nightly build's second invocation, ``cdp identity train`` and a build
+    after it). Each invocation gets its own copy: dbt marks nodes compiled in the manifest it runs on
+    (ephemeral CTEs are injected once), so a manifest that ran one date must not run another.
+    """
+    from dbt.cli.main import dbtRunner
+
+    parse_vars = _vars_of(args)
+    parse_vars.pop("run_date", None)
+    key = (settings.engine, str(settings.dbt_target_dir), tuple(sorted(env.items())),
+           json.dumps(parse_vars, sort_keys=True), _project_state())
+    if key in _MANIFEST_CACHE:
+        return _unrun_copy(_MANIFEST_CACHE[key])
+    command = ["parse", *(["--vars", json.dumps(parse_vars)] if parse_vars else [])]
+    result = dbtRunner().invoke(dbt_args(settings, command))
+    if not result.success:
+        raise WarehouseBuildError(None, [], _redact(str(result.exception or "dbt parse failed")))
+    _MANIFEST_CACHE.clear()
+    _MANIFEST_CACHE[key] = result.result
+    return _unrun_copy(result.result)
+
+
+def _unrun_copy(manifest: Any) -> Any:
+    """A manifest sharing the parsed macros, sources and lookups, with its own copy of the nodes and
+    unit tests (what running a command mutates: compiled code, injected CTEs). Not ``copy.copy``: dbt's
+    ``Manifest.__reduce_ex__`` passes its fields out of order (1.11), so pickle and copy break it."""
+    from dbt.mp_context import get_mp_context
+
+    fresh = object.__new__(type(manifest))
+    fresh.__dict__.update(manifest.__dict__)
+    fresh.nodes = copy.deepcopy(manifest.nodes)
+    fresh.unit_tests = copy.deepcopy(manifest.unit_tests)
+    fresh._lock = get_mp_context().Lock()
+    return fresh
+
+
+def _vars_of(args: list[str]) -> dict[str, Any]:
+    """The ``--vars`` of a dbt command line (JSON or YAML, as dbt reads them)."""
+    if "--vars" not in args:
+        return {}
+    import yaml
+
+    return dict(yaml.safe_load(args[args.index("--vars") + 1]) or {})
+
+
+def _project_state() -> tuple[tuple[str, int, int], ...]:
+    """Path, size and modification time of every file of the dbt project: a change means a new parse."""
+    state = []
+    for root, dirs, files in os.walk(DBT_PROJECT_DIR):
+        dirs[:] = sorted(d for d in dirs if d not in ("target", "logs", "dbt_packages"))
+        for name in sorted(files):
+            stat = os.stat(os.path.join(root, name))
+            state.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(state)
 
 
 def _release_duckdb() -> None:
