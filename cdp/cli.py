@@ -423,14 +423,12 @@ def identity_train(
     default shipped in dbt_project/seeds). Keep the file under version control like code; re-run the
     dates you want re-scored.
     """
-    from cdp import warehouse
-    from cdp.identity.train import train
+    from cdp.identity.train import train_for_date
 
     settings = _settings(home, None, engine)
     started = time.perf_counter()
-    warehouse.build(settings, date_, select="+int_identity_pairs_compared +int_identity_pairs_sampled")
     target = output or settings.identity_model_file
-    model = train(settings, target)
+    model = train_for_date(settings, date_, target)
     console.print(
         f"trained on {model.pairs:,} candidate pairs ({model.iterations} EM iterations), "
         f"lambda={model.prior:.3g} -> {target}"

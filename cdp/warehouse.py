@@ -210,8 +210,9 @@ def _build_step(
 def _data_tests_on(settings: Settings, models: Collection[str]) -> list[str]:
     """Names of the data tests whose models are all among ``models`` (dbt model names)."""
     wanted = {f"model.{_project_name()}.{name}" for name in models}
+    _prepare(settings)
     with _environ(dbt_env(settings)):
-        manifest = _parsed_manifest(settings, dbt_env(settings), [])
+        manifest = _parsed_manifest(settings, [])
     names = []
     for node in manifest.nodes.values():
         if node.resource_type != "test":
@@ -244,22 +245,27 @@ def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
 def _invoke(settings: Settings, args: list[str]) -> Any:
     from dbt.cli.main import dbtRunner
 
-    from cdp.engines import check_engine, spark_session
+    from cdp.engines import spark_session
 
-    check_engine(settings.engine)
-    settings.ensure()
+    _prepare(settings)
     if settings.engine == "spark":
         spark_session(settings)  # start the JVM here: a missing Java fails in one line, not in dbt
-    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
-    (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
-    env = dbt_env(settings)
-    with _environ(env):
+    with _environ(dbt_env(settings)):
         try:
             if args[0] not in _WITH_MANIFEST:
                 return dbtRunner().invoke(args)
-            return dbtRunner(manifest=_parsed_manifest(settings, env, args)).invoke(args)
+            return dbtRunner(manifest=_parsed_manifest(settings, args)).invoke(args)
         finally:
             _release_duckdb()
+
+
+def _prepare(settings: Settings) -> None:
+    from cdp.engines import check_engine
+
+    check_engine(settings.engine)
+    settings.ensure()
+    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
+    (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
 
 
 # Commands that run on a parsed project: they get the manifest from _parsed_manifest, not their own parse.
@@ -268,7 +274,7 @@ _WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
 _MANIFEST_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def _parsed_manifest(settings: Settings, env: dict[str, str], args: list[str]) -> Any:
+def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
     """The project parsed once per process and environment, reused by every invocation.
 
     dbt parses the whole project (every model, test and macro: ~4 s, whatever the data size) at the
@@ -285,7 +291,9 @@ def _parsed_manifest(settings: Settings, env: dict[str, str], args: list[str]) -
 
     parse_vars = _vars_of(args)
     parse_vars.pop("run_date", None)
-    key = (settings.engine, str(settings.dbt_target_dir), tuple(sorted(env.items())),
+    # The environment dbt and the project read (dbt_env is applied by the caller), the vars, the files.
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("CDP_", "DBT_")))
+    key = (settings.engine, str(settings.dbt_target_dir), tuple(env),
            json.dumps(parse_vars, sort_keys=True), _project_state())
     if key in _MANIFEST_CACHE:
         return _unrun_copy(_MANIFEST_CACHE[key])
