@@ -149,6 +149,7 @@ def build(
     selectors = select.split() if select else []
     if not isinstance(data_tests, bool) and not selectors:
         raise ValueError("data_tests as model names needs a selection (select=...)")
+    inputs = _inputs_key(settings)
     # Data tests by name (only those of the named models), when not all of the selection's run.
     tests = None if isinstance(data_tests, bool) else _data_tests_on(settings, data_tests)
     before = [*selectors, *(tests or [])]
@@ -157,6 +158,8 @@ def build(
         fit_for_date(settings, run_date)
         after = [f"{s},{AFTER_CLV_FIT}" for s in [*selectors, *(tests or [])]] or [AFTER_CLV_FIT]
         nodes += _build_step(settings, run_date, after, [], unit_tests, data_tests)
+    if inputs is not None and inputs == _inputs_key(settings):  # nothing changed under the build
+        _record_built(settings, run_date, inputs, nodes, data_tests)
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node["status"]] = counts.get(node["status"], 0) + 1
@@ -229,6 +232,141 @@ def _project_name() -> str:
     return str(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["name"])
 
 
+# What the builds of this home left current: node -> run date, inputs key, tested, parents. Written by
+# build() after a build that succeeded with its inputs unchanged; removed before any dbt command that
+# writes tables (a failed or foreign-selected build leaves nothing claimed).
+_BUILT_FILE = "cdp_built.json"
+_MATERIALISED = ("model.", "seed.", "snapshot.")
+
+
+def is_current(
+    settings: Settings, run_date: date, models: Collection[str], tested: Collection[str] = ()
+) -> bool:
+    """True when ``models`` and everything they read were built as of ``run_date`` by cdp builds of
+    this home, from the project, configuration, landed files and environment as they are now, and
+    the data tests of ``tested`` ran on them then (a consumer may read the tables instead of
+    rebuilding them: the same build would give the same tables). Conservative: anything unknown
+    (an object-store lake, a source that is not a file, a node built by another command) is False.
+    """
+    path = settings.dbt_target_dir / _BUILT_FILE
+    inputs = _inputs_key(settings)
+    if inputs is None or not path.exists():
+        return False
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    identity = _warehouse_identity(settings)
+    if identity is None or state.get("warehouse") != identity:
+        return False
+    built, sources = state.get("nodes", {}), state.get("file_sources", [])
+    project = _project_name()
+    wanted = {f"model.{project}.{name}" for name in models}
+    must_be_tested = {f"model.{project}.{name}" for name in tested}
+    todo, seen = list(wanted | must_be_tested), set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.startswith("source."):
+            if node not in sources:
+                return False
+            continue
+        record = built.get(node)
+        if not record or record["run_date"] != run_date.isoformat() or record["inputs"] != inputs:
+            return False
+        if node in must_be_tested and not record["tested"]:
+            return False
+        todo += record["parents"]
+    return True
+
+
+def forget_built(settings: Settings) -> None:
+    """Claim nothing current any more (before anything changes tables outside a build)."""
+    (settings.dbt_target_dir / _BUILT_FILE).unlink(missing_ok=True)
+
+
+def _record_built(
+    settings: Settings,
+    run_date: date,
+    inputs: str,
+    nodes: list[dict[str, Any]],
+    data_tests: bool | Collection[str],
+) -> None:
+    manifest = next(iter(_MANIFEST_CACHE.values()), None)
+    if manifest is None:
+        return
+    project = _project_name()
+    tested = (
+        {f"model.{project}.{name}" for name in data_tests} if not isinstance(data_tests, bool) else None
+    )
+    built: dict[str, Any] = {}
+    for result in nodes:
+        node = manifest.nodes.get(result["node"])
+        if result["status"] != "success" or node is None or not result["node"].startswith(_MATERIALISED):
+            continue
+        built[result["node"]] = {
+            "run_date": run_date.isoformat(),
+            "inputs": inputs,
+            "tested": bool(data_tests) if tested is None else result["node"] in tested,
+            "parents": sorted(getattr(node.depends_on, "nodes", [])),
+        }
+    # Sources read from files (landed data, configuration files): the inputs key covers them.
+    file_sources = sorted(
+        unique_id for unique_id, source in manifest.sources.items() if source.meta.get("external_location")
+    )
+    state = {"warehouse": _warehouse_identity(settings), "file_sources": file_sources, "nodes": built}
+    path = settings.dbt_target_dir / _BUILT_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _warehouse_identity(settings: Settings) -> list[int] | str | None:
+    """The DuckDB file (device, inode: a replaced file is another warehouse). None on Spark: its tables
+    live in a metastore this check does not look at, so nothing is claimed current there."""
+    if settings.engine != "duckdb":
+        return None
+    try:
+        stat = os.stat(settings.warehouse)
+    except OSError:
+        return "missing"
+    return [stat.st_dev, stat.st_ino]
+
+
+def _inputs_key(settings: Settings) -> str | None:
+    """A hash of everything a build reads besides the run date and the warehouse's own tables: dbt and
+    adapter versions, the engine, the environment dbt runs with (paths of the lake, the warehouse and
+    the configuration files), the project's files (models, macros, seeds, profiles), the configuration
+    files' contents and the landed files (path, size, modification time). None for a lake on an object
+    store (not listed here: never current)."""
+    import hashlib
+    from importlib.metadata import version
+
+    from cdp.lake import is_remote
+
+    if is_remote(settings.lake):
+        return None
+    digest = hashlib.sha256()
+    env = sorted(dbt_env(settings).items())
+    head = [version("dbt-core"), version(f"dbt-{settings.engine}"), settings.engine, env]
+    digest.update(json.dumps(head).encode())
+    for path, _, _ in _project_state():
+        digest.update(f"\0{os.path.relpath(path, DBT_PROJECT_DIR)}\0".encode())
+        digest.update(Path(path).read_bytes())
+    config = (settings.suppression_file, settings.identity_overrides_file, settings.identity_model_file)
+    for path in (Path(__file__).with_name("dbt_lake_plugin.py"), *config):
+        digest.update(f"\0{path}\0".encode())
+        digest.update(path.read_bytes() if path.exists() else b"missing")
+    for root, dirs, files in os.walk(Path(settings.lake) / "landing"):
+        dirs.sort()
+        for name in sorted(files):
+            stat = os.stat(os.path.join(root, name))
+            digest.update(f"\0{os.path.join(root, name)} {stat.st_size} {stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
 def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
     """``dbt docs generate`` against the built warehouse; returns the folder holding ``index.html``.
 
@@ -250,6 +388,8 @@ def _invoke(settings: Settings, args: list[str]) -> Any:
     _prepare(settings)
     if settings.engine == "spark":
         spark_session(settings)  # start the JVM here: a missing Java fails in one line, not in dbt
+    if args[0] in ("build", "run", "seed", "snapshot"):
+        forget_built(settings)  # tables change: what was current may not be any more
     with _environ(dbt_env(settings)):
         try:
             if args[0] not in _WITH_MANIFEST:

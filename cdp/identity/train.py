@@ -264,17 +264,26 @@ GATING_MODELS = (
 )
 
 
-def build_pairs(settings: Settings, run_date: date) -> None:
+def build_pairs(settings: Settings, run_date: date, rebuild: bool = False) -> bool:
     """dbt build of the candidate and sampled pairs as of ``run_date``, with the data tests of the
-    models the fit reads (:data:`GATING_MODELS`)."""
+    models the fit reads (:data:`GATING_MODELS`); True when it built.
+
+    Not when the warehouse already holds them as of ``run_date`` (:func:`cdp.warehouse.is_current`:
+    built by a cdp build of that date from the same project, configuration, landed files and
+    environment, these tests passed then), as after the night's build: the same build would give the
+    same tables. ``rebuild`` builds anyway."""
     from cdp import warehouse
 
+    if not rebuild and warehouse.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
+        log.info("the candidate and sampled pairs are current for %s: training on them", run_date)
+        return False
     warehouse.build(settings, run_date, select=TRAIN_SELECT, data_tests=GATING_MODELS)
+    return True
 
 
-def train_for_date(settings: Settings, run_date: date, output: Path) -> MatchModel:
-    """``cdp identity train``: build the pairs as of ``run_date``, fit the model, write ``output``."""
-    build_pairs(settings, run_date)
+def train_for_date(settings: Settings, run_date: date, output: Path, rebuild: bool = False) -> MatchModel:
+    """``cdp identity train``: the pairs as of ``run_date`` (built unless current), the fit, ``output``."""
+    build_pairs(settings, run_date, rebuild=rebuild)
     return train(settings, output)
 
 
