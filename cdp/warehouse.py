@@ -312,9 +312,18 @@ def _record_built(
             "tested": bool(data_tests) if tested is None else result["node"] in tested,
             "parents": sorted(getattr(node.depends_on, "nodes", [])),
         }
-    # Sources read from files (landed data, configuration files): the inputs key covers them.
+    # Sources read from the files the inputs key covers (landed data, configuration files); any other
+    # (tables written outside dbt: ops, clv_fit) keeps what reads it from ever being current.
+    from cdp.lake import uri
+
+    landing = uri(settings.lake, settings.engine).rstrip("/") + "/landing/"
+    config = {str(f) for f in (settings.suppression_file, settings.identity_overrides_file,
+                               settings.identity_model_file)}
     file_sources = sorted(
-        unique_id for unique_id, source in manifest.sources.items() if source.meta.get("external_location")
+        unique_id
+        for unique_id, source in manifest.sources.items()
+        if str(source.meta.get("location") or "").startswith(landing)
+        or str(source.meta.get("location") or "") in config
     )
     state = {"warehouse": _warehouse_identity(settings), "file_sources": file_sources, "nodes": built}
     path = settings.dbt_target_dir / _BUILT_FILE
