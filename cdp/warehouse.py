@@ -149,6 +149,7 @@ def build(
     selectors = select.split() if select else []
     if not isinstance(data_tests, bool) and not selectors:
         raise ValueError("data_tests as model names needs a selection (select=...)")
+    _prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
     inputs = _inputs_key(settings)
     # Data tests by name (only those of the named models), when not all of the selection's run.
     tests = None if isinstance(data_tests, bool) else _data_tests_on(settings, data_tests)
