@@ -415,22 +415,24 @@ def identity_train(
     ] = None,
     home: HomeOpt = None,
     engine: EngineOpt = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Build the pairs even when the warehouse holds them as of DATE.")
+    ] = False,
 ) -> None:
     """Re-estimate the match model (m/u probabilities) from the data landed up to DATE.
 
-    Builds the candidate and sampled pairs as of DATE, fits the model by EM and writes it to
-    <home>/config/identity_match_parameters.csv, which every later build scores with (instead of the
-    default shipped in dbt_project/seeds). Keep the file under version control like code; re-run the
-    dates you want re-scored.
+    Builds the candidate and sampled pairs as of DATE (unless the last build of this home made them
+    for DATE from the same data, project and configuration, as the night's build does), fits the model
+    by EM and writes it to <home>/config/identity_match_parameters.csv, which every later build scores
+    with (instead of the default shipped in dbt_project/seeds). Keep the file under version control
+    like code; re-run the dates you want re-scored.
     """
-    from cdp import warehouse
-    from cdp.identity.train import train
+    from cdp.identity.train import train_for_date
 
     settings = _settings(home, None, engine)
     started = time.perf_counter()
-    warehouse.build(settings, date_, select="+int_identity_pairs_compared +int_identity_pairs_sampled")
     target = output or settings.identity_model_file
-    model = train(settings, target)
+    model = train_for_date(settings, date_, target, rebuild=rebuild)
     console.print(
         f"trained on {model.pairs:,} candidate pairs ({model.iterations} EM iterations), "
         f"lambda={model.prior:.3g} -> {target}"

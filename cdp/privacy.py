@@ -423,6 +423,9 @@ def forget(
     given = [v for v in (email, phone, customer_id) if v]
     if len(given) != 1:
         raise ForgetError("give exactly one of email, phone or customer_id")
+    from cdp.warehouse import forget_built
+
+    forget_built(settings)  # warehouse rows are deleted below: no table stays claimed current
     person = _Person()
     if email is not None:
         value = normalize_email(email)

@@ -68,3 +68,64 @@ def test_unknown_blocking_column_is_a_clear_error() -> None:
     start = MatchModel(0.5, {n: np.full(len(TRUE_M[n]), 1 / len(TRUE_M[n])) for n in NAMES}, TRUE_U, 0, 0)
     with pytest.raises(ValueError, match="unknown columns"):
         fit(gamma, counts, start, TRUE_U, [["shoe_size_key"]])
+
+
+def test_pairs_are_current_only_when_built_for_that_date_from_the_same_inputs(tmp_path: Path) -> None:
+    """`cdp identity train` trains on the warehouse's pairs instead of rebuilding them only when the
+    last cdp build made them (and everything they read) for that date, tested, from the same landed
+    files, configuration and project (cdp.warehouse.is_current; the state a build writes is faked
+    here, no dbt)."""
+    import json
+    from datetime import date
+
+    from cdp import warehouse
+    from cdp.config import Settings
+
+    settings = Settings.load(home=tmp_path).ensure()
+    landed = settings.lake / "landing" / "pos" / "loyalty_members" / "load_date=2024-01-01" / "part-0.parquet"
+    landed.parent.mkdir(parents=True)
+    landed.write_bytes(b"rows")
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse.write_bytes(b"")
+    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
+    day = date(2024, 1, 2)
+
+    def write_state(parents_of_staging: list[str], tested: bool = True, run_date: date = day) -> None:
+        inputs = warehouse._inputs_key(settings)
+        record = {"run_date": run_date.isoformat(), "inputs": inputs, "tested": tested}
+        state = {
+            "warehouse": warehouse._warehouse_identity(settings),
+            "file_sources": ["source.cdp.pos.loyalty_members"],
+            "nodes": {
+                "model.cdp.stg_pos__loyalty_members": {**record, "parents": parents_of_staging},
+                "model.cdp.int_identity_pairs_compared": {
+                    **record, "parents": ["model.cdp.stg_pos__loyalty_members"],
+                },
+            },
+        }
+        (settings.dbt_target_dir / "cdp_built.json").write_text(json.dumps(state))
+
+    def current() -> bool:
+        pairs = ["int_identity_pairs_compared"]
+        return warehouse.is_current(settings, day, pairs, tested=pairs)
+
+    assert not current()  # nothing built yet
+    write_state(["source.cdp.pos.loyalty_members"])
+    assert current()
+    assert not warehouse.is_current(settings, date(2024, 1, 3), ["int_identity_pairs_compared"])
+    write_state(["source.cdp.pos.loyalty_members"], tested=False)
+    assert not current()  # the gating tests did not run on that build
+    write_state(["source.cdp.ops.segment_runs"])
+    assert not current()  # reads a table no key covers
+    write_state(["source.cdp.pos.loyalty_members"], run_date=date(2024, 1, 1))
+    assert not current()
+    write_state(["source.cdp.pos.loyalty_members"])
+    landed.write_bytes(b"rows, landed again")
+    assert not current()  # the landed data changed since the build
+    write_state(["source.cdp.pos.loyalty_members"])
+    with settings.identity_overrides_file.open("a", encoding="utf-8") as overrides:
+        overrides.write("keep_apart,pos:loyalty_members:1,pos:loyalty_members:2,test,me,2024-01-01\n")
+    assert not current()  # so did the configuration
+    write_state(["source.cdp.pos.loyalty_members"])
+    warehouse.forget_built(settings)
+    assert not current()
