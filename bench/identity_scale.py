@@ -166,7 +166,7 @@ def section(people: int, steps: list[tuple[str, float, float, float]], cold: dic
         f"{SUBSECTION}: {people:,} people",
         "",
         f"Written by `python bench/identity_scale.py --people {people}` (not part of `make bench`: it "
-        "needs a few GB of disk and ~12 minutes). A history drop for {FIRST_DATE} and one nightly drop for "
+        f"needs a few GB of disk and ~12 minutes). A history drop for {FIRST_DATE} and one nightly drop for "
         f"{END_DATE} (typical noise, seed 1, days=1) landed by our ingest; each build is `dbt build --select "
         f"{SELECT}` without dbt tests in a process of its own (dbt start-up and the staging views and "
         "deduplication models it needs included).",

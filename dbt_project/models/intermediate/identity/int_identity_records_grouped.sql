@@ -76,7 +76,7 @@
 {#- Records whose group is recomputed in this run. -#}
 {%- set affected_records -%}
 {%- if previous is none %}
-select record_key from {{ current_records }} as current_records
+select record_key from records
 {%- else %}
 select current_records.record_key
 from {{ current_records }} as current_records
@@ -106,7 +106,17 @@ where
     )
 {%- endif %}
 {%- endset %}
-{%- set affected_links -%}
+{#- The accepted links among the records recomputed (all of them on a first build). -#}
+{%- set all_accepted_links -%}
+    (
+        select
+            record_key_l,
+            record_key_r
+        from {{ ref('int_identity_links') }}
+        where is_accepted
+    ) as accepted
+{%- endset %}
+{%- set affected_accepted_links -%}
     (
         select
             links.record_key_l,
@@ -119,6 +129,7 @@ where
         where links.is_accepted
     ) as accepted
 {%- endset %}
+{%- set affected_links = all_accepted_links if previous is none else affected_accepted_links %}
 with
 
 records as (
