@@ -332,34 +332,54 @@ select * from {{ prefix }}_converged
     )
 {%- endmacro %}
 
-{#- Cluster labels (column `label` of the CTE `records`, which also has record_key and the
-    standardised name and birth-date keys) holding two records that conflict by the guard's rule;
-    pairs in `force_merged` (record_key_l < record_key_r) are exempt. With `sizes` (a CTE of label,
-    record_count) only clusters of 2..max_records records are searched: at most max^2 pairs each. -#}
-{% macro clusters_with_conflicts(records, label, force_merged, sizes=none, max_records=none) -%}
-    select distinct left_records.{{ label }}
-    from {{ records }} as left_records
+{#- Groups holding two records that conflict by the guard's rule: the distinct `keys` (a list of
+    columns) of the relation `members`, one row per record in a group. `members` has record_key and
+    the standardised name and birth-date keys, or, with `records`, only record_key and the keys, the
+    attributes then read from `records`. Pairs in `force_merged` (record_key_l < record_key_r) are
+    exempt. With `sizes` (the keys and record_count) only groups of 2..max_records records are
+    searched: at most max^2 pairs each. Serves clusters (label), identifiers (type + value) and
+    locations (address + postcode). -#}
+{% macro groups_with_conflicts(members, keys, force_merged=none, sizes=none, max_records=none, records=none) -%}
+    {%- set left_side = 'left_records' if records else 'left_members' %}
+    {%- set right_side = 'right_records' if records else 'right_members' %}
+    select distinct
+        {%- for key in keys %}
+        left_members.{{ key }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ members }} as left_members
     {%- if sizes %}
     inner join {{ sizes }}
-        on left_records.{{ label }} = {{ sizes }}.{{ label }}
-    {%- endif %}
-    inner join {{ records }} as right_records
         on
-            left_records.{{ label }} = right_records.{{ label }}
-            and left_records.record_key < right_records.record_key
+            {%- for key in keys %}
+            {{ "and " if not loop.first }}left_members.{{ key }} = {{ sizes }}.{{ key }}
+            {%- endfor %}
+    {%- endif %}
+    inner join {{ members }} as right_members
+        on
+            {%- for key in keys %}
+            {{ "and " if not loop.first }}left_members.{{ key }} = right_members.{{ key }}
+            {%- endfor %}
+            and left_members.record_key < right_members.record_key
+    {%- if records %}
+    inner join {{ records }} as left_records
+        on left_members.record_key = left_records.record_key
+    inner join {{ records }} as right_records
+        on right_members.record_key = right_records.record_key
+    {%- endif %}
+    {%- if force_merged %}
     left join {{ force_merged }}
         on
-            left_records.record_key = {{ force_merged }}.record_key_l
-            and right_records.record_key = {{ force_merged }}.record_key_r
+            left_members.record_key = {{ force_merged }}.record_key_l
+            and right_members.record_key = {{ force_merged }}.record_key_r
+    {%- endif %}
     where
-        {{ force_merged }}.record_key_l is null
+        ({{ birth_dates_conflict(left_side, right_side) }} or {{ first_names_conflict(left_side, right_side) }})
+        {%- if force_merged %}
+        and {{ force_merged }}.record_key_l is null
+        {%- endif %}
         {%- if sizes %}
         and {{ sizes }}.record_count between 2 and {{ max_records }}
         {%- endif %}
-        and (
-            {{ birth_dates_conflict('left_records', 'right_records') }}
-            or {{ first_names_conflict('left_records', 'right_records') }}
-        )
 {%- endmacro %}
 
 {#- Cluster labels (column `label` of `records`) holding both records of a pair in `pairs`. -#}

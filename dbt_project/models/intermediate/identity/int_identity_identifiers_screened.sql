@@ -70,29 +70,10 @@ junk as (
 conflicting as (
     {%- if screen_conflicts %}
 
-    select distinct
-        left_ids.identifier_type,
-        left_ids.identifier_value
-    from identifiers as left_ids
-    inner join identifier_sizes
-        on
-            left_ids.identifier_type = identifier_sizes.identifier_type
-            and left_ids.identifier_value = identifier_sizes.identifier_value
-    inner join identifiers as right_ids
-        on
-            left_ids.identifier_type = right_ids.identifier_type
-            and left_ids.identifier_value = right_ids.identifier_value
-            and left_ids.record_key < right_ids.record_key
-    inner join records as left_records
-        on left_ids.record_key = left_records.record_key
-    inner join records as right_records
-        on right_ids.record_key = right_records.record_key
-    where
-        identifier_sizes.record_count between 2 and {{ max_records }}
-        and (
-            {{ birth_dates_conflict('left_records', 'right_records') }}
-            or {{ first_names_conflict('left_records', 'right_records') }}
-        )
+    {{ groups_with_conflicts(
+        'identifiers', ['identifier_type', 'identifier_value'],
+        sizes='identifier_sizes', max_records=max_records, records='records'
+    ) }}
     {%- else %}
 
     select

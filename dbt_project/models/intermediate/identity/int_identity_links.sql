@@ -109,25 +109,9 @@ shared_locations as (
 
     union
 
-    select
-        left_records.address_key,
-        left_records.postcode_key
-    from records as left_records
-    inner join location_sizes
-        on
-            left_records.address_key = location_sizes.address_key
-            and left_records.postcode_key = location_sizes.postcode_key
-    inner join records as right_records
-        on
-            left_records.address_key = right_records.address_key
-            and left_records.postcode_key = right_records.postcode_key
-            and left_records.record_key < right_records.record_key
-    where
-        location_sizes.record_count between 2 and {{ max_location_records }}
-        and (
-            {{ birth_dates_conflict('left_records', 'right_records') }}
-            or {{ first_names_conflict('left_records', 'right_records') }}
-        )
+    {{ groups_with_conflicts(
+        'records', ['address_key', 'postcode_key'], sizes='location_sizes', max_records=max_location_records
+    ) }}
 
 ),
 

@@ -90,7 +90,7 @@ pass2_clusters as (
 
 pass2_conflicts_inside as (
 
-    {{ clusters_with_conflicts('pass2', 'pass2_label', 'force_merged') }}
+    {{ groups_with_conflicts('pass2', ['pass2_label'], 'force_merged') }}
 
 ),
 

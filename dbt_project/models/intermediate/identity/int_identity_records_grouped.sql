@@ -20,7 +20,7 @@
 {#- A state written by other grouping logic or settings is not reused: the signature hashes the
     rendered conflict test (its settings included) and the cluster limit; bump the version when the
     rest of this model's logic changes. -#}
-{%- set conflict_test = clusters_with_conflicts('records', 'label', 'force_merged', 'sizes', max_records) %}
+{%- set conflict_test = groups_with_conflicts('records', ['label'], 'force_merged', 'sizes', max_records) %}
 {%- set state_signature = 'v1-' ~ local_md5(conflict_test ~ '|' ~ max_records)[:12] %}
 {%- set previous = previous_state('state_signature') %}
 {#- The hooks are rendered when they run (strings): rendered here, `this` would still carry the
@@ -221,7 +221,7 @@ recomputed_clusters as (
 
 conflicts_inside as (
 
-    {{ clusters_with_conflicts('recomputed', 'pass1_label', 'force_merged', 'recomputed_clusters', max_records) }}
+    {{ groups_with_conflicts('recomputed', ['pass1_label'], 'force_merged', 'recomputed_clusters', max_records) }}
 
 ),
 
