@@ -280,6 +280,31 @@ def test_explain_shows_links_weights_and_history(resolved: Settings) -> None:
     assert "Kees" not in result.output  # names masked
 
 
+def _scored_prior_weight(settings: Settings) -> float:
+    """The prior term of the match weights the warehouse scored with (match weight minus its parts)."""
+    names = ("first_name", "last_name", "birth_date", "postcode", "address", "city", "gender")
+    parts = " - ".join(f"weight_{name}" for name in names)
+    table = "intermediate.int_identity_pairs_scored"
+    rows = query(settings, f"select distinct round(match_weight - {parts}, 9) from {table}")
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def test_lambda_is_scaled_to_the_base_it_scores(resolved: Settings) -> None:
+    """The shipped lambda was measured on 33,029 records; each record has about as many true partners
+    in a base of any size, so a base of n records scores with lambda x 33,028 / (n - 1)."""
+    import math
+
+    from cdp.identity.train import PARAMETERS_FILE, read_parameters
+
+    shipped = read_parameters(PARAMETERS_FILE)
+    assert shipped.prior_records == 33029
+    ((records,),) = query(resolved, "select count(*) from intermediate.int_identity_records_standardised")
+    scaled = shipped.prior * (shipped.prior_records - 1) / (records - 1)
+    assert scaled > 10 * shipped.prior  # a test base of a few dozen records
+    assert _scored_prior_weight(resolved) == pytest.approx(math.log2(scaled / (1 - scaled)), abs=1e-6)
+
+
 def test_identity_train_writes_the_model_later_builds_score_with(resolved: Settings) -> None:
     from cdp.cli import app
     from cdp.identity.train import PARAMETERS_FILE, read_parameters
@@ -302,6 +327,12 @@ def test_identity_train_writes_the_model_later_builds_score_with(resolved: Setti
         "select m_probability from intermediate.int_identity_match_parameters where comparison = 'prior'",
     )
     assert used[0][0] == pytest.approx(trained.prior, rel=1e-6)
+    # Five candidate pairs here, too few for EM to measure lambda: the shipped lambda is kept together
+    # with the base it was measured on, and still scaled to this base.
+    assert (trained.prior, trained.prior_records) == (shipped.prior, shipped.prior_records)
+    ((records,),) = query(resolved, "select count(*) from intermediate.int_identity_records_standardised")
+    scaled = trained.prior * (trained.prior_records - 1) / (records - 1)
+    assert 2 ** _scored_prior_weight(resolved) == pytest.approx(scaled / (1 - scaled), rel=1e-6)
 
 
 _GROUPS = (

@@ -53,11 +53,13 @@ def test_em_sessions_recover_m_with_u_known() -> None:
 def test_fit_is_deterministic_and_parameters_round_trip(tmp_path: Path) -> None:
     gamma, counts = _candidates(np.random.default_rng(9), 200_000, 0.05)
     start = MatchModel(0.5, {n: np.full(len(TRUE_M[n]), 1 / len(TRUE_M[n])) for n in NAMES}, TRUE_U, 0, 0)
-    first, second = fit(gamma, counts, start, TRUE_U, RULES), fit(gamma, counts, start, TRUE_U, RULES)
+    first, second = (fit(gamma, counts, start, TRUE_U, RULES, records=4321) for _ in range(2))
     assert first.rows() == second.rows()
     path = tmp_path / "model.csv"
     write_parameters(first, path)
     again = read_parameters(path)
+    # lambda travels with the number of records it was measured on (scoring scales it to its base).
+    assert (again.prior, again.prior_records) == (pytest.approx(first.prior, rel=1e-9), 4321)
     for name in NAMES:
         assert np.allclose(again.m[name], first.m[name], rtol=1e-9)
         assert np.allclose(again.u[name], first.u[name], rtol=1e-9)

@@ -42,21 +42,28 @@ log = logging.getLogger(__name__)
 
 PARAMETERS_FILE = DBT_PROJECT_DIR / "seeds" / "identity_match_parameters.csv"
 PRIOR = "prior"
+# The number of identity records lambda was measured on: scoring scales lambda to the base it scores
+# (lambda x (n0 - 1) / (n - 1): each record has about as many true partners in a base of any size).
+PRIOR_RECORDS = "prior_records"
 _FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
 class MatchModel:
-    """lambda and per-attribute m/u probabilities indexed by agreement level (0..top)."""
+    """lambda (measured on ``prior_records`` identity records) and per-attribute m/u probabilities
+    indexed by agreement level (0..top)."""
 
     prior: float
     m: dict[str, np.ndarray]
     u: dict[str, np.ndarray]
     iterations: int
     pairs: int
+    prior_records: int | None = None
 
     def rows(self) -> list[tuple[str, int, float, float]]:
         out = [(PRIOR, 0, self.prior, 1.0 - self.prior)]
+        if self.prior_records:
+            out.append((PRIOR_RECORDS, 0, float(self.prior_records), 1.0))
         for name in self.m:
             for level in range(len(self.m[name]) - 1, -1, -1):
                 out.append((name, level, float(self.m[name][level]), float(self.u[name][level])))
@@ -65,20 +72,22 @@ class MatchModel:
 
 def read_parameters(path: Path = PARAMETERS_FILE) -> MatchModel:
     """The model in a parameters CSV (the starting point of training, and what dbt scores with)."""
-    prior, m, u = 0.05, {}, {}
+    prior, prior_records, m, u = 0.05, None, {}, {}
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         if row["comparison"] == PRIOR:
             prior = float(row["m_probability"])
-    for name in dict.fromkeys(r["comparison"] for r in rows if r["comparison"] != PRIOR):
+        elif row["comparison"] == PRIOR_RECORDS:
+            prior_records = round(float(row["m_probability"]))
+    for name in dict.fromkeys(r["comparison"] for r in rows if r["comparison"] not in (PRIOR, PRIOR_RECORDS)):
         levels = {int(r["level"]): r for r in rows if r["comparison"] == name}
         top = max(levels)
         if sorted(levels) != list(range(top + 1)):
             raise ValueError(f"{path}: comparison {name!r} must have levels 0..{top}, got {sorted(levels)}")
         m[name] = np.array([float(levels[lv]["m_probability"]) for lv in range(top + 1)])
         u[name] = np.array([float(levels[lv]["u_probability"]) for lv in range(top + 1)])
-    return MatchModel(prior, m, u, 0, 0)
+    return MatchModel(prior, m, u, 0, 0, prior_records)
 
 
 # What agreeing exactly on a blocking column means on the comparison levels: (comparison, lowest level).
@@ -177,6 +186,8 @@ def fit(
     start: MatchModel,
     u: dict[str, np.ndarray],
     rules: list[list[str]],
+    records: int | None = None,
+    lambda_rules: list[bool] | None = None,
 ) -> MatchModel:
     """m by one EM session per blocking rule, deterministic (no sampling).
 
@@ -185,12 +196,17 @@ def fit(
     the match share of its pairs. Each comparison's m is the mean over the sessions that estimated it;
     lambda (two random records) is the median over the sessions of their match share with the forced
     agreement's evidence taken out: odds(lambda) = odds(share) x P(forced | non-match) / P(forced | match).
+    ``records`` (the identity records of the base) is kept with lambda, so scoring can scale it.
+    ``lambda_rules`` (one flag per rule, default all) names the sessions lambda may come from: a rule
+    with its own small block cap sees only rare keys, whose agreement says more than u (an average
+    over all values) takes out, so its share overstates lambda (clean generated data: 4.0e-5 with
+    them, truth 3.2e-5). Its pairs still estimate m.
     """
     names = list(start.m)
     estimates: dict[str, list[np.ndarray]] = {name: [] for name in names}
     sessions: list[tuple[float, list[tuple[int, int]], float]] = []
     iterations = 0
-    for rule in rules:
+    for number, rule in enumerate(rules):
         forced = [(names.index(c), level) for key in rule for c, level in BLOCKING_KEY_LEVELS.get(key, ())]
         if not forced:
             raise ValueError(f"blocking rule {rule}: unknown columns (known: {sorted(BLOCKING_KEY_LEVELS)})")
@@ -202,7 +218,8 @@ def fit(
             session[:, j] = -1
         share, m, n = _em(session, counts[rows], start.m, u, train_m=True)
         iterations += n
-        sessions.append((share, forced, (1 - share) * counts[rows].sum()))
+        if lambda_rules is None or lambda_rules[number]:
+            sessions.append((share, forced, (1 - share) * counts[rows].sum()))
         for j, name in enumerate(names):
             if (session[:, j] >= 0).any():
                 estimates[name].append(m[name])
@@ -216,7 +233,7 @@ def fit(
         m[name] = mean / mean.sum()
     if not sessions:  # too few candidate pairs to estimate anything: keep the starting lambda too
         log.warning("no blocking rule has 10 candidate pairs: lambda keeps its starting value")
-        return MatchModel(start.prior, m, u, iterations, int(counts.sum()))
+        return MatchModel(start.prior, m, u, iterations, int(counts.sum()), start.prior_records)
     # A session whose pairs are (nearly) all matches bounds lambda from below only: its share is
     # clipped, not measured (FEBRL4: such sessions gave 4e-3 and 0.18 against a true 1e-4). Sessions
     # with at least 10 pairs estimated non-matching are used when there are any.
@@ -228,7 +245,7 @@ def fit(
         )
         log_odds.append(np.log(share) - np.log1p(-share) - evidence)
     prior = float(1.0 / (1.0 + np.exp(-np.median(log_odds))))
-    return MatchModel(min(max(prior, _FLOOR), 0.5), m, u, iterations, int(counts.sum()))
+    return MatchModel(min(max(prior, _FLOOR), 0.5), m, u, iterations, int(counts.sum()), records)
 
 
 def write_parameters(model: MatchModel, path: Path = PARAMETERS_FILE) -> None:
@@ -242,12 +259,21 @@ def write_parameters(model: MatchModel, path: Path = PARAMETERS_FILE) -> None:
     tmp.replace(path)
 
 
-def blocking_rules() -> list[list[str]]:
-    """The blocking rules of dbt_project.yml (the trainer masks what each rule forces)."""
+def blocking_rules() -> list[tuple[list[str], bool]]:
+    """The blocking rules of dbt_project.yml: each rule's columns (the trainer masks what each rule
+    forces) and whether lambda may be estimated from its pairs (not when the rule has its own block
+    cap: :func:`fit`). A rule is a list of columns or a mapping with ``columns`` and its own
+    ``max_block_records``."""
     import yaml
 
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return [list(rule) for rule in project["vars"]["identity_blocking_rules"]]
+    rules = []
+    for rule in project["vars"]["identity_blocking_rules"]:
+        if isinstance(rule, dict):
+            rules.append((list(rule["columns"]), "max_block_records" not in rule))
+        else:
+            rules.append((list(rule), True))
+    return rules
 
 
 # What training reads, and the dbt build that makes it as of a date (staging and deduplication included).
@@ -301,7 +327,9 @@ def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) 
         u = u_from_sample(wh, start)
         gamma, counts = candidate_patterns(wh, names)
         (records,) = wh.row("select count(*) from intermediate.int_identity_records_standardised")
-    model = fit(gamma, counts, start, u, blocking_rules())
+    rules = blocking_rules()
+    columns, for_lambda = [rule for rule, _ in rules], [flag for _, flag in rules]
+    model = fit(gamma, counts, start, u, columns, records, for_lambda)
     write_parameters(model, output)
     log.info(
         "identity model trained on %s candidate pairs (%s patterns, %s EM iterations): lambda=%.3g, "

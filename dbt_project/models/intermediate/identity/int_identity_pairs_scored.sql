@@ -1,7 +1,11 @@
 -- Fellegi-Sunter match weight of every candidate pair. Each comparison level carries the trained
 -- probabilities m = P(level | same person) and u = P(level | different people) of the match model
 -- (int_identity_match_parameters; the 'prior' row holds lambda, the probability that two records
--- picked at random are the same person). Weight = log2(lambda / (1 - lambda)) + sum of log2(m / u);
+-- picked at random are the same person, and 'prior_records' the number of identity records it was
+-- measured on, n0). Each record has about as many true partners in a base of any size, so lambda
+-- falls with the base: it is scaled to the n records scored, lambda x (n0 - 1) / (n - 1) (kept as it
+-- is without a 'prior_records' row). Unscaled, the default model's lambda was 12 times too big at
+-- 1,000,000 people. Weight = log2(lambda / (1 - lambda)) + sum of log2(m / u);
 -- a missing side (level -1) adds nothing. Term-frequency adjustment on exact agreements of first name, last
 -- name, postcode and city: agreeing on a rare value says more than agreeing on a common one, so the
 -- weight gains log2(sum of squared value frequencies / frequency of this value) (Splink's
@@ -38,15 +42,35 @@ level_weights as (
         level,
         log(2, m_probability / u_probability) as level_weight
     from parameters
-    where comparison <> 'prior'
+    where comparison not in ('prior', 'prior_records')
+
+),
+
+record_count as (
+
+    select count(*) as records
+    from records
+
+),
+
+prior_lambda as (
+
+    select
+        max(case when parameters.comparison = 'prior' then parameters.m_probability end)
+        * coalesce(
+            (max(case when parameters.comparison = 'prior_records' then parameters.m_probability end) - 1)
+            / nullif(max(record_count.records) - 1, 0),
+            1
+        ) as scaled_prior
+    from parameters
+    cross join record_count
 
 ),
 
 prior as (
 
-    select log(2, m_probability / u_probability) as prior_weight
-    from parameters
-    where comparison = 'prior'
+    select log(2, least(scaled_prior, 0.5) / (1 - least(scaled_prior, 0.5))) as prior_weight
+    from prior_lambda
 
 ),
 {% for column in tf_columns %}
