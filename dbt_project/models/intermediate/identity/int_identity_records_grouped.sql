@@ -29,40 +29,9 @@
     "{{ release_connected_components('pass1', " ~ rounds ~ ") }}",
     "{{ release_previous_state() }}",
 ]) }}
-{#- Records as of this run with what decides their group: keys the conflict test reads and the sorted
-    set of records they are accepted-linked to. Self-contained (Spark runs the edges query alone). -#}
+{#- Records as of this run with what decides their group (int_identity_records_link_state). -#}
 {%- set current_records -%}
-    (
-        select
-            records.record_key,
-            standardised.first_name_key,
-            standardised.last_name_key,
-            standardised.birth_date_key,
-            coalesce(signatures.link_signature, '') as link_signature
-        from {{ ref('int_identity_records_unioned') }} as records
-        left join {{ ref('int_identity_records_standardised') }} as standardised
-            on records.record_key = standardised.record_key
-        left join (
-            select
-                record_key,
-                {{ dbt.hash(sorted_string_agg('partner_key')) }} as link_signature
-            from (
-                select
-                    record_key_l as record_key,
-                    record_key_r as partner_key
-                from {{ ref('int_identity_links') }}
-                where is_accepted
-                union all
-                select
-                    record_key_r as record_key,
-                    record_key_l as partner_key
-                from {{ ref('int_identity_links') }}
-                where is_accepted
-            ) as partners
-            group by record_key
-        ) as signatures
-            on records.record_key = signatures.record_key
-    )
+(select * from {{ ref('int_identity_records_link_state') }})
 {%- endset %}
 {%- set previous_records -%}
     (
