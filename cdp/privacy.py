@@ -181,6 +181,7 @@ IDENTIFIERS: dict[tuple[str, str], tuple[_Identifier, ...]] = {
         _Identifier("record", ("order_id",), "ecommerce:orders:"),
         _ACCOUNT,
         _EMAIL_OF("guest_email"),
+        _PHONE_OF("billing_phone"),
     ),
     ("social", "profiles"): (_PROFILE, _EMAIL_OF("email"), _PHONE_OF("phone")),
     ("social", "interactions"): (_PROFILE,),
@@ -709,6 +710,7 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
         if ("intermediate", "int_ecommerce_orders_deduplicated") in tables:
             _values(warehouse, "forget_accounts", ids["accounts"])
             _values(warehouse, "forget_emails", ids["emails"])
+            _values(warehouse, "forget_phones", ids["phones"])
             ids["orders"] = sorted(
                 set(ids["orders"])
                 | {
@@ -716,7 +718,8 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
                     for r in warehouse.rows(
                         "select order_id from intermediate.int_ecommerce_orders_deduplicated "
                         "where customer_id in (select v from forget_accounts) "
-                        "or guest_email_normalized in (select v from forget_emails)"
+                        "or guest_email_normalized in (select v from forget_emails) "
+                        "or billing_phone_e164 in (select v from forget_phones)"
                     )
                 }
             )
@@ -759,6 +762,7 @@ def _predicates(schema: str, table: str, cols: set[str]) -> list[str]:
         "email_normalized": "emails",
         "guest_email_normalized": "emails",
         "phone_e164": "phones",
+        "billing_phone_e164": "phones",
         "loyalty_card_no": "cards",
         "order_id": "orders",
     }

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import pools
 from .noise import Noise, S, messy, phones, strs
-from .population import N_STORES, STORE_IDS
+from .population import N_STORES, STORE_IDS, build_billing
 from .timeline import DAY, Calendar, at_time_of_day, uniform_secs
 
 PAYMENTS = strs(["card", "mobile", "cash", "voucher", ""])
@@ -228,6 +228,13 @@ def build_orders(
     # Half the exports leave updated_at out when it equals placed_at (contract default).
     omit_upd = (v_upd == o_t[v_idx]) & (rng.random(len(v_idx)) < 0.5)
     cust_id = np.where(o_cust >= 0, customers["customer_id"][np.maximum(o_cust, 0)], "")
+    # Guest checkouts carry the buyer's billing details (account orders: the account's, not repeated).
+    # Drawn from a stream of their own so that the rest of the generated data does not move.
+    guest = np.flatnonzero(o_cust < 0)
+    billing = {}
+    for name, values in build_billing(rng.spawn(1)[0], p, nz, o_person[guest]).items():
+        billing[name] = np.full(n, "", dtype=values.dtype)
+        billing[name][guest] = values
     return {
         "orders": {
             "order_id": order_id,
@@ -237,6 +244,7 @@ def build_orders(
             "placed_at": o_t,
             "discount_code": code,
             "nlines": nlines,
+            **billing,
         },
         "versions": {
             "idx": v_idx,

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from . import activity, population
 from .noise import Noise, S, noise_level
-from .population import STORE_IDS
+from .population import BILLING_FIELDS, STORE_IDS
 from .timeline import Calendar, ts
 from .writer import Entity, write_entity
 
@@ -319,6 +319,7 @@ def generate(
             "order_id": _a(od["order_id"]).take(vi),
             "customer_id": _a(od["customer_id"]).take(vi),
             "guest_email": _a(od["guest_email"]).take(vi),
+            **{name: _a(od[name]).take(vi) for name in BILLING_FIELDS},
             "placed": ts(placed),
             "placed_off": _a(cal.amsterdam_offset(placed)),
             "updated": ts(ov["updated_at"]),
@@ -347,7 +348,8 @@ def generate(
     ent.select = (
         f"CASE WHEN _b = {ent.code('missing_key')} THEN NULL ELSE order_id END AS order_id, "
         "NULLIF(customer_id, '') AS customer_id, NULLIF(guest_email, '') AS guest_email, "
-        f"{_offset_sql('placed', 'placed_off')} AS placed_at, "
+        + "".join(f"NULLIF({name}, '') AS {name}, " for name in BILLING_FIELDS)
+        + f"{_offset_sql('placed', 'placed_off')} AS placed_at, "
         f"CASE WHEN omit_upd THEN NULL ELSE {_offset_sql('updated', 'updated_off')} END AS updated_at, "
         f"CASE WHEN _b = {ent.code('bad_status')} THEN 'shipped' ELSE status END AS status, "
         "'EUR' AS currency, NULLIF(discount_code, '') AS discount_code, "

@@ -431,6 +431,34 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise)
     return versions
 
 
+#: Billing fields of a guest order (web shop export).
+BILLING_FIELDS = (
+    "billing_first_name",
+    "billing_last_name",
+    "billing_phone",
+    "billing_address",
+    "billing_postcode",
+    "billing_city",
+)
+
+
+def build_billing(rng: np.random.Generator, p: dict, nz: Noise, person: np.ndarray) -> dict[str, np.ndarray]:
+    """Billing details a guest checkout asks for: the buyer's own name and address, typed in a hurry.
+
+    A household's second person gives their own first name with the shared last name and address, so a
+    guest order on a family email still says whose it is. Phone is optional at checkout.
+    """
+    first, last = _names(rng, nz, p, person, 0.2, 0.02, **_CUSTOMER_NAME_NOISE)
+    return {
+        "billing_first_name": first,
+        "billing_last_name": last,
+        "billing_phone": _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.5)),
+        "billing_address": _address(rng, nz, p, person, 0.02),
+        "billing_postcode": _postcode(rng, p, person),
+        "billing_city": _city(rng, nz, p, person),
+    }
+
+
 def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
     """Social profiles; a lead form re-sends the profile with email/phone filled in."""
     holders = np.flatnonzero(p["n_platforms"] > 0)

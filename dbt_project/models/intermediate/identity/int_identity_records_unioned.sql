@@ -1,8 +1,9 @@
 -- One row per identity-bearing record, all sources in one shape. record_key =
 -- source:entity:source_record_id. Records: POS loyalty members, web shop accounts, web shop guest
--- orders (email = guest email), social profiles (id = platform:user_handle), plus stub records for
--- loyalty cards / accounts that appear on orders but whose member/account record has not landed
--- (is_stub; no attributes) so that every identified order still gets a customer.
+-- orders (guest email and billing name, phone, address), social profiles (id =
+-- platform:user_handle), plus stub records for loyalty cards / accounts that appear on orders but
+-- whose member/account record has not landed (is_stub; no attributes) so that every identified order
+-- still gets a customer.
 with
 
 members as (
@@ -92,15 +93,15 @@ guest_order_records as (
         'orders' as entity,
         order_id as source_record_id,
         guest_email_normalized as email_normalized,
-        cast(null as {{ dbt.type_string() }}) as phone_e164,
-        cast(null as {{ dbt.type_string() }}) as first_name,
-        cast(null as {{ dbt.type_string() }}) as last_name,
+        billing_phone_e164 as phone_e164,
+        billing_first_name as first_name,
+        billing_last_name as last_name,
         cast(null as {{ dbt.type_string() }}) as display_name,
         cast(null as {{ dbt.type_string() }}) as gender,
         cast(null as date) as birth_date,
-        cast(null as {{ dbt.type_string() }}) as address_line,
-        cast(null as {{ dbt.type_string() }}) as city,
-        cast(null as {{ dbt.type_string() }}) as postcode,
+        billing_address_line as address_line,
+        billing_city as city,
+        billing_postcode as postcode,
         cast(null as boolean) as email_opt_in,
         cast(null as boolean) as sms_opt_in,
         updated_at,
