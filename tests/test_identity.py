@@ -16,11 +16,17 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
   to neither (no personal evidence at a known household).
 * Sam: 30 records chained by an email or a phone shared with the next record (a data-entry loop): one
   cluster too big to publish -> split on strong links (none) and listed for review.
+* Kees also checked out as a guest with an email nothing else carries: the order's billing name and
+  address join it to his customer.
+* Yong and Jun Wang (Han script) share a phone: one character apart, their first names still conflict
+  (the phone is screened as shared); Yong's second card swaps his names and has his birth date (one
+  customer: a swap, not a conflict).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -106,7 +112,35 @@ def write_identity_cases(lake: Path) -> None:
         )
         for i in range(30)
     ]
+    # A Chinese household sharing a phone; Yong's second card has his names swapped.
+    members += [
+        member("W001", "勇", "王", phone="+31 6 5555 0101", birth_date=date(1985, 6, 1)),
+        member("W002", "军", "王", phone="06-55550101", birth_date=date(1987, 9, 12)),
+        member("W003", "王", "勇", phone="+31655550101", birth_date=date(1985, 6, 1)),
+    ]
     land(lake, EXTRA_DAY, "pos", "loyalty_members", members)
+    # Kees's guest checkout: an email no other record carries, his billing name and address.
+    guest = {
+        "order_id": "GK01",
+        "guest_email": "kvd@example.net",
+        "billing_first_name": "KEES",
+        "billing_last_name": "van Dam",
+        "billing_address": "Dorpsstraat  5",
+        "billing_postcode": "1234ab",
+        "billing_city": "Leiden",
+        "placed_at": ts("2024-02-20 12:00:00"),
+        "updated_at": ts("2024-02-20 12:00:00"),
+        "status": "completed",
+        "currency": "EUR",
+    }
+    land(lake, EXTRA_DAY, "ecommerce", "orders", [guest])
+    land(
+        lake,
+        EXTRA_DAY,
+        "ecommerce",
+        "order_lines",
+        [{"order_id": "GK01", "line_no": 1, "sku": "SKU-1", "qty": 1, "unit_price": Decimal("9.95")}],
+    )
     land(
         lake,
         EXTRA_DAY,
@@ -216,6 +250,28 @@ def test_swapped_names_and_transposed_birth_digits_are_typos(resolved: Settings)
     assert customer(resolved, anna_pos) == customer(resolved, anna_web)
     rule, accepted, reason, _ = link(resolved, anna_pos, anna_web)
     assert (rule, accepted, reason) == ("probabilistic", True, None)
+
+
+def test_guest_checkout_links_by_billing_name_and_address(resolved: Settings) -> None:
+    kees_pos, guest = "pos:loyalty_members:K001", "ecommerce:orders:GK01"
+    assert customer(resolved, guest) == customer(resolved, kees_pos)
+    rule, accepted, _, probability = link(resolved, kees_pos, guest)
+    assert (rule, accepted) == ("probabilistic", True)
+    assert probability > 0.9
+
+
+def test_han_first_names_one_character_apart_conflict(resolved: Settings) -> None:
+    yong, jun, yong_swapped = (f"pos:loyalty_members:W00{i}" for i in (1, 2, 3))
+    assert customer(resolved, yong) == customer(resolved, yong_swapped)
+    assert customer(resolved, jun) != customer(resolved, yong)
+    status = query(
+        resolved,
+        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
+        "where identifier_type = 'phone' and identifier_value = '+31655550101'",
+    )
+    assert status == [("shared",)]
+    # Yong's two cards: swapped names and the same birth date, linked by the model, not a conflict.
+    assert link(resolved, yong, yong_swapped)[:3] == ("probabilistic", True, None)
 
 
 def test_household_address_needs_personal_evidence(resolved: Settings) -> None:

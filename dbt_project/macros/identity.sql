@@ -273,15 +273,28 @@ select * from {{ prefix }}_converged
 
 {#- ... or both first names known in Latin letters and more than identity_name_distances[1] edits
     apart while the birth dates are not the same or nearly so, unless the names are swapped (first
-    within that distance of the other's last name and last of the other's first: forms swap them).
-    Other scripts are not compared (a Han-script name and its pinyin differ in every letter). -#}
+    within that distance of the other's last name and last of the other's first: forms swap them);
+    or both in Han characters and different, unless swapped exactly: a Chinese given name has one or
+    two characters, so one character apart is another name, not a typo; edit distances count UTF-8
+    bytes, so '勇' / '军' are 2 edits apart, within the Latin rule's distance (20,000 generated
+    people: all 12 accepted links between such names joined two people). A Han-script name and its
+    pinyin differ in every letter: not compared. -#}
 {% macro first_names_conflict(left, right) -%}
     {%- set distance = var('identity_name_distances')[1] | int -%}
+    {%- set han = '^[一-鿿]+$' -%}
     coalesce(
-        {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
-        and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
-        and {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} > {{ distance }}
-        and not {{ names_swapped_within(left, right, distance) }},
+        (
+            {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
+            and {{ regexp_matches(right ~ '.first_name_key', '^[a-z]+$') }}
+            and {{ edit_distance(left ~ '.first_name_key', right ~ '.first_name_key') }} > {{ distance }}
+            and not {{ names_swapped_within(left, right, distance) }}
+        )
+        or (
+            {{ regexp_matches(left ~ '.first_name_key', han) }}
+            and {{ regexp_matches(right ~ '.first_name_key', han) }}
+            and {{ left }}.first_name_key != {{ right }}.first_name_key
+            and not {{ names_swapped_within(left, right, 0) }}
+        ),
         false
     )
     and not coalesce({{ left }}.birth_date_key = {{ right }}.birth_date_key, false)
