@@ -333,13 +333,66 @@ def recall_limits(warehouse: Path, truth_dir: Path) -> dict[str, Any]:
                 (select count(*) from truth where source = 'social')
             from people
         """).fetchone()
+        evidence_pairs, evidence_correct = _evidence_connected(con)
     return {
         "true_pairs": int(true or 0),
         "bare_profile_pairs": int(bare_pairs or 0),
         "bare_profile_share": (bare_pairs or 0) / true if true else 0.0,
         "bare_profiles": int(bare_profiles or 0),
         "social_profiles": int(profiles or 0),
+        "evidence_pairs": evidence_pairs,
+        "evidence_correct": evidence_correct,
     }
+
+
+def _evidence_connected(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """True pairs that shared evidence connects, and how many of them we linked.
+
+    Two records of one person are connected when they share an email or a phone, or both carry a full
+    name and a birth date, or both a full name and a postcode or address; pairs connected through other
+    records of the person count too. A pair outside this (e.g. a web account with only a name and an
+    email vs a POS member with only a name and a postcode) has nothing but a name in common, which no
+    resolver can tell from a namesake's. The bound is loose: a resolver may still link some of the
+    others (on a name and a city) or, through a wrong merge, put them together.
+    """
+    rows = con.execute(f"""
+        select
+            s.record_key, t.person_id, r.customer_id, s.email_key, s.phone_key,
+            s.first_name_key is not null and s.last_name_key is not null as named,
+            s.birth_date_key is not null as dated,
+            s.postcode_key is not null or s.address_key is not null as located
+        from truth t
+        inner join {RESOLVED} r
+            on r.source = t.source and r.entity = t.entity and r.source_record_id = t.source_record_id
+        inner join intermediate.int_identity_records_standardised s on s.record_key = r.record_key
+    """).fetchall()
+    parent = {row[0]: row[0] for row in rows}
+
+    def find(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    by_evidence: dict[tuple[str, str], list[str]] = {}
+    for key, person, _, email, phone, named, dated, located in rows:
+        for kind, value in (("e", email), ("p", phone), ("d", named and dated), ("l", named and located)):
+            if value:
+                by_evidence.setdefault((person, f"{kind}{value}"), []).append(key)
+    for keys in by_evidence.values():
+        root = find(keys[0])
+        for key in keys[1:]:
+            other = find(key)
+            if other != root:
+                parent[other] = root
+    component: dict[str, int] = {}
+    together: dict[tuple[str, str], int] = {}
+    for key, _, customer, *_ in rows:
+        root = find(key)
+        component[root] = component.get(root, 0) + 1
+        together[(root, customer)] = together.get((root, customer), 0) + 1
+    pairs = sum(n * (n - 1) // 2 for n in component.values())
+    return pairs, sum(n * (n - 1) // 2 for n in together.values())
 
 
 # -------------------------------------------------------------------------------------------- runs
@@ -564,16 +617,20 @@ def timing_table(runs: list[NoiseRun]) -> str:
 def limits_table(runs: list[NoiseRun]) -> str:
     lines = [
         "| noise | true pairs | pairs with a display-name-only social profile | share | such profiles / "
-        "all profiles | recall ceiling | recall (trained) | recall (trained) without them |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "all profiles | recall ceiling | recall (trained) | recall (trained) without them | "
+        "pairs shared evidence connects (share) | of those linked (shipped model) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         lim = r.limits
         ceiling = 1 - lim["bare_profile_share"]
+        evidence = lim.get("evidence_pairs", 0)
         lines.append(
             f"| {r.noise} | {lim['true_pairs']:,} | {lim['bare_profile_pairs']:,} | "
             f"{lim['bare_profile_share']:.4f} | {lim['bare_profiles']:,} / {lim['social_profiles']:,} | "
-            f"{ceiling:.4f} | {r.trained.overall.recall:.4f} | {r.trained.linkable.recall:.4f} |"
+            f"{ceiling:.4f} | {r.trained.overall.recall:.4f} | {r.trained.linkable.recall:.4f} | "
+            f"{evidence:,} ({_ratio(evidence, lim['true_pairs'])}) | "
+            f"{_ratio(lim.get('evidence_correct', 0), evidence)} |"
         )
     return "\n".join(lines)
 
@@ -624,7 +681,11 @@ def section(runs: list[NoiseRun], notes: list[str] | None = None) -> str:
         "",
         "What limits recall: a social profile carrying neither email nor phone has only a display name "
         "(no birth date, postcode or address): no resolver can tell which of the people of that name it "
-        "is. True pairs touching such a profile:",
+        "is. True pairs touching such a profile, and (last two columns) the true pairs that shared "
+        "evidence connects at all - an email or phone in common, or a full name with a birth date or "
+        "with a postcode/address on both records, directly or through the person's other records; the "
+        "rest have at most a name in common (a loose bound: a name and a city, or a wrong merge, can "
+        "still put a few of them together):",
         "",
         limits_table(runs),
         "",
