@@ -21,6 +21,9 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
 * Yong and Jun Wang (Han script) share a phone: one character apart, their first names still conflict
   (the phone is screened as shared); Yong's second card swaps his names and has his birth date (one
   customer: a swap, not a conflict).
+* Li Na: a member card in characters ('李娜') and a web account in pinyin ('Na Li') with the same birth
+  date and postcode -> one customer, names agreeing exactly. Her mother Li Fang ('李芳') shares the
+  family email with a pinyin web account of Li Na: 'fang' / 'na' conflict, so the email links no one.
 """
 
 from __future__ import annotations
@@ -117,6 +120,8 @@ def write_identity_cases(lake: Path) -> None:
         member("W001", "勇", "王", phone="+31 6 5555 0101", birth_date=date(1985, 6, 1)),
         member("W002", "军", "王", phone="06-55550101", birth_date=date(1987, 9, 12)),
         member("W003", "王", "勇", phone="+31655550101", birth_date=date(1985, 6, 1)),
+        member("N001", "娜", "李", birth_date=date(1992, 8, 8), postcode="3011 AA", city="Rotterdam"),
+        member("N002", "芳", "李", birth_date=date(1966, 1, 20), email="li.family@example.cn"),
     ]
     land(lake, EXTRA_DAY, "pos", "loyalty_members", members)
     # Kees's guest checkout: an email no other record carries, his billing name and address.
@@ -165,6 +170,22 @@ def write_identity_cases(lake: Path) -> None:
                 "address_line1": "parkweg 3",
                 "address_postcode": "2511AB",
                 "address_city": "den haag",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                "customer_id": "WN01",
+                "first_name": "Na",
+                "last_name": "Li",
+                "birthday": date(1992, 8, 8),
+                "address_postcode": "3011AA",
+                "address_city": "rotterdam",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                "customer_id": "WN02",
+                "first_name": "Na",
+                "last_name": "Li",
+                "email": "li.family@example.cn",
                 "updated_at": ts("2024-02-02 10:00:00"),
             },
             {
@@ -272,6 +293,31 @@ def test_han_first_names_one_character_apart_conflict(resolved: Settings) -> Non
     assert status == [("shared",)]
     # Yong's two cards: swapped names and the same birth date, linked by the model, not a conflict.
     assert link(resolved, yong, yong_swapped)[:3] == ("probabilistic", True, None)
+
+
+def test_han_names_and_their_pinyin_agree(resolved: Settings) -> None:
+    na_card, na_web, fang_card, na_family_email = (
+        "pos:loyalty_members:N001",
+        "ecommerce:customers:WN01",
+        "pos:loyalty_members:N002",
+        "ecommerce:customers:WN02",
+    )
+    keys = dict(query(
+        resolved,
+        "select record_key, first_name_key || ' ' || last_name_key "
+        "from intermediate.int_identity_records_standardised where record_key in "
+        f"('{na_card}', '{na_web}', '{fang_card}')",
+    ))
+    assert keys == {na_card: "na li", na_web: "na li", fang_card: "fang li"}
+    assert customer(resolved, na_card) == customer(resolved, na_web)
+    # Mother and daughter share an email: their first names conflict once both are in pinyin.
+    assert customer(resolved, fang_card) != customer(resolved, na_family_email)
+    status = query(
+        resolved,
+        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
+        "where identifier_type = 'email' and identifier_value = 'li.family@example.cn'",
+    )
+    assert status == [("shared",)]
 
 
 def test_household_address_needs_personal_evidence(resolved: Settings) -> None:

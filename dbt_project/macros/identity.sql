@@ -33,6 +33,43 @@
     nullif({{ regexp_replace_all('lower(' ~ fold_accents(fold_fullwidth(expression)) ~ ')', '[^\\pL]', '') }}, '')
 {%- endmacro %}
 
+{#- True when a name key is written in Chinese characters only (CJK Unified Ideographs). -#}
+{% macro is_han(expression) -%}
+    {{ regexp_matches(expression, '^[一-鿿]+$') }}
+{%- endmacro %}
+
+{#- A Han-script name key as toneless pinyin: the key `expression`, whose characters 1..max_han are
+    joined as `<alias>_<position>` to the seed name_transliterations; position 1 reads `first_column`
+    (a family name's reading as a surname), the others `latin`. Kept as it is when longer than max_han
+    or when a character is not in the seed. -#}
+{% macro transliterated_han_name(expression, alias, max_han, first_column) -%}
+    {%- set parts = [alias ~ '_1.' ~ first_column] -%}
+    {%- for position in range(2, max_han + 1) -%}
+        {%- do parts.append("coalesce(" ~ alias ~ "_" ~ position ~ ".latin, '')") -%}
+    {%- endfor -%}
+    case
+        when
+            {{ is_han(expression) }}
+            and length({{ expression }}) <= {{ max_han }}
+            {%- for position in range(1, max_han + 1) %}
+            and (length({{ expression }}) < {{ position }} or {{ alias }}_{{ position }}.han is not null)
+            {%- endfor %}
+            then {{ dbt.concat(parts) }}
+        else {{ expression }}
+    end
+{%- endmacro %}
+
+{#- The left joins transliterated_han_name reads: for each alias -> key column of `relation`, the
+    seed `transliterations` joined once per character position 1..max_han as `<alias>_<position>`. -#}
+{% macro han_transliteration_joins(relation, transliterations, keys, max_han) -%}
+    {%- for alias, column in keys.items() %}
+    {%- for position in range(1, max_han + 1) %}
+    left join {{ transliterations }} as {{ alias }}_{{ position }}
+        on substr({{ relation }}.{{ column }}, {{ position }}, 1) = {{ alias }}_{{ position }}.han
+    {%- endfor %}
+    {%- endfor %}
+{%- endmacro %}
+
 {#- Email comparison key with provider rules: '+tag' sub-addresses dropped for every domain
     (Gmail, Outlook, iCloud, Fastmail and most others deliver 'anna+shop@x' to 'anna@x'); dots in the
     local part dropped and googlemail.com read as gmail.com for Gmail, which ignores them. Input is
@@ -277,11 +314,11 @@ select * from {{ prefix }}_converged
     or both in Han characters and different, unless swapped exactly: a Chinese given name has one or
     two characters, so one character apart is another name, not a typo; edit distances count UTF-8
     bytes, so '勇' / '军' are 2 edits apart, within the Latin rule's distance (20,000 generated
-    people: all 12 accepted links between such names joined two people). A Han-script name and its
-    pinyin differ in every letter: not compared. -#}
+    people: all 12 accepted links between such names joined two people). Han names are keyed by their
+    pinyin (int_identity_records_standardised), so this rule sees only characters outside the seed
+    name_transliterations. -#}
 {% macro first_names_conflict(left, right) -%}
     {%- set distance = var('identity_name_distances')[1] | int -%}
-    {%- set han = '^[一-鿿]+$' -%}
     coalesce(
         (
             {{ regexp_matches(left ~ '.first_name_key', '^[a-z]+$') }}
@@ -290,8 +327,8 @@ select * from {{ prefix }}_converged
             and not {{ names_swapped_within(left, right, distance) }}
         )
         or (
-            {{ regexp_matches(left ~ '.first_name_key', han) }}
-            and {{ regexp_matches(right ~ '.first_name_key', han) }}
+            {{ is_han(left ~ '.first_name_key') }}
+            and {{ is_han(right ~ '.first_name_key') }}
             and {{ left }}.first_name_key != {{ right }}.first_name_key
             and not {{ names_swapped_within(left, right, 0) }}
         ),

@@ -11,12 +11,23 @@
 -- alike) lets one find the same person at the same number when street, postcode and city carry typos;
 -- street_key (the address line without its numbers) lets the address comparison see '23 popplewell
 -- place' and 'popplewell place' as the same street.
+-- A name in Chinese characters (up to max_han characters, all in the seed name_transliterations) is
+-- keyed by its toneless pinyin, a family name's first character by its reading as a surname: '王伟'
+-- in one system and 'Wei Wang' in another agree, and two household members 'fang' / 'wei' conflict.
 {%- set area_length = var('identity_postcode_area_length') | int %}
+{%- set max_han = 4 %}
+{%- set han_keys = {'given': 'given_name_key', 'family': 'family_name_key'} %}
 with
 
 records as (
 
     select * from {{ ref('int_identity_records_unioned') }}
+
+),
+
+transliterations as (
+
+    select * from {{ ref('name_transliterations') }}
 
 ),
 
@@ -53,14 +64,34 @@ keyed as (
         source,
         {{ email_match_key('email_normalized') }} as email_key,
         phone_e164 as phone_key,
-        {{ name_match_key('given_name') }} as first_name_key,
-        {{ name_match_key('family_name') }} as last_name_key,
+        {{ name_match_key('given_name') }} as given_name_key,
+        {{ name_match_key('family_name') }} as family_name_key,
         {{ dbt.cast('birth_date', dbt.type_string()) }} as birth_date_key,
         gender as gender_key,
         nullif(replace(upper(postcode), ' ', ''), '') as postcode_key,
         lower({{ fold_accents('city') }}) as city_key,
         lower({{ fold_accents('address_line') }}) as address_key
     from named
+
+),
+
+transliterated as (
+
+    select
+        keyed.record_key,
+        keyed.source,
+        keyed.email_key,
+        keyed.phone_key,
+        {{ transliterated_han_name('keyed.given_name_key', 'given', max_han, 'latin') }} as first_name_key,
+        {{ transliterated_han_name('keyed.family_name_key', 'family', max_han, 'surname_latin') }}
+            as last_name_key,
+        keyed.birth_date_key,
+        keyed.gender_key,
+        keyed.postcode_key,
+        keyed.city_key,
+        keyed.address_key
+    from keyed
+    {{ han_transliteration_joins('keyed', 'transliterations', han_keys, max_han) }}
 
 ),
 
@@ -88,7 +119,7 @@ final as (
         nullif(
             trim({{ regexp_replace_all(regexp_replace_all('address_key', '[0-9]+[a-z]*', ''), ' +', ' ') }}), ''
         ) as street_key
-    from keyed
+    from transliterated
 
 )
 
