@@ -477,7 +477,7 @@ from intermediate.int_identity_links
 where
     not is_accepted
     and link_rule = 'probabilistic'
-    and rejection_reason in ('first names conflict', 'birth dates conflict')
+    and rejection_reason in ('first names conflict', 'first names differ', 'birth dates conflict')
 """
 
 COMPARISONS = {"first_name": 3, "last_name": 3, "birth_date": 2, "postcode": 3, "address": 2, "city": 1}
@@ -536,7 +536,7 @@ def false_negatives(settings: Settings) -> str:
                 count(*),
                 count(*) filter (where not blocked),
                 count(*) filter (where blocked and match_probability < {THRESHOLD}),
-                count(*) filter (where rejection_reason = 'first names conflict'),
+                count(*) filter (where rejection_reason in ('first names conflict', 'first names differ')),
                 count(*) filter (where rejection_reason = 'birth dates conflict'),
                 count(*) filter (
                     where blocked and match_probability >= {THRESHOLD} and coalesce(is_accepted, true)
@@ -584,7 +584,8 @@ def false_negatives(settings: Settings) -> str:
         "|---|---:|",
         f"| never compared: no blocking rule puts the two records together | {unblocked:,} |",
         f"| compared, match probability below {THRESHOLD} | {below:,} |",
-        f"| probability >= {THRESHOLD}, rejected by the conflict guard: first names conflict | {first:,} |",
+        f"| probability >= {THRESHOLD}, rejected by the conflict guard: first names conflict or differ "
+        f"| {first:,} |",
         f"| probability >= {THRESHOLD}, rejected by the conflict guard: birth dates conflict | {birth:,} |",
         f"| probability >= {THRESHOLD} and accepted, then split by over-merge protection | {other:,} |",
         "",

@@ -21,6 +21,8 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
 * Yong and Jun Wang (Han script) share a phone: one character apart, their first names still conflict
   (the phone is screened as shared); Yong's second card swaps his names and has his birth date (one
   customer: a swap, not a conflict).
+* Sem and Sven Visser, one address, no birth dates: short first names two letters apart are two
+  names, so the model's link (last name + address) is rejected ('first names differ').
 * Li Na: a member card in characters ('李娜') and a web account in pinyin ('Na Li') with the same birth
   date and postcode -> one customer, names agreeing exactly. Her mother Li Fang ('李芳') shares the
   family email with a pinyin web account of Li Na: 'fang' / 'na' conflict, so the email links no one.
@@ -120,6 +122,7 @@ def write_identity_cases(lake: Path) -> None:
         member("W001", "勇", "王", phone="+31 6 5555 0101", birth_date=date(1985, 6, 1)),
         member("W002", "军", "王", phone="06-55550101", birth_date=date(1987, 9, 12)),
         member("W003", "王", "勇", phone="+31655550101", birth_date=date(1985, 6, 1)),
+        member("V001", "Sem", "Visser", postcode="4811 XY", city="Breda", address="Haven 12"),
         member("N001", "娜", "李", birth_date=date(1992, 8, 8), postcode="3011 AA", city="Rotterdam"),
         member("N002", "芳", "李", birth_date=date(1966, 1, 20), email="li.family@example.cn"),
     ]
@@ -170,6 +173,15 @@ def write_identity_cases(lake: Path) -> None:
                 "address_line1": "parkweg 3",
                 "address_postcode": "2511AB",
                 "address_city": "den haag",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                "customer_id": "WV01",
+                "first_name": "Sven",
+                "last_name": "Visser",
+                "address_line1": "Haven 12",
+                "address_postcode": "4811XY",
+                "address_city": "Breda",
                 "updated_at": ts("2024-02-02 10:00:00"),
             },
             {
@@ -318,6 +330,14 @@ def test_han_names_and_their_pinyin_agree(resolved: Settings) -> None:
         "where identifier_type = 'email' and identifier_value = 'li.family@example.cn'",
     )
     assert status == [("shared",)]
+
+
+def test_short_first_names_two_letters_apart_are_two_people(resolved: Settings) -> None:
+    sem, sven = "pos:loyalty_members:V001", "ecommerce:customers:WV01"
+    assert customer(resolved, sem) != customer(resolved, sven)
+    rule, accepted, reason, probability = link(resolved, sem, sven)
+    assert (rule, accepted, reason) == ("probabilistic", False, "first names differ")
+    assert probability >= 0.9  # the model alone would have linked them
 
 
 def test_household_address_needs_personal_evidence(resolved: Settings) -> None:

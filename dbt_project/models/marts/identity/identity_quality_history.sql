@@ -51,7 +51,7 @@ link_summary as (
         sum(case when is_accepted and link_rule = 'override' then 1 else 0 end) as override_links,
         sum(case when rejection_reason = 'birth dates conflict' then 1 else 0 end)
             as rejected_birth_date_conflicts,
-        sum(case when rejection_reason = 'first names conflict' then 1 else 0 end)
+        sum(case when rejection_reason in ('first names conflict', 'first names differ') then 1 else 0 end)
             as rejected_first_name_conflicts,
         sum(case when rejection_reason = 'keep_apart override' then 1 else 0 end) as rejected_keep_apart
     from links
