@@ -706,11 +706,11 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
             for schema in ("marts", "restricted", "ops", "snapshots", "intermediate")
             for table in warehouse.tables(schema, views=False)
         }
+        for name, values in ids.items():
+            if name != "orders":
+                _values(warehouse, f"forget_{name}", values)
         # Orders of the person's accounts and guest orders, for order lines keyed by order_id only.
         if ("intermediate", "int_ecommerce_orders_deduplicated") in tables:
-            _values(warehouse, "forget_accounts", ids["accounts"])
-            _values(warehouse, "forget_emails", ids["emails"])
-            _values(warehouse, "forget_phones", ids["phones"])
             ids["orders"] = sorted(
                 set(ids["orders"])
                 | {
@@ -723,8 +723,7 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
                     )
                 }
             )
-        for name, values in ids.items():
-            _values(warehouse, f"forget_{name}", values)
+        _values(warehouse, "forget_orders", ids["orders"])
         where = {
             f"{schema}.{table}": " or ".join(predicates)
             for (schema, table), cols in sorted(tables.items())

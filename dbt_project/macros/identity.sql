@@ -256,10 +256,10 @@ select * from {{ prefix }}_converged
     short names two letters apart are other names ('na' / 'xia', 'li' / 'min', 'sem' / 'sven'; 'tao' /
     'chao' stays close; 20,000 generated people, typical noise: 15 of the 21 accepted probabilistic
     links between such names without agreeing birth dates joined two people). -#}
-{% macro name_agreement_level(left_name, right_name, distances) -%}
-    {%- set edits = edit_distance(left_name, right_name) -%}
+{% macro name_agreement_level(left_name, right_name, distances, edits=none) -%}
+    {%- set edits = edits or edit_distance(left_name, right_name) -%}
     {%- set substantial = '(2 * ' ~ edits ~ ' < least(length(' ~ left_name ~ '), length(' ~ right_name ~ '))'
-        ~ ' or ' ~ within_one_typo(left_name, right_name, 4) ~ ')' -%}
+        ~ ' or ' ~ within_one_typo(left_name, right_name, 4, edits) ~ ')' -%}
     case
         when {{ left_name }} is null or {{ right_name }} is null then -1
         when {{ left_name }} = {{ right_name }} then 3
@@ -361,9 +361,9 @@ select * from {{ prefix }}_converged
 {#- Two strings one typo apart: at most one character changed, added or dropped, or two adjacent
     characters transposed ('3129' / '3192'; positions checked up to `length`). Null when a side is
     missing; true when equal. -#}
-{% macro within_one_typo(left, right, length) -%}
+{% macro within_one_typo(left, right, length, edits=none) -%}
     (
-        {{ edit_distance(left, right) }} <= 1
+        {{ edits or edit_distance(left, right) }} <= 1
         {%- for position in range(1, length) %}
         or (
             substr({{ left }}, {{ position }}, 1) = substr({{ right }}, {{ position + 1 }}, 1)

@@ -40,16 +40,25 @@ compared_joined as (
         right_records.city_key as city_r,
         left_records.gender_key as gender_l,
         right_records.gender_key as gender_r,
-        coalesce({{ edit_distance('left_records.first_name_key', 'right_records.last_name_key') }}, 99)
-        + coalesce({{ edit_distance('left_records.last_name_key', 'right_records.first_name_key') }}, 99)
-        < coalesce({{ edit_distance('left_records.first_name_key', 'right_records.first_name_key') }}, 99)
-        + coalesce({{ edit_distance('left_records.last_name_key', 'right_records.last_name_key') }}, 99)
-            as names_swapped
+        {{ edit_distance('left_records.first_name_key', 'right_records.first_name_key') }} as first_first_edits,
+        {{ edit_distance('left_records.last_name_key', 'right_records.last_name_key') }} as last_last_edits,
+        {{ edit_distance('left_records.first_name_key', 'right_records.last_name_key') }} as first_last_edits,
+        {{ edit_distance('left_records.last_name_key', 'right_records.first_name_key') }} as last_first_edits
     from {{ pairs }}
     inner join {{ records }} as left_records
         on {{ pairs }}.record_key_l = left_records.record_key
     inner join {{ records }} as right_records
         on {{ pairs }}.record_key_r = right_records.record_key
+
+),
+
+compared_swaps as (
+
+    select
+        *,
+        coalesce(first_last_edits, 99) + coalesce(last_first_edits, 99)
+        < coalesce(first_first_edits, 99) + coalesce(last_last_edits, 99) as names_swapped
+    from compared_joined
 
 ),
 
@@ -64,6 +73,8 @@ compared_oriented as (
         last_name_l,
         case when names_swapped then last_name_r else first_name_r end as first_name_r,
         case when names_swapped then first_name_r else last_name_r end as last_name_r,
+        case when names_swapped then first_last_edits else first_first_edits end as first_name_edits,
+        case when names_swapped then last_first_edits else last_last_edits end as last_name_edits,
         birth_date_l,
         birth_date_r,
         postcode_l,
@@ -80,7 +91,7 @@ compared_oriented as (
         city_r,
         gender_l,
         gender_r
-    from compared_joined
+    from compared_swaps
 
 ),
 
@@ -95,8 +106,8 @@ compared as (
         last_name_l,
         city_l,
         postcode_l,
-        {{ name_agreement_level('first_name_l', 'first_name_r', name_distances) }} as gamma_first_name,
-        {{ name_agreement_level('last_name_l', 'last_name_r', name_distances) }} as gamma_last_name,
+        {{ name_agreement_level('first_name_l', 'first_name_r', name_distances, 'first_name_edits') }} as gamma_first_name,
+        {{ name_agreement_level('last_name_l', 'last_name_r', name_distances, 'last_name_edits') }} as gamma_last_name,
         case
             when birth_date_l is null or birth_date_r is null then -1
             when birth_date_l = birth_date_r then 2
