@@ -26,6 +26,9 @@ Beside test_dbt_models' people (Jane, Bob, Carol, Dave) the lake holds, landed o
 * Li Na: a member card in characters ('李娜') and a web account in pinyin ('Na Li') with the same birth
   date and postcode -> one customer, names agreeing exactly. Her mother Li Fang ('李芳') shares the
   family email with a pinyin web account of Li Na: 'fang' / 'na' conflict, so the email links no one.
+* Willem de Boer: a member card as Willem, a web account as Wim at the same address without a birth
+  date -> one customer (the seed name_variants keys both as 'willem'); read as two names they would
+  be rejected like Sem and Sven ('first names differ').
 """
 
 from __future__ import annotations
@@ -125,6 +128,15 @@ def write_identity_cases(lake: Path) -> None:
         member("V001", "Sem", "Visser", postcode="4811 XY", city="Breda", address="Haven 12"),
         member("N001", "娜", "李", birth_date=date(1992, 8, 8), postcode="3011 AA", city="Rotterdam"),
         member("N002", "芳", "李", birth_date=date(1966, 1, 20), email="li.family@example.cn"),
+        member(
+            "B001",
+            "Willem",
+            "de Boer",
+            birth_date=date(1958, 7, 14),
+            postcode="9711 AB",
+            city="Groningen",
+            address="Oosterstraat 20",
+        ),
     ]
     land(lake, EXTRA_DAY, "pos", "loyalty_members", members)
     # Kees's guest checkout: an email no other record carries, his billing name and address.
@@ -198,6 +210,15 @@ def write_identity_cases(lake: Path) -> None:
                 "first_name": "Na",
                 "last_name": "Li",
                 "email": "li.family@example.cn",
+                "updated_at": ts("2024-02-02 10:00:00"),
+            },
+            {
+                "customer_id": "WB01",
+                "first_name": "Wim",
+                "last_name": "de Boer",
+                "address_line1": "Oosterstraat 20",
+                "address_postcode": "9711AB",
+                "address_city": "Groningen",
                 "updated_at": ts("2024-02-02 10:00:00"),
             },
             {
@@ -338,6 +359,20 @@ def test_short_first_names_two_letters_apart_are_two_people(resolved: Settings) 
     rule, accepted, reason, probability = link(resolved, sem, sven)
     assert (rule, accepted, reason) == ("probabilistic", False, "first names differ")
     assert probability >= 0.9  # the model alone would have linked them
+
+
+def test_nickname_and_full_first_name_are_one_name(resolved: Settings) -> None:
+    willem, wim = "pos:loyalty_members:B001", "ecommerce:customers:WB01"
+    keys = query(
+        resolved,
+        "select record_key, first_name_key from intermediate.int_identity_records_standardised "
+        f"where record_key in ('{willem}', '{wim}') order by record_key",
+    )
+    assert [key for _, key in keys] == ["willem", "willem"]
+    rule, accepted, reason, probability = link(resolved, willem, wim)
+    assert (rule, accepted, reason) == ("probabilistic", True, None)
+    assert probability >= 0.9
+    assert customer(resolved, willem) == customer(resolved, wim)
 
 
 def test_household_address_needs_personal_evidence(resolved: Settings) -> None:

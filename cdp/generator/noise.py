@@ -182,6 +182,8 @@ class Noise:
     presence: float
     cases: float
     rng: np.random.Generator
+    # A stream of its own for first names given in another form (nicknames), for the same reason.
+    names_rng: np.random.Generator
 
     def p(self, share: float, cap: float = 0.5) -> float:
         """A noise probability at this level (capped)."""
@@ -209,7 +211,8 @@ def noise_level(level: str, seed: int) -> Noise:
         raise ValueError(f"unknown noise level {level!r}: use one of {', '.join(LEVELS)}")
     scale, presence, cases = LEVELS[level]
     cases_rng = np.random.default_rng([seed, 0x0E2])  # seeded from the run's seed, apart from the main stream
-    return Noise(level, scale, presence, cases, cases_rng)
+    names_rng = np.random.default_rng([seed, 0x41C])
+    return Noise(level, scale, presence, cases, cases_rng, names_rng)
 
 
 def inject(

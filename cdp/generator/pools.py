@@ -102,6 +102,48 @@ MALE = (
     "Jurre",
     "Stijn",
 )
+# Other forms of a first name one person goes by: the formal name on an ID-checked loyalty form, the
+# short form in the web shop (Dutch usage: Kees for Cornelis, Wim for Willem, Lotte for Charlotte).
+# Drawn for a share of records (population._names); the matcher's own list is the dbt seed
+# name_variants, which maps these and more.
+NICKNAMES = {
+    "Anna": ("Anne", "Anneke"),
+    "Sophie": ("Sofie", "Fie"),
+    "Tess": ("Tessa",),
+    "Eva": ("Evi",),
+    "Lotte": ("Charlotte",),
+    "Lisa": ("Elisabeth",),
+    "Sanne": ("Susanne",),
+    "Isa": ("Isabel",),
+    "Ingrid": ("Inge",),
+    "Wilma": ("Wilhelmina",),
+    "Ans": ("Johanna",),
+    "Sandra": ("Alexandra",),
+    "Maria": ("Mia", "Ria"),
+    "Hanna": ("Johanna",),
+    "Roos": ("Rosa",),
+    "Daan": ("Daniël",),
+    "Lucas": ("Luuk",),
+    "Bram": ("Abraham",),
+    "Thijs": ("Matthijs",),
+    "Tim": ("Timo",),
+    "Jan": ("Johannes",),
+    "Kees": ("Cornelis",),
+    "Henk": ("Hendrik",),
+    "Gerrit": ("Gerard",),
+    "Willem": ("Wim",),
+    "Pieter": ("Piet",),
+    "Dirk": ("Diederik",),
+    "Martijn": ("Tijn",),
+    "Bas": ("Sebastiaan",),
+    "Stefan": ("Steef",),
+    "Hans": ("Johannes",),
+    "Mohammed": ("Mo",),
+    "Daniël": ("Daan", "Danny"),
+    "Koen": ("Koenraad",),
+    "Gijs": ("Gijsbert",),
+    "Stijn": ("Constantijn",),
+}
 LAST = (
     "de Jong",
     "Jansen",

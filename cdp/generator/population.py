@@ -202,13 +202,25 @@ def _names(
     m = len(who)
     han = p["han"][who]
     use_han = han & (rng.random(m) < han_script_share)
-    first = np.where(use_han, p["first_name_han"][who], p["first_name"][who])
+    first = np.where(use_han, p["first_name_han"][who], _nicknamed(nz, p["first_name"][who]))
     last = np.where(use_han, p["last_name_han"][who], p["last_name"][who])
     swap = (rng.random(m) < nz.p(swap_share)) | (han & ~use_han & (rng.random(m) < nz.p(0.3)))
     first, last = np.where(swap, last, first), np.where(swap, first, last)
     first, _ = messy(rng, first, **nz.w(**noise))
     last, _ = messy(rng, last, **nz.w(**noise))
     return first, last
+
+
+def _nicknamed(nz: Noise, first: np.ndarray, share: float = 0.1) -> np.ndarray:
+    """First names, a share of those with another form (pools.NICKNAMES) given in that form."""
+    rng = nz.names_rng
+    out = first.copy()
+    draw = rng.random(len(first))
+    pick = rng.random(len(first))
+    for name, variants in pools.NICKNAMES.items():
+        hit = (first == name) & (draw < nz.p(share))
+        out[hit] = strs(variants)[(pick[hit] * len(variants)).astype(np.int64)]
+    return out
 
 
 def _present(rng: np.random.Generator, values: np.ndarray, share: float) -> np.ndarray:

@@ -3,6 +3,8 @@
     (blocking_rule); `records` one with the int_identity_records_standardised columns. Emits CTEs
     ending in `compared`. Levels (-1 = a side missing, 0 = disagree, higher = closer):
       first_name, last_name: 3 exact, 2 within name_distances[0] edits, 1 within name_distances[1]
+        (first names: the better of the keyed names, a nickname read as the name it stands for, and
+        the names as spelled, so a typo inside a nickname stays a typo)
       birth_date: 2 exact, 1 one typo apart (birth_dates_nearly_equal: a changed or transposed digit,
         day and month swapped)
       postcode: 3 exact, 2 same area, 1 one typo apart (a changed or transposed character: a
@@ -24,6 +26,8 @@ compared_joined as (
         left_records.last_name_key as last_name_l,
         right_records.first_name_key as first_name_r,
         right_records.last_name_key as last_name_r,
+        left_records.first_name_spelled_key as first_name_spelled_l,
+        right_records.first_name_spelled_key as first_name_spelled_r,
         left_records.birth_date_key as birth_date_l,
         right_records.birth_date_key as birth_date_r,
         left_records.postcode_key as postcode_l,
@@ -43,7 +47,13 @@ compared_joined as (
         {{ edit_distance('left_records.first_name_key', 'right_records.first_name_key') }} as first_first_edits,
         {{ edit_distance('left_records.last_name_key', 'right_records.last_name_key') }} as last_last_edits,
         {{ edit_distance('left_records.first_name_key', 'right_records.last_name_key') }} as first_last_edits,
-        {{ edit_distance('left_records.last_name_key', 'right_records.first_name_key') }} as last_first_edits
+        {{ edit_distance('left_records.last_name_key', 'right_records.first_name_key') }} as last_first_edits,
+        case
+            when
+                left_records.first_name_spelled_key != left_records.first_name_key
+                or right_records.first_name_spelled_key != right_records.first_name_key
+                then {{ edit_distance('left_records.first_name_spelled_key', 'right_records.first_name_spelled_key') }}
+        end as spelled_first_edits
     from {{ pairs }}
     inner join {{ records }} as left_records
         on {{ pairs }}.record_key_l = left_records.record_key
@@ -72,6 +82,12 @@ compared_oriented as (
         first_name_l,
         last_name_l,
         case when names_swapped then last_name_r else first_name_r end as first_name_r,
+        first_name_spelled_l,
+        {#- Only where a nickname was mapped (else the keyed level is the same) and not swapped. #}
+        case
+            when not names_swapped and spelled_first_edits is not null then first_name_spelled_r
+        end as first_name_spelled_r,
+        spelled_first_edits,
         case when names_swapped then first_name_r else last_name_r end as last_name_r,
         case when names_swapped then first_last_edits else first_first_edits end as first_name_edits,
         case when names_swapped then last_first_edits else last_last_edits end as last_name_edits,
@@ -106,7 +122,10 @@ compared as (
         last_name_l,
         city_l,
         postcode_l,
-        {{ name_agreement_level('first_name_l', 'first_name_r', name_distances, 'first_name_edits') }} as gamma_first_name,
+        greatest(
+            {{ name_agreement_level('first_name_l', 'first_name_r', name_distances, 'first_name_edits') }},
+            {{ name_agreement_level('first_name_spelled_l', 'first_name_spelled_r', name_distances, 'spelled_first_edits') }}
+        ) as gamma_first_name,
         {{ name_agreement_level('last_name_l', 'last_name_r', name_distances, 'last_name_edits') }} as gamma_last_name,
         case
             when birth_date_l is null or birth_date_r is null then -1

@@ -67,6 +67,7 @@ pass2 as (
         pass1.record_key,
         pass1.pass1_label,
         pass1.first_name_key,
+        pass1.first_name_spelled_key,
         pass1.last_name_key,
         pass1.birth_date_key,
         pass1.review_reason,

@@ -22,7 +22,8 @@
     rest of this model's logic changes. -#}
 {%- set conflict_test = groups_with_conflicts('records', ['label'], 'force_merged', 'sizes', max_records) %}
 {%- set state_signature = 'v1-' ~ local_md5(conflict_test ~ '|' ~ max_records)[:12] %}
-{%- set previous = previous_state('state_signature') %}
+{#- Marker: the newest column, so a state table written before it is not read. #}
+{%- set previous = previous_state('first_name_spelled_key') %}
 {#- The hooks are rendered when they run (strings): rendered here, `this` would still carry the
     default schema. -#}
 {{ config(post_hook=[
@@ -63,6 +64,7 @@ where
             or previous_records.review_reason is not null
             or previous_records.link_signature <> current_records.link_signature
             or {{ differs('previous_records.first_name_key', 'current_records.first_name_key') }}
+            or {{ differs('previous_records.first_name_spelled_key', 'current_records.first_name_spelled_key') }}
             or {{ differs('previous_records.last_name_key', 'current_records.last_name_key') }}
             or {{ differs('previous_records.birth_date_key', 'current_records.birth_date_key') }}
             or previous_records.record_key in (
@@ -168,6 +170,7 @@ recomputed as (
         records.record_key,
         coalesce(pass1_labels.component_label, records.record_key) as pass1_label,
         records.first_name_key,
+        records.first_name_spelled_key,
         records.last_name_key,
         records.birth_date_key
     from records
@@ -247,6 +250,7 @@ final as (
         records.record_key,
         grouped.pass1_label,
         records.first_name_key,
+        records.first_name_spelled_key,
         records.last_name_key,
         records.birth_date_key,
         grouped.review_reason,

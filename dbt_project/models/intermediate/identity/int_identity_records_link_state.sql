@@ -56,6 +56,7 @@ final as (
     select
         records.record_key,
         standardised.first_name_key,
+        standardised.first_name_spelled_key,
         standardised.last_name_key,
         standardised.birth_date_key,
         coalesce(signatures.link_signature, '') as link_signature

@@ -14,6 +14,12 @@
 -- A name in Chinese characters (up to max_han characters, all in the seed name_transliterations) is
 -- keyed by its toneless pinyin, a family name's first character by its reading as a surname: '王伟'
 -- in one system and 'Wei Wang' in another agree, and two household members 'fang' / 'wei' conflict.
+-- A first name listed in the seed name_variants (a nickname or other form: 'kees', 'wim') is keyed by
+-- its canonical form ('cornelis', 'willem'): every comparison, blocking rule and guard then sees
+-- one name. The last name is mapped the same way, since forms swap the two ('Bakker Kees'), and a
+-- surname that is also a listed nickname maps alike on every record. first_name_spelled_key keeps
+-- the first name as written, so a typo inside a nickname ('ggerrit', not in the seed) is still one
+-- edit from 'gerrit' (comparison levels and the guard take the closer of the two keys).
 {%- set area_length = var('identity_postcode_area_length') | int %}
 {%- set max_han = 4 %}
 {%- set han_keys = {'given': 'given_name_key', 'family': 'family_name_key'} %}
@@ -28,6 +34,12 @@ records as (
 transliterations as (
 
     select * from {{ ref('name_transliterations') }}
+
+),
+
+name_variants as (
+
+    select * from {{ ref('name_variants') }}
 
 ),
 
@@ -95,6 +107,29 @@ transliterated as (
 
 ),
 
+canonical as (
+
+    select
+        transliterated.record_key,
+        transliterated.source,
+        transliterated.email_key,
+        transliterated.phone_key,
+        coalesce(name_variants.canonical, transliterated.first_name_key) as first_name_key,
+        transliterated.first_name_key as first_name_spelled_key,
+        coalesce(last_name_variants.canonical, transliterated.last_name_key) as last_name_key,
+        transliterated.birth_date_key,
+        transliterated.gender_key,
+        transliterated.postcode_key,
+        transliterated.city_key,
+        transliterated.address_key
+    from transliterated
+    left join name_variants
+        on transliterated.first_name_key = name_variants.variant
+    left join name_variants as last_name_variants
+        on transliterated.last_name_key = last_name_variants.variant
+
+),
+
 final as (
 
     select
@@ -103,6 +138,7 @@ final as (
         email_key,
         phone_key,
         first_name_key,
+        first_name_spelled_key,
         last_name_key,
         case
             when first_name_key is null or last_name_key is null then null
@@ -119,7 +155,7 @@ final as (
         nullif(
             trim({{ regexp_replace_all(regexp_replace_all('address_key', '[0-9]+[a-z]*', ''), ' +', ' ') }}), ''
         ) as street_key
-    from transliterated
+    from canonical
 
 )
 
