@@ -257,6 +257,16 @@ def customer(settings: Settings, record_key: str) -> str:
     return rows[0][0]
 
 
+def identifier_statuses(settings: Settings, identifier_type: str, value: str) -> list[str]:
+    """The screening verdicts of one email or phone (int_identity_identifiers_screened)."""
+    rows = query(
+        settings,
+        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
+        f"where identifier_type = '{identifier_type}' and identifier_value = '{value}'",
+    )
+    return [status for (status,) in rows]
+
+
 def link(settings: Settings, left: str, right: str) -> tuple:
     low, high = sorted([left, right])
     rows = query(
@@ -281,12 +291,7 @@ def test_family_email_and_store_phone_do_not_glue_strangers(resolved: Settings) 
     # Two records carrying the family email conflict (birth dates and first names): the email is
     # screened as shared and links no one (not even Jane's own records: her phone does that).
     assert link(resolved, "pos:loyalty_members:L001", "pos:loyalty_members:T001") is None
-    family = query(
-        resolved,
-        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
-        "where identifier_type = 'email' and identifier_value = 'jane.doe@example.com'",
-    )
-    assert family == [("shared",)]
+    assert identifier_statuses(resolved, "email", "jane.doe@example.com") == ["shared"]
     assert customer(resolved, "ecommerce:customers:W001") == jane
     strangers = {customer(resolved, f"pos:loyalty_members:S10{i}") for i in (1, 2, 3)}
     assert len(strangers) == 3
@@ -318,12 +323,7 @@ def test_han_first_names_one_character_apart_conflict(resolved: Settings) -> Non
     yong, jun, yong_swapped = (f"pos:loyalty_members:W00{i}" for i in (1, 2, 3))
     assert customer(resolved, yong) == customer(resolved, yong_swapped)
     assert customer(resolved, jun) != customer(resolved, yong)
-    status = query(
-        resolved,
-        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
-        "where identifier_type = 'phone' and identifier_value = '+31655550101'",
-    )
-    assert status == [("shared",)]
+    assert identifier_statuses(resolved, "phone", "+31655550101") == ["shared"]
     # Yong's two cards: swapped names and the same birth date, linked by the model, not a conflict.
     assert link(resolved, yong, yong_swapped)[:3] == ("probabilistic", True, None)
 
@@ -345,12 +345,7 @@ def test_han_names_and_their_pinyin_agree(resolved: Settings) -> None:
     assert customer(resolved, na_card) == customer(resolved, na_web)
     # Mother and daughter share an email: their first names conflict once both are in pinyin.
     assert customer(resolved, fang_card) != customer(resolved, na_family_email)
-    status = query(
-        resolved,
-        "select distinct identifier_status from intermediate.int_identity_identifiers_screened "
-        "where identifier_type = 'email' and identifier_value = 'li.family@example.cn'",
-    )
-    assert status == [("shared",)]
+    assert identifier_statuses(resolved, "email", "li.family@example.cn") == ["shared"]
 
 
 def test_short_first_names_two_letters_apart_are_two_people(resolved: Settings) -> None:
