@@ -12,9 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdp.site import SiteConfig, load_site
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
+# Every source the project ships a contract for; a retailer's own set is ``Settings.sources`` (cdp.site).
 SOURCES = ("pos", "ecommerce", "social", "messaging")
 SUPPRESSION_HEADER = "channel,address,reason,added_at"
 IDENTITY_OVERRIDES_HEADER = "action,record_key_a,record_key_b,reason,added_by,added_at"
@@ -59,6 +62,16 @@ class Settings:
         from cdp.lake import lake_root
 
         return lake_root(self.lake_uri)
+
+    @property
+    def site(self) -> SiteConfig:
+        """This home's settings file (``<home>/config/cdp.yml``: sources, market, waits, retention)."""
+        return load_site(self.home)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources this retailer has, in the settings file's order (default: all shipped)."""
+        return self.site.source_names
 
     @property
     def warehouse(self) -> Path:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from cdp.config import SOURCES, Settings
+from cdp.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def run(
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         *[
             (f"ingest:{source}", lambda source=source: ingest_source(settings, run_date, source))
-            for source in SOURCES
+            for source in settings.sources
         ],
         ("gate:landed", lambda: gate_landed(settings, run_date)),
         ("dbt:build", lambda: build_warehouse(settings, run_date)),
