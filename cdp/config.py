@@ -9,7 +9,7 @@ warehouse is built on).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cdp.site import SiteConfig, load_site
@@ -33,6 +33,8 @@ class Settings:
     raw: Path
     engine: str = "duckdb"
     lake_uri: str | None = None  # None: <home>/lake
+    # Another DuckDB file than the published one: the night's build file (cdp.publish), or a copy.
+    warehouse_file: Path | None = None
 
     @classmethod
     def load(
@@ -75,7 +77,27 @@ class Settings:
 
     @property
     def warehouse(self) -> Path:
+        """The DuckDB file this settings object reads and writes: the published warehouse, or the
+        night's build file for a :meth:`staged` settings object (the build step and what gates it)."""
+        return self.warehouse_file or self.published_warehouse
+
+    @property
+    def published_warehouse(self) -> Path:
+        """What readers open: replaced as a whole when a night has passed its gates (cdp.publish)."""
         return self.home / "warehouse" / "cdp.duckdb"
+
+    @property
+    def build_warehouse(self) -> Path:
+        """Where a night builds: a copy of the published file, published once the gates pass."""
+        return self.home / "warehouse" / "build" / "cdp.duckdb"
+
+    def staged(self) -> Settings:
+        """The same settings, pointed at the night's build file instead of the published warehouse."""
+        return self.with_warehouse(self.build_warehouse)
+
+    def with_warehouse(self, path: Path) -> Settings:
+        """The same settings, pointed at another DuckDB file."""
+        return replace(self, warehouse_file=path)
 
     @property
     def exports(self) -> Path:

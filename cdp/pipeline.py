@@ -8,6 +8,7 @@ No step returns or logs personal data.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -15,11 +16,53 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from cdp import publish
 from cdp.config import Settings
+from cdp.lock import home_lock
 
 log = logging.getLogger(__name__)
 
 
+def _locked(command: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Run a step under the home's write lock (:mod:`cdp.lock`): a second command refuses, naming this
+    one; ``cdp run`` holds the lock across its steps (the lock is re-entrant in a process)."""
+
+    def wrap(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(step)
+        def locked(settings: Settings, run_date: date, *args: Any) -> dict[str, Any]:
+            with home_lock(settings.home, f"{command} for {run_date.isoformat()}"):
+                return step(settings, run_date, *args)
+
+        return locked
+
+    return wrap
+
+
+def expected_drop_files(settings: Settings, source: str) -> list[str]:
+    """The files a configured source delivers each night (its configured entities' files)."""
+    from ingest import load_contract
+
+    wanted = settings.site.sources[source].entities if source in settings.site.sources else None
+    return [e.file for e in load_contract(source).entities if wanted is None or e.name in wanted]
+
+
+def missing_drop_files(settings: Settings, run_date: date, source: str) -> list[str]:
+    """The files of ``source``'s drop for ``run_date`` that are not there yet (empty: it has arrived)."""
+    folder = settings.raw / source / run_date.isoformat()
+    return [name for name in expected_drop_files(settings, source) if not (folder / name).is_file()]
+
+
+def missing_drop_message(settings: Settings, run_date: date, source: str, missing: list[str]) -> str:
+    """One line for a drop that did not arrive in time (names the source, the day and the files)."""
+    folder = settings.raw / source / run_date.isoformat()
+    minutes = settings.site.drop_wait_timeout_minutes
+    return (
+        f"{source}: the drop for {run_date.isoformat()} did not arrive within {minutes} minutes after the "
+        f"day ended: {folder} is missing {', '.join(missing)}"
+    )
+
+
+@_locked("ingest")
 def ingest_source(settings: Settings, run_date: date, source: str) -> dict[str, Any]:
     """Land one source's drop for ``run_date`` as Parquet (quarantining bad rows)."""
     import ingest
@@ -28,6 +71,7 @@ def ingest_source(settings: Settings, run_date: date, source: str) -> dict[str, 
     return report.to_dict()
 
 
+@_locked("the landed gate")
 def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
     """Great Expectations on today's landed partitions; raises ``GateFailed`` on a critical failure."""
     import expectations
@@ -37,28 +81,34 @@ def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
     return result.to_dict()
 
 
+@_locked("the dbt build")
 def build_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
-    """``dbt build`` of every model as of ``run_date`` (seeds, models, dbt tests)."""
+    """``dbt build`` of every model as of ``run_date`` into the night's build file (:mod:`cdp.publish`):
+    a copy of the published warehouse, so readers of the published one neither block nor see it."""
     from cdp import warehouse
 
-    return warehouse.build(settings, run_date).to_dict()  # creates the ops history tables if missing
+    return warehouse.build(publish.begin(settings), run_date).to_dict()
 
 
+@_locked("the mart gate")
 def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Great Expectations on the marts, then record the run's data-quality metrics."""
+    """Great Expectations on the night's marts, then record the run's data-quality metrics."""
     import expectations
 
-    result = expectations.run_mart_gate(settings, run_date)
+    staged = publish.current(settings)
+    result = expectations.run_mart_gate(staged, run_date)
     expectations.assert_passed(result)
-    expectations.record_dq_metrics(settings, run_date)
+    expectations.record_dq_metrics(staged, run_date)
     return result.to_dict()
 
 
+@_locked("the export")
 def export(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Write every segment's destination files for ``run_date`` and publish them atomically."""
+    """Write every segment's destination files for ``run_date`` and publish them atomically (their
+    history goes into the night's build, published with it)."""
     import exports
 
-    run = exports.export_segments(settings, run_date)
+    run = exports.export_segments(publish.current(settings), run_date)
     return {
         "files": [
             {
@@ -73,8 +123,14 @@ def export(settings: Settings, run_date: date) -> dict[str, Any]:
     }
 
 
+@_locked("publishing")
+def publish_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Replace the published warehouse with the night's build (one rename; :mod:`cdp.publish`)."""
+    return publish.publish(settings)
+
+
 def write_report(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Render the HTML run report (RFM grid, segment sizes, data quality) from the warehouse."""
+    """Render the HTML run report (RFM grid, segment sizes, data quality) from the published warehouse."""
     from cdp import report
 
     return {"report": str(report.render(settings, run_date))}
@@ -85,7 +141,16 @@ def run(
     run_date: date,
     on_step: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole nightly pipeline for one logical date, in the DAG's order."""
+    """Run the whole nightly pipeline for one logical date, in the DAG's order, holding the home's lock."""
+    with home_lock(settings.home, f"cdp run for {run_date.isoformat()}"):
+        return _run(settings, run_date, on_step)
+
+
+def _run(
+    settings: Settings,
+    run_date: date,
+    on_step: Callable[[str, float], None] | None,
+) -> dict[str, Any]:
     settings.ensure()
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         *[
@@ -96,6 +161,7 @@ def run(
         ("dbt:build", lambda: build_warehouse(settings, run_date)),
         ("gate:marts", lambda: gate_marts(settings, run_date)),
         ("export", lambda: export(settings, run_date)),
+        ("publish", lambda: publish_warehouse(settings, run_date)),
         ("report", lambda: write_report(settings, run_date)),
     ]
     record: dict[str, Any] = {"run_date": run_date.isoformat(), "steps": {}}
@@ -123,11 +189,12 @@ def backfill(
         raise ValueError(f"backfill end {end} is before start {start}")
     records = []
     day = start
-    while day <= end:
-        if on_date:
-            on_date(day)
-        records.append(run(settings, day, on_step=on_step))
-        day += timedelta(days=1)
+    with home_lock(settings.home, f"cdp backfill {start.isoformat()}..{end.isoformat()}"):
+        while day <= end:
+            if on_date:
+                on_date(day)
+            records.append(run(settings, day, on_step=on_step))
+            day += timedelta(days=1)
     return records
 
 

@@ -42,17 +42,92 @@ def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
         "dag = bag.dags['cdp_nightly']\n"
         "print(sorted(dag.tags), dag.default_args['retries'], dag.catchup, dag.max_active_runs)\n"
         "print(','.join(t.task_id for t in dag.topological_sort()))\n"
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('nightly', {str(DAGS / 'cdp_nightly.py')!r})\n"
-        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
-        "print(','.join(mod.SOURCES))\n"
+        "print(dag.task_dict['ingest_source'].map_index_template,"
+        " dag.task_dict['wait_for_drop'].map_index_template, dag.task_dict['wait_for_drop'].partial_kwargs.get('mode'))\n"
     )
     result = _python(["-c", code], env)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert lines[-3] == "['cdp', 'nightly'] 2 False 1"
-    assert lines[-2] == "ingest_source,gate_landed,dbt_build,gate_marts,export,report"
-    assert lines[-1] == ",".join(SOURCES)
+    assert lines[-2] == (
+        "configured_sources,wait_for_drop,ingest_source,gate_landed,dbt_build,gate_marts,export,publish,report"
+    )
+    # Mapped tasks are labelled with their source in the UI; the sensor frees its worker slot.
+    assert lines[-1] == "{{ source_name }} {{ source_name }} reschedule"
+
+
+_SCHEDULE_PROBE = """
+import importlib.util, json, sys
+import pendulum
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.timetables.base import DataInterval, TimeRestriction
+
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+dag = bag.dags["cdp_nightly"]
+spec = importlib.util.spec_from_file_location("nightly", sys.argv[1] + "/cdp_nightly.py")
+nightly = importlib.util.module_from_spec(spec); spec.loader.exec_module(nightly)
+timetable = coerce_to_core_timetable(dag.timetable)  # what the scheduler holds
+out = {}
+# What the scheduler does after the run of 2026-11-09: ask the timetable for the next run.
+last = DataInterval(pendulum.datetime(2026, 11, 9, tz="UTC"), pendulum.datetime(2026, 11, 10, tz="UTC"))
+info = timetable.next_dagrun_info(
+    last_automated_data_interval=last,
+    restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+)
+context = {"params": {}, "logical_date": info.logical_date, "data_interval_start": info.data_interval.start,
+           "data_interval_end": info.data_interval.end}
+out["next"] = {"run_after": info.run_after.isoformat(), "data_date": str(nightly._run_date(context))}
+# Unpausing with catchup off: the first run the scheduler creates now (the real clock).
+info = timetable.next_dagrun_info(
+    last_automated_data_interval=None,
+    restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=False),
+)
+context = {"params": {}, "logical_date": info.logical_date, "data_interval_start": info.data_interval.start,
+           "data_interval_end": info.data_interval.end}
+out["first"] = {"run_after": info.run_after.isoformat(), "data_date": str(nightly._run_date(context))}
+# A manual trigger from the UI at 10:00 processes the last complete day.
+interval = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 12, 10, tz="UTC"))
+context = {"params": {}, "data_interval_start": interval.start, "data_interval_end": interval.end}
+out["manual"] = str(nightly._run_date(context))
+context["params"] = {"run_date": "2026-10-01"}
+out["override"] = str(nightly._run_date(context))
+print(json.dumps(out))
+"""
+
+
+def test_scheduled_run_processes_the_day_that_ended(tmp_path: Path) -> None:
+    """The timetable, not a hand-passed date, decides: the run the scheduler creates for day D starts
+    when D has ended and processes D (Airflow 3's default cron timetable would process the day that
+    has just begun, whose drop does not exist yet)."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    result = _python(["-c", _SCHEDULE_PROBE, str(DAGS)], _airflow_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["next"] == {"run_after": "2026-11-11T00:00:00+00:00", "data_date": "2026-11-10"}
+    now = datetime.now(UTC)
+    assert out["first"]["data_date"] == (now - timedelta(days=1)).date().isoformat()
+    assert datetime.fromisoformat(out["first"]["run_after"]) <= now  # due now, not tomorrow
+    assert out["manual"] == "2026-11-11"
+    assert out["override"] == "2026-10-01"
+
+
+def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_drops: Path, drop_dates) -> None:
+    """A drop that has not arrived: the sensor's check names the source, the day and the files; a
+    drop that has arrived is done at once."""
+    from cdp import pipeline
+
+    settings = Settings.load(home=tmp_path / "home", raw=raw_drops).ensure()
+    assert pipeline.missing_drop_files(settings, drop_dates[0], "pos") == []
+    later = drop_dates[-1].replace(year=drop_dates[-1].year + 1)
+    missing = pipeline.missing_drop_files(settings, later, "pos")
+    assert missing == ["transactions.csv", "loyalty_members.csv"]
+    message = pipeline.missing_drop_message(settings, later, "pos", missing)
+    assert f"pos: the drop for {later.isoformat()} did not arrive within 360 minutes" in message
+    assert "missing transactions.csv, loyalty_members.csv" in message
 
 
 @pytest.mark.slow
