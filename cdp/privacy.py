@@ -1,13 +1,15 @@
 """Privacy: the global suppression list and the right to be forgotten.
 
 **Suppression list** (``<home>/config/suppression.csv``: channel, address, reason, added_at) is applied
-in dbt (``stg_privacy__suppressions`` → ``restricted.audience_contacts``); this module only lists it, masked.
+in dbt (``stg_privacy__suppressions`` → ``restricted.audience_contacts``); this module normalises its
+addresses for dbt (:func:`write_normalised_suppressions`: phones need libphonenumber) and lists it, masked.
 
 **Forget** (:func:`forget`) resolves a person (email, phone or customer_id) to their source records
 through ``marts.customer_identity_map``, then
 
 1. appends salted SHA-256 *tombstones* to ``<home>/privacy/tombstones.parquet``: hashes of the
-   person's normalised emails and phones and of their record keys (``source:entity:source_record_id``);
+   person's normalised emails (and their match keys: identity's reading of the address, so any
+   spelling of it is erased), phones and record keys (``source:entity:source_record_id``);
    the salt is generated once (``<home>/privacy/salt``). No plain identifier is stored anywhere;
 2. rewrites every landed and quarantined Parquet partition that holds a row matching a tombstone
    (atomically, per partition) and moves those rows to the manifest's ``rows_erased``, so
@@ -18,10 +20,11 @@ through ``marts.customer_identity_map``, then
 4. ingest applies the same tombstones at landing (:class:`Eraser`), so a re-sent old file cannot bring
    the person back.
 
-Identifier normalisation mirrors the dbt macros ``normalize_email`` / ``normalize_phone`` and the
-staging id cleaning, so a hash computed here from raw text equals one computed from warehouse values
-(``tests/test_privacy.py`` checks that against the staging views). Nothing here logs or returns an
-identifier: results are counts.
+Identifier normalisation is :mod:`cdp.identifiers` (one implementation per kind; emails equal to the
+dbt macros, phones the very function ingest derives the warehouse's E.164 columns with), so a hash
+computed here from raw text equals one computed from warehouse values. A request that matches nobody
+raises :class:`ForgetNoMatch` and erases nothing. Nothing here logs or returns an identifier: results
+are counts.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +51,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cdp import lake
-from cdp.config import DBT_PROJECT_DIR, Settings
+from cdp import identifiers, lake
+from cdp.config import Settings
+from cdp.market import market_of
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
@@ -70,7 +73,13 @@ TOMBSTONE_SCHEMA = pa.schema(
         pa.field("erased_at", pa.timestamp("s")),  # UTC
     ]
 )
-PLATFORMS = ("instagram", "facebook", "tiktok", "x")
+
+
+def _platforms() -> frozenset[str]:
+    """Social platforms the contract allows (every market's): read there, not listed twice."""
+    from ingest.contract import load_contract
+
+    return frozenset(load_contract("social").entity("profiles").field("platform").allowed or ())
 
 
 class ForgetError(ValueError):
@@ -78,71 +87,24 @@ class ForgetError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------------
-# Normalisation (mirrors dbt_project/macros/cleaning.sql and the staging models)
+# Normalisation: one implementation per identifier kind, in cdp.identifiers
 # --------------------------------------------------------------------------------------------------
 
-_FULLWIDTH = str.maketrans({**{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)}, "\u3000": " "})
-_POSIX_SPACE = " \t\n\v\f\r"
-_EMAIL = re.compile(f"[^@{_POSIX_SPACE}]+@[^@{_POSIX_SPACE}]+")
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
-_NOT_DIGIT = re.compile(r"[^0-9]")
+normalize_email = identifiers.normalize_email
+email_match_key = identifiers.email_match_key
+_clean_id = identifiers.clean_id
+_social_id = identifiers.social_id
+_trim = identifiers.sql_trim
 
 
-def _trim(value: str) -> str:
-    """SQL ``trim()``: spaces only (DuckDB), not every kind of whitespace."""
-    return value.strip(" ")
+def normalize_phone(value: str | None, region: str = identifiers.DEFAULT_PHONE_REGION) -> str | None:
+    """E.164 of a typed number; national ones read as ``region``'s (cdp.identifiers.normalize_phone)."""
+    return identifiers.normalize_phone(value, region)
 
 
-def normalize_email(value: str | None) -> str | None:
-    """``normalize_email``: full-width folded, trimmed, lower-cased; null unless exactly one ``@``."""
-    if value is None:
-        return None
-    folded = _trim(value.translate(_FULLWIDTH)).lower()
-    return folded if _EMAIL.fullmatch(folded) else None
-
-
-@cache
-def _country_code() -> str:
-    import yaml
-
-    doc = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return str((doc.get("vars") or {}).get("default_phone_country_code") or "31")
-
-
-def normalize_phone(value: str | None) -> str | None:
-    """``normalize_phone``: E.164 with the project's default country code, or None."""
-    if value is None:
-        return None
-    cc = _country_code()
-    folded = _trim(value.translate(_FULLWIDTH))
-    digits = _NOT_DIGIT.sub("", folded.replace("(0)", ""))
-    if folded.startswith("+"):
-        candidate = "+" + digits
-    elif digits.startswith("00"):
-        candidate = "+" + digits[2:]
-    elif digits.startswith("0"):
-        candidate = "+" + cc + digits[1:]
-    elif len(digits) == 9 and digits.startswith("6"):
-        candidate = "+" + cc + digits
-    elif len(digits) == len(cc) + 9 and digits.startswith(cc):
-        candidate = "+" + digits
-    else:
-        return None
-    return candidate if _E164.fullmatch(candidate) else None
-
-
-def _clean_id(value: str | None) -> str | None:
-    """Ids as staging cleans them: ``trim``, empty → null."""
-    if value is None:
-        return None
-    return _trim(value) or None
-
-
-def _social_id(platform: str | None, handle: str | None) -> str | None:
-    """``platform:user_handle`` as staging builds it (lower, trimmed, leading ``@`` removed)."""
-    if platform is None or handle is None:
-        return None
-    return f"{_trim(platform).lower()}:{re.sub(r'^@+', '', _trim(handle)).lower()}"
+def _phone_region(settings: Settings) -> str:
+    """The home's market decides how a number typed without a country code is read."""
+    return market_of(settings).phone_region
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,11 +118,11 @@ class _Identifier:
     columns: tuple[str, ...]
     prefix: str = ""  # record keys: 'source:entity:'
 
-    def normalise(self, *values: str | None) -> str | None:
+    def normalise(self, *values: str | None, region: str = identifiers.DEFAULT_PHONE_REGION) -> str | None:
         if self.kind == "email":
             return normalize_email(values[0])
         if self.kind == "phone":
-            return normalize_phone(values[0])
+            return normalize_phone(values[0], region)
         value = _social_id(*values) if len(self.columns) == 2 else _clean_id(values[0])
         return None if value is None else self.prefix + value
 
@@ -237,6 +199,7 @@ class Eraser:
 
     salt: bytes
     hashes: frozenset[str]
+    phone_region: str = identifiers.DEFAULT_PHONE_REGION  # the home's market reads national numbers
 
     @classmethod
     def load(cls, settings: Settings) -> Eraser | None:
@@ -245,10 +208,19 @@ class Eraser:
         tombstones = read_tombstones(settings)
         if salt is None or tombstones.num_rows == 0:
             return None
-        return cls(salt, frozenset(tombstones.column("hash").to_pylist()))
+        return cls(salt, frozenset(tombstones.column("hash").to_pylist()), _phone_region(settings))
 
     def digest(self, kind: str, value: str) -> str:
         return _digest(self.salt, kind, value)
+
+    def _digests(self, kind: str, value: str) -> tuple[str, ...]:
+        """What a normalised value is checked against: an email also by its match key, so a spelling
+        identity reads as the same mailbox (``anna.hendriks+news@gmail.com``) is erased too."""
+        if kind == "email":
+            key = email_match_key(value)
+            if key is not None and key != value:
+                return (self.digest(kind, value), self.digest(kind, key))
+        return (self.digest(kind, value),)
 
     def landed_mask(self, source: str, entity: str, table: pa.Table) -> np.ndarray:
         """True for rows of a landed table whose identifiers hash to a tombstone."""
@@ -262,7 +234,7 @@ class Eraser:
                 column = table.column(ident.columns[0])
                 hits = [
                     v for v in pc.unique(column).to_pylist()
-                    if v is not None and self._hit(ident, ident.normalise(v))
+                    if v is not None and self._hit(ident, ident.normalise(v, region=self.phone_region))
                 ]
             else:
                 column = pc.binary_join_element_wise(
@@ -286,7 +258,7 @@ class Eraser:
         return mask
 
     def _hit(self, ident: _Identifier, value: str | None) -> bool:
-        return value is not None and self.digest(ident.kind, value) in self.hashes
+        return value is not None and not self.hashes.isdisjoint(self._digests(ident.kind, value))
 
     def _raw_digests(self, source: str, raw: str) -> set[str]:
         values = _raw_values(raw)
@@ -294,8 +266,8 @@ class Eraser:
         for value in values:
             email = normalize_email(value)
             if email:
-                out.add(self.digest("email", email))
-            phone = normalize_phone(value)
+                out.update(self._digests("email", email))
+            phone = normalize_phone(value, self.phone_region)
             if phone:
                 out.add(self.digest("phone", phone))
             ident = _clean_id(value)
@@ -303,7 +275,7 @@ class Eraser:
                 for prefix in _RAW_RECORD_PREFIXES.get(source, ()):
                     out.add(self.digest("record", prefix + ident))
         if source == "social":
-            platforms = {_trim(v).lower() for v in values} & set(PLATFORMS)
+            platforms = {_trim(v).lower() for v in values} & _platforms()
             for platform in platforms:
                 for value in values:
                     key = _social_id(platform, value)
@@ -407,6 +379,13 @@ class _Person:
     record_keys: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
+    # Match keys of the emails (cdp.identifiers.email_match_key): how identity compares addresses, so
+    # how a request finds the person and what a tombstone covers ('anna.hendriks+news@gmail.com').
+    email_keys: set[str] = field(default_factory=set)
+
+
+class ForgetNoMatch(ForgetError):
+    """Nobody in the warehouse or the lake holds the identifier: nothing was erased."""
 
 
 def forget(
@@ -433,10 +412,11 @@ def forget(
         if value is None:
             raise ForgetError("the email is not a valid address (one '@', no spaces)")
         person.emails.add(value)
+        person.email_keys.add(email_match_key(value) or value)
     if phone is not None:
-        value = normalize_phone(phone)
+        value = normalize_phone(phone, _phone_region(settings))
         if value is None:
-            raise ForgetError("the phone number cannot be read as an E.164 number")
+            raise ForgetError("the phone number cannot be read as a phone number of this market")
         person.phones.add(value)
     if customer_id is not None:
         person.customer_ids.add(customer_id.strip())
@@ -450,6 +430,13 @@ def forget(
 
     salt = _salt(settings, create=True)
     assert salt is not None
+    if not person.record_keys and not _lake_holds(settings, salt, person):
+        # Nobody to erase: saying "done" would leave the requester believing they were forgotten.
+        raise ForgetNoMatch(
+            f"nobody in the warehouse or the lake holds this {'email' if email else 'phone number'} "
+            "(in any spelling identity reads as the same): nothing was erased; check it or forget "
+            "by --customer-id"
+        )
     result.tombstones = _write_tombstones(settings, salt, person, result.request_id, reason)
     eraser = Eraser.load(settings)
     assert eraser is not None
@@ -495,16 +482,28 @@ def _values(warehouse: Warehouse, name: str, values: Iterable[str]) -> str:
 
 
 def _resolve_in(warehouse: Warehouse, person: _Person) -> None:
+    # The match key is the warehouse's own (int_identity_records_standardised.email_key, the macro
+    # email_match_key, proven equal to cdp.identifiers by tests/test_forget_spellings.py); stub
+    # records carry no email, so the left join loses nothing.
+    std = "intermediate.int_identity_records_standardised"
+    has_keys = "int_identity_records_standardised" in warehouse.tables("intermediate")
+    key_column = "std.email_key" if has_keys else "cast(null as string)"
+    key_join = f"left join {std} as std on std.record_key = rec.record_key " if has_keys else ""
     warehouse.temp_table(
         "forget_person_records",
-        "select map.customer_id, rec.record_key, rec.email_normalized, rec.phone_e164 "
+        f"select map.customer_id, rec.record_key, rec.email_normalized, rec.phone_e164, "
+        f"{key_column} as email_key "
         "from marts.customer_identity_map as map "
         "inner join intermediate.int_identity_records_unioned as rec on rec.source = map.source "
-        "and rec.entity = map.entity and rec.source_record_id = map.source_record_id",
+        f"and rec.entity = map.entity and rec.source_record_id = map.source_record_id {key_join}",
     )
     try:
         found = set(person.customer_ids)
-        for column, values in (("email_normalized", person.emails), ("phone_e164", person.phones)):
+        for column, values in (
+            ("email_normalized", person.emails),
+            ("email_key", person.email_keys),
+            ("phone_e164", person.phones),
+        ):
             if values:
                 view = _values(warehouse, "forget_given", values)
                 rows = warehouse.rows(
@@ -519,19 +518,18 @@ def _resolve_in(warehouse: Warehouse, person: _Person) -> None:
             )
         ids = _values(warehouse, "forget_found_ids", found)
         rows = warehouse.rows(
-            "select customer_id, record_key, email_normalized, phone_e164 from forget_person_records "
-            f"where customer_id in (select v from {ids})"
+            "select customer_id, record_key, email_normalized, phone_e164, email_key "
+            f"from forget_person_records where customer_id in (select v from {ids})"
         )
         person.customer_ids = {r[0] for r in rows} or person.customer_ids
         person.record_keys = {r[1] for r in rows}
         ids = _values(warehouse, "forget_found_ids", person.customer_ids)
-        candidates_email = {r[2] for r in rows if r[2]}
-        candidates_phone = {r[3] for r in rows if r[3]}
         # Only identifiers no other customer holds: tombstoning a shared address (info@shop) would
         # erase other people's records at every future load.
         for column, candidates, target in (
-            ("email_normalized", candidates_email, person.emails),
-            ("phone_e164", candidates_phone, person.phones),
+            ("email_normalized", {r[2] for r in rows if r[2]}, person.emails),
+            ("email_key", {r[4] for r in rows if r[4]}, person.email_keys),
+            ("phone_e164", {r[3] for r in rows if r[3]}, person.phones),
         ):
             if not candidates:
                 continue
@@ -540,7 +538,10 @@ def _resolve_in(warehouse: Warehouse, person: _Person) -> None:
                 f"select distinct {column} from forget_person_records where {column} in "
                 f"(select v from {view}) and customer_id not in (select v from {ids})"
             )
-            target |= candidates - {r[0] for r in shared}
+            shared_values = {r[0] for r in shared}
+            target |= candidates - shared_values
+            if column == "email_key":  # a given key someone else holds is no tombstone either
+                target -= shared_values
     finally:
         warehouse.drop_temp_table("forget_person_records")
 
@@ -548,8 +549,10 @@ def _resolve_in(warehouse: Warehouse, person: _Person) -> None:
 def _write_tombstones(
     settings: Settings, salt: bytes, person: _Person, request_id: str, reason: str
 ) -> dict[str, int]:
-    rows = [("email", v) for v in person.emails] + [("phone", v) for v in person.phones]
-    rows += [("record", v) for v in person.record_keys]
+    # Emails in both forms, under one kind: the eraser checks a value's normalised form and its key.
+    emails = person.emails | person.email_keys
+    rows = [("email", v) for v in sorted(emails)] + [("phone", v) for v in sorted(person.phones)]
+    rows += [("record", v) for v in sorted(person.record_keys)]
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     new = pa.table(
         {
@@ -570,6 +573,27 @@ def _write_tombstones(
         pq.write_table(pa.concat_tables([existing, new]), tmp, compression="zstd")
         os.replace(tmp, path)
     return dict(Counter(k for k, _ in rows))
+
+
+def _lake_holds(settings: Settings, salt: bytes, person: _Person) -> bool:
+    """Does any landed row carry the person's identifiers? (A home whose warehouse is not built yet
+    may still hold them in the lake.) Reads only the identifier columns; writes nothing."""
+    from ingest.contract import load_contract
+    from ingest.land import PART
+
+    rows = [("email", v) for v in person.emails | person.email_keys] + [("phone", v) for v in person.phones]
+    eraser = Eraser(salt, frozenset(_digest(salt, k, v) for k, v in rows), _phone_region(settings))
+    for source in _landed_sources(settings):
+        for entity in load_contract(source).entities:
+            columns = _identifier_columns(source, entity.name)
+            if not columns:
+                continue
+            for folder in sorted((settings.lake / "landing" / source / entity.name).glob("load_date=*")):
+                if (folder / PART).exists():
+                    table = lake.read_table(folder / PART, columns=columns)
+                    if eraser.landed_mask(source, entity.name, table).any():
+                        return True
+    return False
 
 
 def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> None:
@@ -899,22 +923,15 @@ class Suppression:
     usable: bool = True  # False: the address does not normalise, so it matches nobody
 
 
-def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    name, dot, tld = domain.rpartition(".")
-    masked_domain = f"{name[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
-    return f"{local[:1]}***@{masked_domain}"
+mask_email = identifiers.mask_email
+mask_phone = identifiers.mask_phone
 
 
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}{'*' * max(len(phone) - 5, 3)}{phone[-2:]}"
-
-
-def mask_address(address: str) -> str:
+def mask_address(address: str, region: str = identifiers.DEFAULT_PHONE_REGION) -> str:
     email = normalize_email(address)
     if email:
         return mask_email(email)
-    phone = normalize_phone(address)
+    phone = normalize_phone(address, region)
     if phone:
         return mask_phone(phone)
     return "***"
@@ -928,25 +945,63 @@ def suppressions(settings: Settings) -> list[Suppression]:
 
 
 def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
+    for row in normalised_suppressions(settings):
+        email, phone = row["email_normalized"], row["phone_e164"]
+        yield Suppression(
+            channel=row["channel"],
+            address=mask_email(email) if email else mask_phone(phone) if phone else "***",
+            reason=(row["reason"] or "").strip(),
+            since=(row["added_at"] or "").strip(),
+            source="suppression file",
+            usable=bool(email or phone),
+        )
+
+
+#: Columns of the normalised suppression list dbt reads (source privacy.suppression_list).
+SUPPRESSION_COLUMNS = ("channel", "address", "email_normalized", "phone_e164", "reason", "added_at")
+
+
+def normalised_suppressions(settings: Settings) -> list[dict[str, str | None]]:
+    """The suppression file's rows with each address normalised as identity normalises it: email by
+    :func:`normalize_email` (dbt keys it with ``email_match_key`` too), phone by libphonenumber with
+    the market's region. An empty or unknown channel means ``all``: a typo must not let mail through."""
     path = settings.suppression_file
     if not path.exists():
-        return
+        return []
+    region = _phone_region(settings)
+    out: list[dict[str, str | None]] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle):
             raw_channel = (row.get("channel") or "").strip(" ").lower()
             channel = raw_channel if raw_channel in ("email", "sms") else "all"
             address = row.get("address") or ""
-            email = normalize_email(address) if channel in ("email", "all") else None
-            phone = normalize_phone(address) if channel in ("sms", "all") else None
-            masked = mask_email(email) if email else mask_phone(phone) if phone else "***"
-            yield Suppression(
-                channel=channel,
-                address=masked,
-                reason=(row.get("reason") or "").strip(),
-                since=(row.get("added_at") or "").strip(),
-                source="suppression file",
-                usable=bool(email or phone),
+            out.append(
+                {
+                    "channel": channel,
+                    "address": address,
+                    "email_normalized": normalize_email(address) if channel in ("email", "all") else None,
+                    "phone_e164": normalize_phone(address, region) if channel in ("sms", "all") else None,
+                    "reason": row.get("reason"),
+                    "added_at": row.get("added_at"),
+                }
             )
+    return out
+
+
+def write_normalised_suppressions(settings: Settings, path: Path) -> Path:
+    """Write :func:`normalised_suppressions` as the CSV dbt reads (``CDP_SUPPRESSION_FILE``), so the
+    warehouse matches phones with the very value libphonenumber gives (no phone rules in SQL).
+    Replaced atomically; the same input gives the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUPPRESSION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(normalised_suppressions(settings))
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    os.chmod(tmp, 0o600)  # the list holds addresses
+    os.replace(tmp, path)
+    return path
 
 
 def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from cdp import lake
 from cdp.config import Settings
 
+from . import derive
 from .contract import QUARANTINE_SCHEMA, Contract, Entity, load_contract
 from .errors import IngestError
 from .readers import FileInfo, FileProblem, check_header, inspect_file, read_csv, read_jsonl
@@ -289,7 +290,7 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
     """
     from cdp.privacy import Eraser
 
-    contract = load_contract(source)
+    contract = derive.for_market(settings, load_contract(source))  # the home's market: local time zone
     folder = drop_dir(settings, source, load_date)
     infos = _inspect_all(contract, folder, load_date)
     eraser = Eraser.load(settings)
@@ -304,6 +305,7 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
                 contract, entity, folder / entity.file, infos[entity.name], stage, load_date, eraser
             ):
                 reports[rep.entity] = rep
+        derive.add_derived_columns(settings, contract, stage)  # E.164 columns next to phone fields
         for name, rep in reports.items():
             dest = partition(settings, "landing", source, name, load_date) / PART
             lake.publish_file(stage / "landing" / name / PART, dest)
