@@ -58,7 +58,7 @@ def render(settings: Settings, run_date: date) -> Path:
         clv = _optional(
             wh, built, "customer_clv", "select clv_12m from marts.customer_clv where clv_12m is not null"
         )
-        identity = _identity(wh, built)
+        identity = _identity(wh, built, run_date)
     landing = _landing_rows(settings, run_date)
     sections = [
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
@@ -123,9 +123,10 @@ _CSS = (
 )
 
 
-def _identity(wh: Warehouse, built: set[str]) -> list[str]:
+def _identity(wh: Warehouse, built: set[str], run_date: date) -> list[str]:
     """Identity resolution at a glance: customers by number of source records, links by rule, what
-    over-merge protection held back (marts.identity_*)."""
+    over-merge protection held back (marts.identity_*), as of ``run_date`` (the history's row of that
+    night, not its newest). A count the warehouse does not have reads "n/a", never a crash."""
     sizes = _optional(
         wh,
         built,
@@ -140,18 +141,27 @@ def _identity(wh: Warehouse, built: set[str]) -> list[str]:
         "select records, customers, deterministic_links, probabilistic_links, override_links, "
         "rejected_birth_date_conflicts + rejected_first_name_conflicts + rejected_keep_apart, "
         "junk_identifiers + shared_identifiers, largest_cluster_records "
-        "from marts.identity_quality_history order by as_of_date desc limit 1"
+        "from marts.identity_quality_history "
+        f"where as_of_date <= {wh.dialect.literal(run_date)} order by as_of_date desc limit 1"
     )
     review = wh.row("select count(*), coalesce(sum(record_count), 0) from marts.identity_review_queue")
-    records, customers, det, prob, override, rejected, ignored, largest = quality
+    if not quality:  # no history row up to this night
+        return []
+    records, customers, det, prob, override, rejected, ignored, largest = (_count(v) for v in quality)
+    review = tuple(_count(v) for v in review)
     return [
         "<h2>Identity resolution</h2>",
-        f"<p>{records:,} source records → <b>{customers:,}</b> customers · links: {det:,} deterministic, "
-        f"{prob:,} probabilistic, {override:,} override · {rejected:,} rejected by the conflict guard · "
-        f"{ignored:,} junk/shared identifiers ignored · largest customer: {largest} records · "
-        f"held back for review: {review[0]:,} clusters ({review[1]:,} records)</p>",
+        f"<p>{records} source records → <b>{customers}</b> customers · links: {det} deterministic, "
+        f"{prob} probabilistic, {override} override · {rejected} rejected by the conflict guard · "
+        f"{ignored} junk/shared identifiers ignored · largest customer: {largest} records · "
+        f"held back for review: {review[0]} clusters ({review[1]} records)</p>",
         _img(_bars([(f"{k} record(s)", n) for k, n in sizes], "customers")),
     ]
+
+
+def _count(value: object) -> str:
+    """A count as the report prints it: thousands separated; "n/a" for a value the warehouse lacks."""
+    return "n/a" if value is None else f"{int(value):,}"
 
 
 def _dq_metrics(wh: Warehouse, run_date: date) -> list[tuple[str, str, float]]:

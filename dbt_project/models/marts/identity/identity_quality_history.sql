@@ -1,6 +1,7 @@
 -- One row per run date: the shape of identity resolution that night, to watch over time (a jump in
 -- the largest cluster or in rejected links is the first sign of a new junk identifier or a broken
--- export). Incremental by as_of_date (delete+insert): a re-run replaces its date.
+-- export). Incremental by as_of_date (delete+insert): a re-run replaces its date. Counts are never
+-- null: a night without links (or without records) has zero of each, not an unknown number.
 {{ config(
     materialized='incremental',
     on_schema_change='append_new_columns',
@@ -30,14 +31,15 @@ screened as (
 cluster_summary as (
 
     select
-        sum(record_count) as records,
+        coalesce(sum(record_count), 0) as records,
         count(*) as customers,
-        sum(case when record_count = 1 then 1 else 0 end) as single_record_customers,
-        max(record_count) as largest_cluster_records,
+        count(case when record_count = 1 then 1 end) as single_record_customers,
+        coalesce(max(record_count), 0) as largest_cluster_records,
         {{ round_half_up('avg(' ~ dbt.cast("record_count", "double") ~ ')', 6) }} as mean_cluster_records,
         {{ round_half_up('avg(case when record_count > 2 then density end)', 6) }} as mean_density_3plus,
-        sum(case when cluster_status = 'split' then 1 else 0 end) as customers_from_splits,
-        sum(case when cluster_status = 'dissolved' then record_count else 0 end) as dissolved_records
+        count(case when cluster_status = 'split' then 1 end) as customers_from_splits,
+        coalesce(sum(case when cluster_status = 'dissolved' then record_count else 0 end), 0)
+            as dissolved_records
     from clusters
 
 ),
@@ -45,15 +47,14 @@ cluster_summary as (
 link_summary as (
 
     select
-        sum(case when is_accepted and link_rule <> 'probabilistic' and link_rule <> 'override' then 1 else 0 end)
+        count(case when is_accepted and link_rule <> 'probabilistic' and link_rule <> 'override' then 1 end)
             as deterministic_links,
-        sum(case when is_accepted and link_rule = 'probabilistic' then 1 else 0 end) as probabilistic_links,
-        sum(case when is_accepted and link_rule = 'override' then 1 else 0 end) as override_links,
-        sum(case when rejection_reason = 'birth dates conflict' then 1 else 0 end)
-            as rejected_birth_date_conflicts,
-        sum(case when rejection_reason in ('first names conflict', 'first names differ') then 1 else 0 end)
+        count(case when is_accepted and link_rule = 'probabilistic' then 1 end) as probabilistic_links,
+        count(case when is_accepted and link_rule = 'override' then 1 end) as override_links,
+        count(case when rejection_reason = 'birth dates conflict' then 1 end) as rejected_birth_date_conflicts,
+        count(case when rejection_reason in ('first names conflict', 'first names differ') then 1 end)
             as rejected_first_name_conflicts,
-        sum(case when rejection_reason = 'keep_apart override' then 1 else 0 end) as rejected_keep_apart
+        count(case when rejection_reason = 'keep_apart override' then 1 end) as rejected_keep_apart
     from links
 
 ),

@@ -1,0 +1,65 @@
+"""The run report renders whatever the warehouse holds: empty marts, a night without links."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from cdp import report
+from cdp.config import Settings
+
+RUN_DATE = date(2026, 3, 10)
+
+
+def _warehouse(settings: Settings, quality_rows: list[tuple]) -> None:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.customer_rfm (customer_id varchar, r_score int, f_score int, segment varchar)"
+        )
+        con.execute(
+            "create table marts.dim_customers "
+            "(customer_id varchar, is_email_contactable boolean, is_sms_contactable boolean)"
+        )
+        con.execute("create table marts.identity_clusters (customer_id varchar, record_count int)")
+        con.execute("insert into marts.identity_clusters values ('c1', 1)")
+        con.execute("create table marts.identity_review_queue (review_id varchar, record_count int)")
+        con.execute(
+            "create table marts.identity_quality_history (as_of_date date, records hugeint, customers bigint, "
+            "deterministic_links hugeint, probabilistic_links hugeint, override_links hugeint, "
+            "rejected_birth_date_conflicts hugeint, rejected_first_name_conflicts hugeint, "
+            "rejected_keep_apart hugeint, junk_identifiers bigint, shared_identifiers bigint, "
+            "largest_cluster_records int)"
+        )
+        for row in quality_rows:
+            con.execute(
+                "insert into marts.identity_quality_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            )
+
+
+def test_report_renders_a_night_without_links_and_empty_marts(tmp_path: Path) -> None:
+    """A night whose link counts are null (sum over no links; cdp backfill of 3,000 people, seed 11)
+    crashed the report step with "unsupported format string passed to NoneType"."""
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    nulls = (RUN_DATE, 1, 1, None, None, None, None, None, None, 0, 0, 1)
+    _warehouse(settings, [nulls])
+    html = report.render(settings, RUN_DATE).read_text(encoding="utf-8")
+    assert "Identity resolution" in html
+    assert "n/a deterministic" in html
+
+
+def test_report_shows_the_identity_figures_of_its_own_night(tmp_path: Path) -> None:
+    """The report of an earlier night shows that night's history row, not the newest."""
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    _warehouse(
+        settings,
+        [
+            (RUN_DATE, 10, 7, 3, 0, 0, 0, 0, 0, 0, 0, 4),
+            (date(2026, 3, 11), 99, 77, 22, 0, 0, 0, 0, 0, 0, 0, 4),
+        ],
+    )
+    html = report.render(settings, RUN_DATE).read_text(encoding="utf-8")
+    assert "10 source records → <b>7</b> customers" in html
