@@ -71,18 +71,23 @@ def _progress(name: str, seconds: float) -> None:
 
 def _fail(exc: Exception) -> None:
     """Known pipeline failures get one clear message and exit code 1, not a traceback."""
+    from rich.markup import escape
+
     logging.getLogger("cdp").error("%s: %s", type(exc).__name__, exc)
-    console.print(f"[red]error:[/red] {exc}")
+    # escape(): messages name things like "landed.quarantine [pos.transactions]", not console markup.
+    console.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(1)
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
     from cdp.engines import EngineUnavailable
+    from cdp.lock import HomeBusy
+    from cdp.site import SiteConfigError
     from cdp.warehouse import WarehouseBuildError
     from expectations import GateFailed
     from ingest import IngestError
 
-    return (IngestError, GateFailed, WarehouseBuildError, EngineUnavailable)
+    return (IngestError, GateFailed, WarehouseBuildError, EngineUnavailable, HomeBusy, SiteConfigError)
 
 
 @app.command()
@@ -313,7 +318,7 @@ def forget(
     settings = _settings(home, None, engine)
     try:
         result = run_forget(settings, email=email, phone=phone, customer_id=customer_id, reason=reason)
-    except ForgetError as exc:
+    except (ForgetError, *_known_errors()) as exc:
         _fail(exc)
         return
     except Exception as exc:  # no traceback: its frames' locals would print the identifier
@@ -432,7 +437,11 @@ def identity_train(
     settings = _settings(home, None, engine)
     started = time.perf_counter()
     target = output or settings.identity_model_file
-    model = train_for_date(settings, date_, target, rebuild=rebuild)
+    try:
+        model = train_for_date(settings, date_, target, rebuild=rebuild)
+    except _known_errors() as exc:
+        _fail(exc)
+        return
     console.print(
         f"trained on {model.pairs:,} candidate pairs ({model.iterations} EM iterations), "
         f"lambda={model.prior:.3g} -> {target}"

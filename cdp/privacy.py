@@ -403,6 +403,18 @@ def forget(
     given = [v for v in (email, phone, customer_id) if v]
     if len(given) != 1:
         raise ForgetError("give exactly one of email, phone or customer_id")
+    from cdp.lock import home_lock
+
+    # Under the home's lock: a run that had read the tombstones before this forget wrote them would
+    # land the person again (cdp.lock).
+    with home_lock(settings.home, "cdp forget"):
+        return _forget(settings, email, phone, customer_id, reason)
+
+
+def _forget(
+    settings: Settings, email: str | None, phone: str | None, customer_id: str | None, reason: str
+) -> ForgetResult:
+    from cdp import publish
     from cdp.warehouse import forget_built
 
     forget_built(settings)  # warehouse rows are deleted below: no table stays claimed current
@@ -441,8 +453,14 @@ def forget(
     eraser = Eraser.load(settings)
     assert eraser is not None
     _scrub_lake(settings, eraser, result)
-    _scrub_warehouse(settings, person, result)
-    _scrub_exports(settings, person, result)
+    # The published warehouse is changed in a copy renamed into place (readers are not disturbed);
+    # a night's build not yet published is scrubbed too, or publishing it would bring the person back.
+    with publish.rewrite(settings) as published:
+        _scrub_warehouse(published, person, result)
+        _scrub_exports(published, person, result)
+    building = publish.in_progress(settings)
+    if building is not None:
+        _scrub_warehouse(building, person, ForgetResult(request_id=result.request_id))
     log.info(
         "forget %s: %d customer(s), %d record(s), %d lake row(s) erased, %d warehouse row(s), "
         "%d export row(s) removed",

@@ -113,6 +113,25 @@ def rewrite(settings: Settings) -> Iterator[Settings]:
         _remove(work)
 
 
+@contextmanager
+def scratch(settings: Settings, name: str) -> Iterator[Settings]:
+    """A private copy of the published warehouse for a command that builds only to read (``cdp
+    identity train``); removed afterwards, never published."""
+    if not _applies(settings):
+        yield settings
+        return
+    published = settings.published_warehouse
+    work = published.parent / name / published.name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    _remove(work)
+    if published.exists():
+        shutil.copyfile(published, work)
+    try:
+        yield settings.with_warehouse(work)
+    finally:
+        _remove(work)
+
+
 def in_progress(settings: Settings) -> Settings | None:
     """Settings pointing at a night's build that has not been published yet, if there is one."""
     if _applies(settings) and settings.build_warehouse.exists():

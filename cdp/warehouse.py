@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from cdp.config import DBT_PROJECT_DIR, Settings
+from cdp.market import market_of
+from cdp.privacy import write_normalised_suppressions
 
 # Statuses dbt reports for a node that did not succeed (run results of models/seeds/tests/unit tests).
 _FAILED = {"error", "fail", "runtime error"}
@@ -74,9 +76,11 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
     ]
     if command[0] not in ("deps", "clean"):
         args += ["--target", settings.engine]
+    # The home's market (cdp/markets/*.yml): time zone, gender words, postcode area, currency.
+    variables: dict[str, Any] = market_of(settings).dbt_vars()
     if run_date is not None:
-        args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
-    return args
+        variables["run_date"] = run_date.isoformat()
+    return [*args, "--vars", json.dumps(variables, ensure_ascii=False)]
 
 
 def dbt_vars() -> dict[str, Any]:
@@ -97,7 +101,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CDP_LAKE": uri(settings.lake, settings.engine),
         # The config files stay in the home folder wherever the lake is (the sources' default is
         # <lake>/../config, which only holds for the default lake).
-        "CDP_SUPPRESSION_FILE": str(settings.suppression_file),
+        # The suppression list as cdp.privacy normalised it (phones by libphonenumber), see _prepare.
+        "CDP_SUPPRESSION_FILE": str(normalised_suppression_file(settings)),
         "CDP_IDENTITY_OVERRIDES_FILE": str(settings.identity_overrides_file),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # int_identity_match_parameters: the deployment's trained model, else the shipped seed.
@@ -359,7 +364,9 @@ def _inputs_key(settings: Settings) -> str | None:
     if is_remote(settings.lake):
         return None
     digest = hashlib.sha256()
-    env = sorted(dbt_env(settings).items())
+    # Not the warehouse's path: the night builds in a copy that is then renamed into place, and
+    # _warehouse_identity (the file's inode) already says which warehouse the state belongs to.
+    env = sorted((k, v) for k, v in dbt_env(settings).items() if k != "CDP_WAREHOUSE")
     head = [version("dbt-core"), version(f"dbt-{settings.engine}"), settings.engine, env]
     digest.update(json.dumps(head).encode())
     for path, _, _ in _project_state():
@@ -416,6 +423,13 @@ def _prepare(settings: Settings) -> None:
     settings.ensure()
     settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
     (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
+    write_normalised_suppressions(settings, normalised_suppression_file(settings))
+
+
+def normalised_suppression_file(settings: Settings) -> Path:
+    """Where the build reads the suppression list from: ``<home>/cache``, rewritten before every dbt
+    command from ``<home>/config/suppression.csv`` (which people edit and the inputs key hashes)."""
+    return settings.cache / "suppression_normalised.csv"
 
 
 # Commands that run on a parsed project: they get the manifest from _parsed_manifest, not their own parse.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,9 +22,37 @@ from cdp.cli import app
 from cdp.config import Settings
 
 
+class Analyst:
+    """A read-only DuckDB session on the published warehouse, open in another process (tests/analyst.py),
+    as `duckdb -readonly` would hold it."""
+
+    def __init__(self, path: Path) -> None:
+        script = Path(__file__).with_name("analyst.py")
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._read() == "ready"
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def ask(self, line: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.ask("quit")
+        self.process.wait(timeout=30)
+
+
 @pytest.mark.slow
 def test_rerun_is_idempotent_and_point_in_time(settings: Settings, drop_dates: list[date]) -> None:
-    """Re-running a date after the next day has landed gives the same marts and the same export bytes."""
+    """Re-running a date after the next day has landed gives the same marts and the same export bytes;
+    an analyst's session held open across a whole night neither blocks it nor sees half of it."""
     first, second, third = drop_dates[:3]
     pipeline.run(settings, first)
     pipeline.run(settings, second)
@@ -28,13 +60,45 @@ def test_rerun_is_idempotent_and_point_in_time(settings: Settings, drop_dates: l
     exports_before = _exports(settings, second)
     assert marts_before["dim_customers"], "no customers built"
 
-    pipeline.run(settings, third)  # lands and builds the next day
+    nights = "query select max(as_of_date)::varchar from marts.identity_quality_history"
+    analyst = Analyst(settings.published_warehouse)
+    try:
+        assert analyst.ask(nights) == second.isoformat()
+        pipeline.run(settings, third)  # lands and builds the next day, the analyst's session open
+        assert analyst.ask(nights) == second.isoformat(), "the open session must keep its night"
+        assert analyst.ask("reconnect") == "ready"
+        assert analyst.ask(nights) == third.isoformat()
+    finally:
+        analyst.close()
     assert _marts(settings, third) != marts_before, "the next day changed nothing; the test proves nothing"
     pipeline.run(settings, second)  # re-run the earlier date
 
     assert _marts(settings, second) == marts_before
     assert _exports(settings, second) == exports_before
     _assert_deltas_and_control_groups(settings, first, second)
+    _assert_failed_gate_publishes_nothing(settings, second)
+
+
+def _assert_failed_gate_publishes_nothing(settings: Settings, day: date) -> None:
+    """A night whose build the mart gate rejects leaves the published warehouse as it was, byte for
+    byte, and the next attempt starts again from it (the rejected build is discarded)."""
+    from cdp import publish
+    from expectations import GateFailed
+
+    published = settings.published_warehouse
+    before = hashlib.sha256(published.read_bytes()).hexdigest()
+    staged = publish.begin(settings)  # what the dbt step starts from; then a defect in the build:
+    with duckdb.connect(str(staged.warehouse)) as con:
+        con.execute("update restricted.customer_profiles set phone = '0612345678' where phone is not null")
+    with pytest.raises(GateFailed):
+        pipeline.gate_marts(settings, day)
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == before
+    publish.begin(settings)
+    with duckdb.connect(str(settings.build_warehouse), read_only=True) as con:
+        plain = con.execute(
+            "select count(*) from restricted.customer_profiles where phone = '0612345678'"
+        ).fetchall()[0][0]
+    assert plain == 0, "a new attempt must start from the published night, not the rejected build"
 
 
 def _lines(path: Path) -> set[str]:

@@ -309,9 +309,24 @@ def build_pairs(settings: Settings, run_date: date, rebuild: bool = False) -> bo
 
 
 def train_for_date(settings: Settings, run_date: date, output: Path, rebuild: bool = False) -> MatchModel:
-    """``cdp identity train``: the pairs as of ``run_date`` (built unless current), the fit, ``output``."""
-    build_pairs(settings, run_date, rebuild=rebuild)
-    return train(settings, output)
+    """``cdp identity train``: the pairs as of ``run_date`` (built unless current), the fit, ``output``.
+
+    Holds the home's lock. The published warehouse is only read: when the pairs must be built, they
+    are built in a private copy (:func:`cdp.publish.scratch`) that is thrown away after the fit, so
+    analysts' tables never change under them and a night's build in progress is not touched."""
+    from cdp import publish, warehouse
+    from cdp.lock import home_lock
+
+    with home_lock(settings.home, f"cdp identity train for {run_date.isoformat()}"):
+        if not rebuild and warehouse.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
+            log.info("the candidate and sampled pairs are current for %s: training on them", run_date)
+            return train(settings, output)
+        try:
+            with publish.scratch(settings, "train") as scratch:
+                build_pairs(scratch, run_date, rebuild=True)
+                return train(scratch, output)
+        finally:
+            warehouse.forget_built(settings)  # the state describes the copy, which is gone
 
 
 def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) -> MatchModel:
