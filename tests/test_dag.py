@@ -42,8 +42,9 @@ def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
         "dag = bag.dags['cdp_nightly']\n"
         "print(sorted(dag.tags), dag.default_args['retries'], dag.catchup, dag.max_active_runs)\n"
         "print(','.join(t.task_id for t in dag.topological_sort()))\n"
-        "print(dag.task_dict['ingest_source'].map_index_template,"
-        " dag.task_dict['wait_for_drop'].map_index_template, dag.task_dict['wait_for_drop'].partial_kwargs.get('mode'))\n"
+        "sensor = dag.task_dict['wait_for_drop']\n"
+        "print(dag.task_dict['ingest_source'].map_index_template, sensor.map_index_template,"
+        " sensor.partial_kwargs.get('mode'))\n"
     )
     result = _python(["-c", code], env)
     assert result.returncode == 0, result.stderr[-3000:]

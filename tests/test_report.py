@@ -28,7 +28,8 @@ def _warehouse(settings: Settings, quality_rows: list[tuple]) -> None:
         con.execute("insert into marts.identity_clusters values ('c1', 1)")
         con.execute("create table marts.identity_review_queue (review_id varchar, record_count int)")
         con.execute(
-            "create table marts.identity_quality_history (as_of_date date, records hugeint, customers bigint, "
+            "create table marts.identity_quality_history (as_of_date date, records hugeint, "
+            "customers bigint, "
             "deterministic_links hugeint, probabilistic_links hugeint, override_links hugeint, "
             "rejected_birth_date_conflicts hugeint, rejected_first_name_conflicts hugeint, "
             "rejected_keep_apart hugeint, junk_identifiers bigint, shared_identifiers bigint, "
