@@ -45,6 +45,12 @@ def _parse_date(value: str | date) -> date:
         raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
 
 
+MarketOpt = Annotated[
+    str,
+    typer.Option(help="Market of the sample retailer (cdp/markets/*.yml): nl (Dutch), cn (mainland China)."),
+]
+
+
 class NoiseLevel(StrEnum):
     """Identity noise level of the sample data (cdp.generator.noise.LEVELS)."""
 
@@ -106,11 +112,14 @@ def generate(
             "store phones, junk emails/phones). typical = the historical rates.",
         ),
     ] = NoiseLevel.typical,
+    market: MarketOpt = "nl",
 ) -> None:
     """Write sample raw drops (and the ground truth under OUT/_truth) for every source."""
     from cdp.generator import generate as run_generator
 
-    result = run_generator(out, people=people, days=days, end_date=end_date, seed=seed, noise=noise.value)
+    result = run_generator(
+        out, people=people, days=days, end_date=end_date, seed=seed, noise=noise.value, market=market
+    )
     facts = result.summary
     console.print(
         f"wrote drops {result.drop_dates[0]} .. {result.drop_dates[-1]} to {out} in {result.seconds:.1f} s: "
@@ -162,14 +171,20 @@ def demo(
     people: Annotated[int, typer.Option(help="People to simulate.")] = 20_000,
     days: Annotated[int, typer.Option(help="Nightly drops after the history drop.")] = 7,
     home: HomeOpt = None,
+    market: MarketOpt = "nl",
 ) -> None:
     """Generate sample data, run every day of it in order and print what came out."""
+    from cdp.generator import generate as run_generator
+    from cdp.generator.locale import locale
+    from cdp.market import configure_home
+
     settings = _settings(home, None)
     start = DEMO_END - timedelta(days=days)
     console.print(f"[bold]Generating[/bold] {people:,} people, drops {start} .. {DEMO_END} -> {settings.raw}")
-    from cdp.generator import generate as run_generator
-
-    run_generator(settings.raw, people=people, days=days, end_date=DEMO_END, seed=42)
+    # The home reads the drops as the market they were written for (its cdp.yml: market, POS encoding).
+    pos_encoding = locale(market).pos_encoding
+    configure_home(settings.home, market, {"pos": pos_encoding} if pos_encoding != "utf-8" else None)
+    run_generator(settings.raw, people=people, days=days, end_date=DEMO_END, seed=42, market=market)
     try:
         pipeline.backfill(
             settings,

@@ -136,6 +136,31 @@ def available_markets() -> list[str]:
     return sorted(p.stem for p in MARKETS_DIR.glob("*.yml"))
 
 
+def configure_home(home: Path, market: str, encodings: dict[str, str] | None = None) -> Path:
+    """Write ``market:`` (and source file ``encodings``, e.g. ``{"pos": "gb18030"}``) into the home's
+    settings file ``<home>/config/cdp.yml``, keeping every other setting in it. ``cdp demo --market``
+    uses it so that the pipeline reads the generated drops as the market they were written for."""
+    import yaml
+
+    from cdp.site import DEFAULT_SOURCES, site_file
+
+    load_market(market)  # fails on an unknown market before anything is written
+    path = site_file(home)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    doc = dict(doc or {})
+    doc["market"] = market
+    if encodings:
+        sources = doc.get("sources") or {name: {} for name in DEFAULT_SOURCES}
+        if isinstance(sources, list):
+            sources = {str(name): {} for name in sources}
+        for source, encoding in encodings.items():
+            sources[source] = {**(sources.get(source) or {}), "encoding": encoding}
+        doc["sources"] = sources
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def market_of(settings: Settings) -> Market:
     """The market of a home (``market:`` of ``<home>/config/cdp.yml``, ``CDP_MARKET``, else nl)."""
     return load_market(settings.site.market)

@@ -34,6 +34,7 @@ import pytest
 import ingest
 from cdp.config import SOURCES, Settings
 from cdp.warehouse import build
+from ingest.derive import derive_table
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +117,8 @@ def land_empty(settings: Settings, source: str, load_date: date) -> None:
         for name, schema in [(entity.name, entity.schema()), *children]:
             folder = ingest.partition(settings, "landing", source, name, load_date)
             folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(schema.empty_table(), folder / "part-0.parquet")
+            # as ingest lands them (E.164 columns next to phone fields)
+            pq.write_table(derive_table(source, name, schema.empty_table(), "NL"), folder / "part-0.parquet")
 
 
 @pytest.fixture(scope="module")

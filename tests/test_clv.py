@@ -32,6 +32,7 @@ from cdp import clv
 from cdp.clv import bgnbd, fitting, gamma_gamma
 from cdp.config import SOURCES, Settings
 from cdp.warehouse import build
+from ingest.derive import derive_table
 
 CDNOW_BGNBD = (0.243, 4.414, 0.793, 2.426)
 CDNOW_GAMMA_GAMMA = (6.25, 3.74, 15.44)
@@ -228,7 +229,8 @@ def land(settings: Settings, source: str, entity: str, load_date: date, rows: li
         full.append(record)
     folder = ingest.partition(settings, "landing", source, entity, load_date)
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(full, schema=schema), folder / "part-0.parquet")
+    table = derive_table(source, entity, pa.Table.from_pylist(full, schema=schema), "NL")  # as ingest lands
+    pq.write_table(table, folder / "part-0.parquet")
 
 
 def land_day(settings: Settings, load_date: date, receipts: list[tuple[str, datetime, str]]) -> None:

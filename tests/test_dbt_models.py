@@ -28,6 +28,7 @@ import yaml
 
 from cdp.config import CONTRACTS_DIR, DBT_PROJECT_DIR, Settings
 from cdp.warehouse import WarehouseBuildError, build, docs_generate
+from ingest.derive import derive_table
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,8 @@ def land(lake: Path, load_date: date, source: str, entity: str, rows: list[dict[
         full.append(record)
     folder = lake / "landing" / source / entity / f"load_date={load_date.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(full, schema=schema), folder / "part-0.parquet")
+    table = derive_table(source, entity, pa.Table.from_pylist(full, schema=schema), "NL")  # as ingest lands
+    pq.write_table(table, folder / "part-0.parquet")
 
 
 def ts(text: str) -> datetime:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import pools
-from .noise import Noise, S, messy, phones, strs
+from .locale import Locale
+from .noise import Noise, S, messy, strs
 from .population import N_STORES, STORE_IDS, build_billing
 from .timeline import DAY, Calendar, at_time_of_day, uniform_secs
 
@@ -160,7 +161,7 @@ def build_pos(rng: np.random.Generator, p: dict, members: dict, catalog: dict, c
 
 
 def build_orders(
-    rng: np.random.Generator, p: dict, customers: dict, catalog: dict, cal: Calendar, nz: Noise
+    rng: np.random.Generator, p: dict, customers: dict, catalog: dict, cal: Calendar, nz: Noise, loc: Locale
 ) -> dict:
     """Web orders of account holders and guests, with cancellation/refund versions re-sent later."""
     n_acc = int(np.sum(p["web_account"]))
@@ -232,7 +233,7 @@ def build_orders(
     # Drawn from a stream of their own so that the rest of the generated data does not move.
     guest = np.flatnonzero(o_cust < 0)
     billing = {}
-    for name, values in build_billing(rng.spawn(1)[0], p, nz, o_person[guest]).items():
+    for name, values in build_billing(rng.spawn(1)[0], p, nz, o_person[guest], loc).items():
         billing[name] = np.full(n, "", dtype=values.dtype)
         billing[name][guest] = values
     return {
@@ -257,6 +258,13 @@ def build_orders(
     }
 
 
+# Interaction ids start with the platform's short name, as each platform's export has it.
+_ID_PREFIX = {
+    "instagram": "ig", "facebook": "fb", "tiktok": "tt", "x": "x",
+    "wechat": "wx", "weibo": "wb", "douyin": "dy",
+}
+
+
 def build_interactions(rng: np.random.Generator, prof: dict, cal: Calendar) -> dict:
     """Likes, comments, clicks... per profile; a follow at followed_at and a lead at lead time."""
     m = int(prof["_n_base"][0])
@@ -277,7 +285,10 @@ def build_interactions(rng: np.random.Generator, prof: dict, cal: Calendar) -> d
     n = len(idx)
     rank = np.empty(n, np.int64)
     rank[np.argsort(t, kind="stable")] = np.arange(n)
-    prefix = np.select([plat[idx] == k for k in pools.PLATFORMS], ["ig", "fb", "tt", "x"], "").astype(S)
+    platforms = sorted(set(prof["platform"][:m].tolist()))
+    prefix = np.select(
+        [plat[idx] == k for k in platforms], [_ID_PREFIX.get(k, k[:2]) for k in platforms], ""
+    ).astype(S)
     iid = np.strings.add(
         np.strings.add(prefix, "_"), np.strings.zfill((rank + 1).astype("U12").astype(S), 10)
     )
@@ -298,13 +309,13 @@ def build_interactions(rng: np.random.Generator, prof: dict, cal: Calendar) -> d
     }
 
 
-def build_unsubscribes(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict:
+def build_unsubscribes(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise, loc: Locale) -> dict:
     """Email/SMS unsubscribes for some known people, addresses as the messaging tool holds them."""
     known = ~p["prospect"]
     e = np.flatnonzero(known & (rng.random(len(known)) < 0.05))
     s = np.flatnonzero(known & (rng.random(len(known)) < 0.03))
     email = messy(rng, p["email"][e], **nz.w(upper=0.1, space=0.03))[0]
-    phone = phones(rng, p["phone_num"][s], rng.choice([4, 1, 2], size=len(s), p=[0.6, 0.3, 0.1]))
+    phone = loc.phones(rng, p["phone_num"][s], loc.unsubscribe_formats(rng, len(s)))
     t = uniform_secs(rng, cal.start_s, cal.end_s, len(e) + len(s))
     return {
         "channel": np.concatenate([np.full(len(e), "email", dtype=S), np.full(len(s), "sms", dtype=S)]),

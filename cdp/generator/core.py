@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import activity, population
+from .locale import Locale, locale
 from .noise import Noise, S, noise_level
 from .population import BILLING_FIELDS, STORE_IDS
 from .timeline import Calendar, ts
@@ -37,9 +38,13 @@ def _a(x) -> pa.Array:
     return pa.array(x)
 
 
-def _offset_sql(col: str, off: str) -> str:
-    """Local timestamp + its Amsterdam offset -> '2026-11-20T14:03:11+01:00'."""
-    return f"strftime({col}, '{_ISO}') || CASE WHEN {off} = 7200 THEN '+02:00' ELSE '+01:00' END"
+def _offset_sql(col: str, off: str, offsets: np.ndarray) -> str:
+    """Local timestamp + its UTC offset (one of ``offsets``, seconds) -> '2026-11-20T14:03:11+01:00'."""
+    def text(seconds: int) -> str:
+        return f"{'+' if seconds >= 0 else '-'}{abs(seconds) // 3600:02d}:{abs(seconds) % 3600 // 60:02d}"
+
+    cases = " ".join(f"WHEN {int(o)} THEN '{text(int(o))}'" for o in np.unique(offsets)) or "WHEN 0 THEN 'Z'"
+    return f"strftime({col}, '{_ISO}') || CASE {off} {cases} END"
 
 
 def _json_str(v) -> str:
@@ -71,36 +76,40 @@ def generate(
     seed: int,
     history_days: int = 365,
     noise: str = "typical",
+    market: str = "nl",
 ) -> GenerateResult:
     """Write raw drops for ``people`` people into ``out``: a history drop on ``end_date - days`` carrying
     ``history_days`` of history, then one nightly drop per day up to ``end_date``; plus ``out/_truth``.
 
     ``noise`` (clean, typical or dirty; see ``noise.LEVELS``) scales the identity noise (typos, case, swapped
     names, invalid birth dates, alternate emails, missing contacts) and the over-merge cases (households,
-    store default phones, junk emails and phones). Same arguments -> byte-identical files. Existing source
-    folders in ``out`` are replaced.
+    store default phones, junk emails and phones). ``market`` (a profile of ``cdp/markets/``: nl, cn) is
+    whose customers they are: names, places, phones, platforms, currency, local time, the POS file's
+    encoding (``generator.locale``). Same arguments -> byte-identical files. Existing source folders in
+    ``out`` are replaced.
     """
     t0 = time.perf_counter()
     if people < 1 or days < 0 or history_days < 1:
         raise ValueError("people >= 1, days >= 0 and history_days >= 1 required")
     nz = noise_level(noise, seed)
+    loc = locale(market)
     out = Path(out)
-    cal = Calendar(end_date=end_date, days=days, history_days=history_days)
+    cal = Calendar(end_date=end_date, days=days, history_days=history_days, timezone=loc.market.timezone)
     dates = cal.drop_dates
     for sub in ("pos", "ecommerce", "social", "messaging", "_truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
     rng = np.random.default_rng(seed)
 
-    p = population.build_people(rng, people, cal)
+    p = population.build_people(rng, people, cal, loc)
     population.add_households(nz, p)
-    mem = population.build_members(rng, p, cal, nz)
-    cus = population.build_customers(rng, p, cal, nz)
-    prof = population.build_profiles(rng, p, cal, nz)
+    mem = population.build_members(rng, p, cal, nz, loc)
+    cus = population.build_customers(rng, p, cal, nz, loc)
+    prof = population.build_profiles(rng, p, cal, nz, loc)
     catalog = activity.build_catalog(rng)
     pos = activity.build_pos(rng, p, mem, catalog, cal)
-    web = activity.build_orders(rng, p, cus, catalog, cal, nz)
+    web = activity.build_orders(rng, p, cus, catalog, cal, nz, loc)
     inter = activity.build_interactions(rng, prof, cal)
-    unsub = activity.build_unsubscribes(rng, p, cal, nz)
+    unsub = activity.build_unsubscribes(rng, p, cal, nz, loc)
 
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
@@ -160,7 +169,7 @@ def generate(
             "quantity",
             f"((CASE WHEN _b = {neg} THEN -1 ELSE 1 END) * price_c / 100)::DECIMAL(18,2) AS unit_price",
             "CASE WHEN disc_c = 0 THEN NULL ELSE (disc_c / 100)::DECIMAL(18,2) END AS discount",
-            "'EUR' AS currency",
+            f"'{loc.currency}' AS currency",
             "NULLIF(payment_method, '') AS payment_method",
         ]
     )
@@ -170,7 +179,7 @@ def generate(
         return [
             f"{r['receipt_id']},{r['line_no']},{r['store_id']},,{r['sku']}"
             if i % 2
-            else f"{r['receipt_id']},{r['line_no']},{r['store_id']},x,{r['sku']},1,2,3,EUR,card,,,"
+            else f"{r['receipt_id']},{r['line_no']},{r['store_id']},x,{r['sku']},1,2,3,{loc.currency},card,,,"
             for i, r in enumerate(d)
         ]
 
@@ -231,8 +240,8 @@ def generate(
     stats["pos/loyalty_members"]["broken"]["invalid_birth_date_flagged"] = int(mem["_n_bad_birth"][0])
 
     # --- ecommerce customers ----------------------------------------------------------------------------
-    off_c = cal.amsterdam_offset(cus["created_at"])
-    off_u = cal.amsterdam_offset(cus["updated_at"])
+    off_c = cal.local_offset(cus["created_at"])
+    off_u = cal.local_offset(cus["updated_at"])
     ccols = [
         "customer_id",
         "email",
@@ -321,9 +330,9 @@ def generate(
             "guest_email": _a(od["guest_email"]).take(vi),
             **{name: _a(od[name]).take(vi) for name in BILLING_FIELDS},
             "placed": ts(placed),
-            "placed_off": _a(cal.amsterdam_offset(placed)),
+            "placed_off": _a(cal.local_offset(placed)),
             "updated": ts(ov["updated_at"]),
-            "updated_off": _a(cal.amsterdam_offset(ov["updated_at"])),
+            "updated_off": _a(cal.local_offset(ov["updated_at"])),
             "omit_upd": _a(ov["omit_upd"]),
             "status": _a(ov["status"]),
             "discount_code": _a(od["discount_code"]).take(vi),
@@ -349,10 +358,11 @@ def generate(
         f"CASE WHEN _b = {ent.code('missing_key')} THEN NULL ELSE order_id END AS order_id, "
         "NULLIF(customer_id, '') AS customer_id, NULLIF(guest_email, '') AS guest_email, "
         + "".join(f"NULLIF({name}, '') AS {name}, " for name in BILLING_FIELDS)
-        + f"{_offset_sql('placed', 'placed_off')} AS placed_at, "
-        f"CASE WHEN omit_upd THEN NULL ELSE {_offset_sql('updated', 'updated_off')} END AS updated_at, "
+        + f"{_offset_sql('placed', 'placed_off', otab['placed_off'].to_numpy())} AS placed_at, "
+        "CASE WHEN omit_upd THEN NULL ELSE "
+        f"{_offset_sql('updated', 'updated_off', otab['updated_off'].to_numpy())} END AS updated_at, "
         f"CASE WHEN _b = {ent.code('bad_status')} THEN 'shipped' ELSE status END AS status, "
-        "'EUR' AS currency, NULLIF(discount_code, '') AS discount_code, "
+        f"'{loc.currency}' AS currency, NULLIF(discount_code, '') AS discount_code, "
         f"CASE WHEN _b = {ent.code('negative_price')} THEN list_transform(lines, "
         "lambda x: struct_pack(sku := x.sku, category := x.category, qty := x.qty, "
         "unit_price := -x.unit_price, discount := x.discount)) ELSE lines END AS lines"
@@ -366,7 +376,7 @@ def generate(
     ptab = pa.table(
         {
             **{c: _a(prof[c]) for c in pcols},
-            "followed": ts(prof["followed_at"] - cal.amsterdam_offset(prof["followed_at"])),
+            "followed": ts(prof["followed_at"] - cal.local_offset(prof["followed_at"])),
         }
     )
     ent = Entity(
@@ -398,7 +408,7 @@ def generate(
                 c: _a(inter[c])
                 for c in ["interaction_id", "platform", "user_handle", "event_type", "post_id", "campaign_id"]
             },
-            "et": ts(inter["t"] - cal.amsterdam_offset(inter["t"])),
+            "et": ts(inter["t"] - cal.local_offset(inter["t"])),
         }
     )
     ent = Entity(
@@ -430,7 +440,7 @@ def generate(
             "channel": _a(unsub["channel"]),
             "address": _a(unsub["address"]),
             "t": ts(unsub["t"]),
-            "off": _a(cal.amsterdam_offset(unsub["t"])),
+            "off": _a(cal.local_offset(unsub["t"])),
         }
     )
     ent = Entity(
@@ -447,7 +457,8 @@ def generate(
         p_dup=0.01,
     )
     ent.select = (
-        f"channel, address, CASE WHEN _b = 1 THEN strftime(t, '%Y-%m-%d') ELSE {_offset_sql('t', 'off')} "
+        f"channel, address, CASE WHEN _b = 1 THEN strftime(t, '%Y-%m-%d') "
+        f"ELSE {_offset_sql('t', 'off', utab['off'].to_numpy())} "
         "END AS event_time"
     )
     ent.raw_fn = lambda kind, t: [
@@ -455,9 +466,17 @@ def generate(
     ]
     stats["messaging/unsubscribes"] = write_entity(con, rng, ent, out, dates)
     con.close()
+    if loc.pos_encoding != "utf-8":
+        _reencode(out / "pos", loc.pos_encoding)
 
-    summary = _write_truth(out, p, mem, cus, prof, web, pos, cal, stats, seed, nz)
+    summary = _write_truth(out, p, mem, cus, prof, web, pos, cal, stats, seed, nz, loc)
     return GenerateResult(out=out, drop_dates=dates, summary=summary, seconds=time.perf_counter() - t0)
+
+
+def _reencode(folder: Path, encoding: str) -> None:
+    """Re-encode every file of a source's drops (written as UTF-8), as a till exporting GB18030 does."""
+    for path in sorted(folder.rglob("*.csv")):
+        path.write_bytes(path.read_bytes().decode("utf-8").encode(encoding))
 
 
 def _write_truth(
@@ -472,6 +491,7 @@ def _write_truth(
     stats: dict,
     seed: int,
     nz: Noise,
+    loc: Locale,
 ) -> dict:
     """Ground truth for evaluating identity resolution; the pipeline never reads it."""
     truth = out / "_truth"
@@ -554,6 +574,8 @@ def _write_truth(
     summary = {
         "seed": seed,
         "noise": nz.level,
+        "market": loc.code,
+        "pos_encoding": loc.pos_encoding,
         "people": len(pid),
         "drop_dates": cal.drop_dates,
         "history_days": cal.history_days,

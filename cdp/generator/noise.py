@@ -234,14 +234,18 @@ def inject(
     return hit
 
 
-def junk_emails(rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
+def junk_emails(
+    rng: np.random.Generator, idx: np.ndarray, junk: tuple[str, ...] = pools.JUNK_EMAILS
+) -> np.ndarray:
     """Placeholder addresses typed to get past a form ('test@test.com', ' GEEN@EMAIL.NL'), one per row."""
-    pool = strs(pools.JUNK_EMAILS)
+    pool = strs(junk)
     out, _ = messy(rng, pool[rng.integers(0, len(pool), len(idx))], upper=0.15, title=0.1, space=0.1)
     return out
 
 
-def junk_phones(rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
+def junk_phones(
+    rng: np.random.Generator, idx: np.ndarray, junk: tuple[str, ...] = pools.JUNK_PHONES
+) -> np.ndarray:
     """Placeholder phone numbers ('0600000000', '+31600000000'), one per row."""
-    pool = strs(pools.JUNK_PHONES)
+    pool = strs(junk)
     return pool[rng.integers(0, len(pool), len(idx))]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import pools
-from .noise import Noise, S, ascii_fold, e164, inject, junk_emails, junk_phones, messy, phones, strs
+from .locale import Locale
+from .noise import Noise, S, ascii_fold, inject, junk_emails, junk_phones, messy, strs
 from .timeline import DAY, Calendar, at_time_of_day, uniform_secs
 
 N_STORES = 30
@@ -51,15 +52,15 @@ def _pick(rng: np.random.Generator, pool: tuple, n: int, p=None) -> np.ndarray:
     return rng.choice(len(pool), size=n, p=p)
 
 
-def build_people(rng: np.random.Generator, n: int, cal: Calendar) -> dict[str, np.ndarray]:
-    """Clean person attributes, channel membership and behaviour parameters."""
+def build_people(rng: np.random.Generator, n: int, cal: Calendar, loc: Locale) -> dict[str, np.ndarray]:
+    """Clean person attributes, channel membership and behaviour parameters (in ``loc``'s market)."""
     pid = np.arange(n)
     p: dict[str, np.ndarray] = {
         "pid": pid,
         "person_id": np.strings.add("P", np.strings.zfill(pid.astype("U8").astype(S), 8)),
     }
     gender = rng.choice(3, size=n, p=[0.49, 0.48, 0.03])
-    han = rng.random(n) < 0.07
+    han = rng.random(n) < loc.han_share
     female = (gender == 0) | ((gender == 2) & (rng.random(n) < 0.5))
     fi = np.where(female, _pick(rng, pools.FEMALE, n), _pick(rng, pools.MALE, n))
     first = np.where(
@@ -87,25 +88,30 @@ def build_people(rng: np.random.Generator, n: int, cal: Calendar) -> dict[str, n
     p["gender"] = gender
     p["birth_date"] = (np.datetime64("1945-01-01") + rng.integers(0, 63 * 365, n)).astype("datetime64[D]")
 
-    city = rng.choice(
-        len(pools.CITIES), size=n, p=np.array([c[1] for c in pools.CITIES]) / sum(c[1] for c in pools.CITIES)
-    )
-    lo = np.array([c[2] for c in pools.CITIES])[city]
-    hi = np.array([c[3] for c in pools.CITIES])[city]
+    cities = loc.cities
+    city = rng.choice(len(cities), size=n, p=np.array([c[1] for c in cities]) / sum(c[1] for c in cities))
+    lo = np.array([c[2] for c in cities])[city]
+    hi = np.array([c[3] for c in cities])[city]
     pc_num = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
     letters = np.array(list("ABCDEFGHJKLMNPRTVWXZ"))
     pc_let = np.strings.add(letters[rng.integers(0, 20, n)], letters[rng.integers(0, 20, n)]).astype(S)
     p["city_idx"] = city
-    p["city"] = strs([c[0] for c in pools.CITIES])[city]
+    p["city"] = strs([c[0] for c in cities])[city]
     p["pc_num"], p["pc_let"] = pc_num, pc_let
-    p["postcode"] = np.strings.add(np.strings.add(pc_num.astype("U4").astype(S), " "), pc_let)
+    if loc.code == "nl":  # 1234 AB
+        p["postcode"] = np.strings.add(np.strings.add(pc_num.astype("U4").astype(S), " "), pc_let)
+    else:  # six digits (cn)
+        p["pc_let"] = np.full(n, "", dtype=S)
+        p["postcode"] = np.strings.zfill(pc_num.astype("U6").astype(S), 6)
     house = rng.integers(1, 240, n).astype("U3").astype(S)
     house = np.where(rng.random(n) < 0.06, np.strings.add(house, "a"), house)
-    p["address"] = np.strings.add(
-        np.strings.add(strs(pools.STREETS)[_pick(rng, pools.STREETS, n)], " "), house
-    )
+    street = strs(loc.streets)[_pick(rng, loc.streets, n)]
+    if loc.code == "nl":  # Kerkstraat 12
+        p["address"] = np.strings.add(np.strings.add(street, " "), house)
+    else:  # 人民路88号
+        p["address"] = np.strings.add(np.strings.add(street, np.strings.replace(house, "a", "")), "号")
     # Home store: a random store in the person's city.
-    store_of_city = [np.flatnonzero(c == STORE_CITY) for c in range(len(pools.CITIES))]
+    store_of_city = [np.flatnonzero(c == STORE_CITY) for c in range(len(cities))]
     first_store = np.array([s[0] for s in store_of_city])
     n_in_city = np.array([len(s) for s in store_of_city])
     p["home_store"] = first_store[city] + (rng.random(n) * n_in_city[city]).astype(np.int64)
@@ -123,16 +129,16 @@ def build_people(rng: np.random.Generator, n: int, cal: Calendar) -> dict[str, n
         ],
         np.strings.add(fa, np.strings.slice(la, 0, 3)),
     )
-    dom = strs(pools.EMAIL_DOMAINS)[
+    dom = strs(loc.email_domains)[
         rng.choice(
-            len(pools.EMAIL_DOMAINS),
+            len(loc.email_domains),
             size=n,
-            p=np.array(pools.EMAIL_DOMAIN_WEIGHTS) / sum(pools.EMAIL_DOMAIN_WEIGHTS),
+            p=np.array(loc.email_domain_weights) / sum(loc.email_domain_weights),
         )
     ]
     p["email"] = np.strings.add(np.strings.add(np.strings.add(local, number), "@"), dom)
     p["phone_num"] = 10_000_000 + _affine_unique(rng, pid, 90_000_000)
-    p["phone"] = e164(p["phone_num"])
+    p["phone"] = loc.e164(p["phone_num"])
 
     # Behaviour: promotion hunters vs full-price buyers, heterogeneous frequency, churn.
     promo = rng.random(n) < 0.25
@@ -196,12 +202,14 @@ def _names(
     who: np.ndarray,
     han_script_share: float,
     swap_share: float,
+    script_scale: float = 1.0,
     **noise: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """First/last name as typed into one system: script choice for Chinese names, swaps, then noise."""
+    """First/last name as typed into one system: script choice for Chinese names (``script_scale`` > 1:
+    a market whose systems take characters more often), swaps, then noise."""
     m = len(who)
     han = p["han"][who]
-    use_han = han & (rng.random(m) < han_script_share)
+    use_han = han & (rng.random(m) < min(1.0, han_script_share * script_scale))
     first = np.where(use_han, p["first_name_han"][who], _nicknamed(nz, p["first_name"][who]))
     last = np.where(use_han, p["last_name_han"][who], p["last_name"][who])
     swap = (rng.random(m) < nz.p(swap_share)) | (han & ~use_han & (rng.random(m) < nz.p(0.3)))
@@ -252,6 +260,7 @@ def _address(rng: np.random.Generator, nz: Noise, p: dict, who: np.ndarray, uppe
 
 def _contact_cases(
     nz: Noise,
+    loc: Locale,
     email: np.ndarray,
     phone: np.ndarray,
     store: np.ndarray | None = None,
@@ -264,19 +273,26 @@ def _contact_cases(
     store_phone = np.zeros(len(phone), bool)
     if store is not None:
         store_phone = inject(
-            nz.rng, phone, nz.rate(0.015), lambda r, i: phones(r, STORE_PHONE_NUM[store[i]]), ok
+            nz.rng, phone, nz.rate(0.015), lambda r, i: loc.phones(r, STORE_PHONE_NUM[store[i]]), ok
         )
     return {
         "case_store_phone": store_phone,
-        "case_junk_phone": inject(nz.rng, phone, nz.rate(0.003), junk_phones, ok & ~store_phone),
-        "case_junk_email": inject(nz.rng, email, nz.rate(0.004), junk_emails, ok),
+        "case_junk_phone": inject(
+            nz.rng, phone, nz.rate(0.003), lambda r, i: junk_phones(r, i, loc.junk_phones), ok & ~store_phone
+        ),
+        "case_junk_email": inject(
+            nz.rng, email, nz.rate(0.004), lambda r, i: junk_emails(r, i, loc.junk_emails), ok
+        ),
     }
 
 
-def _postcode(rng: np.random.Generator, p: dict, who: np.ndarray) -> np.ndarray:
+def _postcode(rng: np.random.Generator, p: dict, who: np.ndarray, loc: Locale) -> np.ndarray:
+    v = rng.choice(4, size=len(who), p=[0.55, 0.25, 0.12, 0.08])
+    if loc.code != "nl":  # six digits, now and then typed with a space before or after
+        code = p["postcode"][who]
+        return np.select([v == 2, v == 3], [np.strings.add(" ", code), np.strings.add(code, " ")], code)
     num = p["pc_num"][who].astype("U4").astype(S)
     let = p["pc_let"][who]
-    v = rng.choice(4, size=len(who), p=[0.55, 0.25, 0.12, 0.08])
     return np.select(
         [v == 0, v == 1, v == 2],
         [
@@ -288,10 +304,10 @@ def _postcode(rng: np.random.Generator, p: dict, who: np.ndarray) -> np.ndarray:
     )
 
 
-def _city(rng: np.random.Generator, nz: Noise, p: dict, who: np.ndarray) -> np.ndarray:
+def _city(rng: np.random.Generator, nz: Noise, p: dict, who: np.ndarray, loc: Locale) -> np.ndarray:
     city = p["city"][who].copy()
     alias = rng.random(len(who)) < nz.p(0.04)
-    for ci, name in pools.CITY_ALIASES.items():
+    for ci, name in loc.city_aliases.items():
         city[alias & (p["city_idx"][who] == ci)] = name
     city, _ = messy(rng, city, **nz.w(upper=0.05, lower=0.04, space=0.03, typo=0.01))
     return city
@@ -305,7 +321,9 @@ def _bool_text(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     return np.where(values, t, f)
 
 
-def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
+def build_members(
+    rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise, loc: Locale
+) -> dict[str, np.ndarray]:
     """Loyalty cards (some people hold two) and their member records, incl. later updated versions."""
     holders = np.flatnonzero(p["n_cards"] > 0)
     person = np.repeat(holders, p["n_cards"][holders])
@@ -326,17 +344,18 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -
     enrol = np.where(seq == 1, uniform_secs(rng, first_enrol, cal.end_s, m), enrol)
     enrol = np.minimum(at_time_of_day(rng, enrol, "store"), cal.end_s - 1)
     store = np.where(seq == 0, p["home_store"][person], rng.integers(0, N_STORES, m))
-    first, last = _names(rng, nz, p, person, 0.55, 0.04, **_MEMBER_NAME_NOISE)
+    first, last = _names(rng, nz, p, person, 0.55, 0.04, loc.han_script_share_scale, **_MEMBER_NAME_NOISE)
     g = p["gender"][person]
+    female, male, other = (strs(texts) for texts in loc.gender_text)
     gtext = np.select(
         [g == 0, g == 1],
-        [strs(pools.GENDER_TEXT_F)[rng.integers(0, 7, m)], strs(pools.GENDER_TEXT_M)[rng.integers(0, 7, m)]],
-        strs(pools.GENDER_TEXT_X)[rng.integers(0, 7, m)],
+        [female[rng.integers(0, 7, m)], male[rng.integers(0, 7, m)]],
+        other[rng.integers(0, 7, m)],
     )
     birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.55, nz.p(0.004))
-    phone = _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.75))
+    phone = _present(rng, loc.phones(rng, p["phone_num"][person]), nz.present(0.75))
     email = _present(rng, _email_noise(rng, nz, p["email"][person]), nz.present(0.7))
-    cases = _contact_cases(nz, email, phone, store=store)
+    cases = _contact_cases(nz, loc, email, phone, store=store)
     rec = {
         "person": person,
         "card_seq": seq,
@@ -347,8 +366,8 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -
         "birth_date": birth,
         "phone": phone,
         "email": email,
-        "postcode": _present(rng, _postcode(rng, p, person), 0.85),
-        "city": _present(rng, _city(rng, nz, p, person), 0.85),
+        "postcode": _present(rng, _postcode(rng, p, person, loc), 0.85),
+        "city": _present(rng, _city(rng, nz, p, person, loc), 0.85),
         "address": _present(rng, _address(rng, nz, p, person, 0.03), 0.8),
         "home_store_id": _present(rng, STORE_IDS[store], 0.96),
         "enrolled_at": enrol,
@@ -368,7 +387,7 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -
     versions["email_opt_in_v"][m:] ^= what == 0
     versions["sms_opt_in_v"][m:] ^= what == 2
     versions["phone"][m:] = np.where(
-        what == 1, phones(rng, p["phone_num"][person[upd]]), versions["phone"][m:]
+        what == 1, loc.phones(rng, p["phone_num"][person[upd]]), versions["phone"][m:]
     )
     versions["email_opt_in"] = _present(rng, _bool_text(rng, versions.pop("email_opt_in_v")), 0.95)
     versions["sms_opt_in"] = _present(rng, _bool_text(rng, versions.pop("sms_opt_in_v")), 0.93)
@@ -377,7 +396,9 @@ def build_members(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -
     return versions
 
 
-def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
+def build_customers(
+    rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise, loc: Locale
+) -> dict[str, np.ndarray]:
     """Web shop accounts (one per account holder) and their re-sent updates."""
     person = np.flatnonzero(p["web_account"])
     m = len(person)
@@ -400,25 +421,25 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise)
         "@outlook.com",
     )
     email = np.where(alt, alt_email, p["email"][person])
-    first, last = _names(rng, nz, p, person, 0.2, 0.02, **_CUSTOMER_NAME_NOISE)
+    first, last = _names(rng, nz, p, person, 0.2, 0.02, loc.han_script_share_scale, **_CUSTOMER_NAME_NOISE)
     has_name = rng.random(m) < 0.9
     birth, n_bad_birth = _birth(rng, p["birth_date"][person], 0.3, nz.p(0.004))
     g = p["gender"][person]
     gtext = _present(rng, strs(["female", "male", "other"])[g], 0.5)
-    country = strs(["NL", "nl", "NL ", "Netherlands"])[rng.choice(4, size=m, p=[0.93, 0.03, 0.02, 0.02])]
+    country = strs(loc.countries)[rng.choice(4, size=m, p=[0.93, 0.03, 0.02, 0.02])]
     rec = {
         "person": person,
         "customer_id": cid,
         "email": _present(rng, _email_noise(rng, nz, email), nz.present(0.97)),
         "first_name": np.where(has_name, first, ""),
         "last_name": np.where(has_name, last, ""),
-        "phone": _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.45)),
+        "phone": _present(rng, loc.phones(rng, p["phone_num"][person]), nz.present(0.45)),
         "birthday": birth,
         "gender": gtext,
         "has_address": rng.random(m) < 0.7,
         "address_line1": _address(rng, nz, p, person, 0.02),
-        "address_city": _city(rng, nz, p, person),
-        "address_postcode": _postcode(rng, p, person),
+        "address_city": _city(rng, nz, p, person, loc),
+        "address_postcode": _postcode(rng, p, person, loc),
         "address_country": country,
         "created_at": created,
         "updated_at": created,
@@ -427,7 +448,7 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise)
         "consent_known": rng.random(m) < 0.92,
         "alt_email": alt,
     }
-    rec.update(_contact_cases(nz, rec["email"], rec["phone"]))
+    rec.update(_contact_cases(nz, loc, rec["email"], rec["phone"]))
     upd = np.flatnonzero(rng.random(m) < 0.15)
     versions = {k: np.concatenate([v, v[upd]]) for k, v in rec.items()}
     k = len(upd)
@@ -437,7 +458,7 @@ def build_customers(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise)
     versions["consent_email"][m:] ^= what == 0
     versions["consent_sms"][m:] ^= what == 2
     versions["phone"][m:] = np.where(
-        what == 1, phones(rng, p["phone_num"][person[upd]]), versions["phone"][m:]
+        what == 1, loc.phones(rng, p["phone_num"][person[upd]]), versions["phone"][m:]
     )
     versions["_n_bad_birth"] = np.array([n_bad_birth])
     return versions
@@ -454,33 +475,38 @@ BILLING_FIELDS = (
 )
 
 
-def build_billing(rng: np.random.Generator, p: dict, nz: Noise, person: np.ndarray) -> dict[str, np.ndarray]:
+def build_billing(
+    rng: np.random.Generator, p: dict, nz: Noise, person: np.ndarray, loc: Locale
+) -> dict[str, np.ndarray]:
     """Billing details a guest checkout asks for: the buyer's own name and address, typed in a hurry.
 
     A household's second person gives their own first name with the shared last name and address, so a
     guest order on a family email still says whose it is. Phone is optional at checkout.
     """
-    first, last = _names(rng, nz, p, person, 0.2, 0.02, **_CUSTOMER_NAME_NOISE)
+    first, last = _names(rng, nz, p, person, 0.2, 0.02, loc.han_script_share_scale, **_CUSTOMER_NAME_NOISE)
     return {
         "billing_first_name": first,
         "billing_last_name": last,
-        "billing_phone": _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.5)),
+        "billing_phone": _present(rng, loc.phones(rng, p["phone_num"][person]), nz.present(0.5)),
         "billing_address": _address(rng, nz, p, person, 0.02),
-        "billing_postcode": _postcode(rng, p, person),
-        "billing_city": _city(rng, nz, p, person),
+        "billing_postcode": _postcode(rng, p, person, loc),
+        "billing_city": _city(rng, nz, p, person, loc),
     }
 
 
-def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) -> dict[str, np.ndarray]:
+def build_profiles(
+    rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise, loc: Locale
+) -> dict[str, np.ndarray]:
     """Social profiles; a lead form re-sends the profile with email/phone filled in."""
     holders = np.flatnonzero(p["n_platforms"] > 0)
     person = np.repeat(holders, p["n_platforms"][holders])
     m = len(person)
     seq = np.zeros(m, np.int64)
     seq[1:] = (person[1:] == person[:-1]).astype(np.int64)
-    plat = rng.choice(4, size=m, p=pools.PLATFORM_WEIGHTS)
+    k = len(loc.platforms)
+    plat = rng.choice(k, size=m, p=loc.platform_weights)
     prev = np.roll(plat, 1)
-    plat = np.where(seq == 1, (prev + 1 + rng.integers(0, 3, m)) % 4, plat)
+    plat = np.where(seq == 1, (prev + 1 + rng.integers(0, k - 1, m)) % k, plat)
     style = rng.choice(4, size=m, p=[0.35, 0.25, 0.25, 0.15])
     fa, la = p["_first_ascii"][person], p["_last_ascii"][person]
     word = strs(pools.HANDLE_WORDS)[rng.integers(0, len(pools.HANDLE_WORDS), m)]
@@ -494,16 +520,17 @@ def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) 
         np.strings.add(word, np.strings.slice(la, 0, 4)),
     )
     handle = np.strings.add(base, _affine_unique(rng, np.arange(m), 10**7).astype("U7").astype(S))
-    first, last = _names(rng, nz, p, person, 0.5, 0.0, lower=0.15, upper=0.05, fullwidth=0.003)
+    first, last = _names(
+        rng, nz, p, person, 0.5, 0.0, loc.han_script_share_scale, lower=0.15, upper=0.05, fullwidth=0.003
+    )
     dn_style = rng.choice(5, size=m, p=[0.4, 0.2, 0.1, 0.1, 0.2])
+    full = np.strings.add(np.strings.add(first, " "), last)
+    if loc.market.family_name_first:  # '王伟' in characters, 'Wang Wei' in pinyin
+        in_han = p["han"][person] & (last == p["last_name_han"][person])
+        full = np.where(in_han, np.strings.add(last, first), np.strings.add(np.strings.add(last, " "), first))
     display = np.select(
         [dn_style == 0, dn_style == 1, dn_style == 2, dn_style == 3],
-        [
-            np.strings.add(np.strings.add(first, " "), last),
-            first,
-            np.strings.add(first, " ✨"),
-            np.strings.upper(np.strings.add(np.strings.add(first, " "), last)),
-        ],
+        [full, first, np.strings.add(first, " ✨"), np.strings.upper(full)],
         "",
     )
     followed = np.where(
@@ -515,16 +542,16 @@ def build_profiles(rng: np.random.Generator, p: dict, cal: Calendar, nz: Noise) 
     lead = rng.random(m) < 0.12
     lead_at = np.minimum(at_time_of_day(rng, uniform_secs(rng, followed, cal.end_s, m), "any"), cal.end_s - 1)
     lead_email = _email_noise(rng, nz, p["email"][person], fw=0.01)
-    lead_phone = _present(rng, phones(rng, p["phone_num"][person]), nz.present(0.4))
-    cases = _contact_cases(nz, lead_email, lead_phone, eligible=lead)
+    lead_phone = _present(rng, loc.phones(rng, p["phone_num"][person]), nz.present(0.4))
+    cases = _contact_cases(nz, loc, lead_email, lead_phone, eligible=lead)
     rec = {
         "person": person,
-        "platform": strs(pools.PLATFORMS)[plat],
+        "platform": strs(loc.platforms)[plat],
         "user_handle": handle,
         "display_name": display,
         "email": np.full(m, "", dtype=S),
         "phone": np.full(m, "", dtype=S),
-        "city": _present(rng, _city(rng, nz, p, person), 0.3),
+        "city": _present(rng, _city(rng, nz, p, person, loc), 0.3),
         "followed_at": followed,
         "sent_at": followed,
         "lead": lead,

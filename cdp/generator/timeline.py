@@ -1,14 +1,16 @@
 """Calendar of the generated world: one history drop, then nightly drops; times as naive local epoch seconds.
 
-All event times are int64 seconds of Amsterdam wall-clock time counted like UTC epoch seconds ("local epoch").
-POS prints them as is; JSON sources need an offset, computed here with the EU daylight-saving rule (so no
-time-zone database is needed and the output is the same on every machine).
+All event times are int64 seconds of the stores' wall-clock time (the market's zone; Amsterdam by default)
+counted like UTC epoch seconds ("local epoch"). POS prints them as is; JSON sources need an offset:
+Amsterdam's is computed with the EU daylight-saving rule (so no time-zone database is needed and the
+output is the same on every machine), any other zone's from the IANA database (Asia/Shanghai: +08:00).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +35,7 @@ class Calendar:
     end_date: date
     days: int
     history_days: int
+    timezone: str = "Europe/Amsterdam"
 
     @property
     def first_drop(self) -> date:
@@ -69,6 +72,23 @@ class Calendar:
             hi = _epoch(_last_sunday(y, 10)) + 3 * 3600
             off[(secs >= lo) & (secs < hi)] = 7200
         return off
+
+
+    def local_offset(self, secs: np.ndarray) -> np.ndarray:
+        """UTC offset (seconds) of the calendar's zone for local epoch seconds."""
+        if self.timezone == "Europe/Amsterdam":
+            return self.amsterdam_offset(secs)
+        zone = ZoneInfo(self.timezone)
+        hours, inverse = np.unique(np.asarray(secs, dtype=np.int64) // 3600, return_inverse=True)
+        offsets = np.array(
+            [
+                int(datetime.fromtimestamp(int(h) * 3600, UTC).replace(tzinfo=None).replace(tzinfo=zone)
+                    .utcoffset().total_seconds())
+                for h in hours
+            ],
+            dtype=np.int64,
+        )
+        return offsets[inverse].reshape(np.shape(secs))
 
 
 def uniform_secs(rng: np.random.Generator, lo: np.ndarray | int, hi: np.ndarray | int, n: int) -> np.ndarray:

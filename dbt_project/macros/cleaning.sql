@@ -100,33 +100,8 @@
     end
 {%- endmacro %}
 
-{#-
-    Phone number to E.164 ('+' and 8..15 digits), base country NL:
-      '+31 (0)6 ...' -> drop the '(0)' trunk prefix; keep digits (and a leading '+');
-      '+...' kept; '00...' -> '+...'; national '0...' -> '+<cc>...';
-      9 digits starting with 6 (NL mobile without the 0) -> '+<cc>6...';
-      '<cc>' + 9 digits (country code without '+') -> '+<cc>...'.
-    Anything else (too short/long, unknown) -> null. <cc> = var default_phone_country_code.
--#}
-{% macro normalize_phone(expression) -%}
-    {%- set cc = var('default_phone_country_code', '31') | string -%}
-    {%- set folded = 'trim(' ~ fold_fullwidth(expression) ~ ')' -%}
-    {%- set digits = regexp_replace_all(
-        regexp_replace_all(folded, '\\(0\\)', ''), '[^0-9]', '') -%}
-    {%- set candidate -%}
-        case
-            when {{ folded }} like '+%' then concat('+', {{ digits }})
-            when {{ digits }} like '00%' then concat('+', substr({{ digits }}, 3))
-            when {{ digits }} like '0%' then concat('+{{ cc }}', substr({{ digits }}, 2))
-            when length({{ digits }}) = 9 and {{ digits }} like '6%' then concat('+{{ cc }}', {{ digits }})
-            when length({{ digits }}) = {{ cc | length + 9 }} and {{ digits }} like '{{ cc }}%'
-                then concat('+', {{ digits }})
-        end
-    {%- endset -%}
-    case
-        when {{ regexp_matches(candidate, '^\\+[1-9][0-9]{7,14}$') }} then {{ candidate }}
-    end
-{%- endmacro %}
+{#- Phones have no macro: ingest lands `<field>_e164` next to every phone field, parsed by libphonenumber
+    with the market's region (cdp/identifiers.py, ingest/derive.py), so both engines read one value. -#}
 
 {#-
     Person/place names, second step (call on a column already passed through clean_text): proper-case
@@ -148,19 +123,38 @@
     nullif({{ regexp_replace_all('trim(' ~ fold_fullwidth(expression) ~ ')', '\\s+', ' ') }}, '')
 {%- endmacro %}
 
-{#- Free-text gender -> 'female' | 'male' | 'other' | null (unknown / not given). -#}
+{#- Free-text gender -> 'female' | 'male' | 'other' | null (unknown / not given). The words are the var
+    gender_vocabulary: the home's market profile (cdp/markets/*.yml: 'vrouw', '男', '女士', ...), passed
+    by cdp.warehouse; one rule for every market, the vocabulary is data. -#}
 {% macro normalize_gender(expression) -%}
+    {%- set vocabulary = var('gender_vocabulary') -%}
     case
-        when lower(trim({{ expression }})) in ('f', 'female', 'v', 'vrouw', 'w', 'woman', 'mrs', 'ms', 'mevrouw')
-            then 'female'
-        when lower(trim({{ expression }})) in ('m', 'male', 'man', 'mr', 'dhr', 'meneer', 'heer')
-            then 'male'
-        when lower(trim({{ expression }})) in ('x', 'o', 'other', 'non-binary', 'nonbinary', 'non binary', 'divers', 'd')
-            then 'other'
+        when {{ expression }} is null then null
+        {%- for value in ['female', 'male', 'other'] %}
+        {%- set words = vocabulary.get(value) or [] %}
+        {%- if words %}
+        when lower(trim({{ expression }})) in ({% for word in words %}'{{ word | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
+            then '{{ value }}'
+        {%- endif %}
+        {%- endfor %}
     end
 {%- endmacro %}
 
 {#- Trimmed; empty -> null (ids and codes that must keep their case). -#}
 {% macro nullif_blank(expression) -%}
     nullif(trim({{ expression }}), '')
+{%- endmacro %}
+
+{#- A UTC timestamp (naive, as every `_at` column) as wall-clock time in `timezone` (an IANA name, e.g.
+    var market_timezone): what a store's clock showed. DuckDB: the UTC instant, then its local time
+    (ICU); Spark: from_utc_timestamp. -#}
+{% macro local_timestamp(expression, timezone) -%}
+    {{ return(adapter.dispatch('local_timestamp', 'cdp')(expression, timezone)) }}
+{%- endmacro %}
+
+{% macro default__local_timestamp(expression, timezone) -%}
+    timezone('{{ timezone }}', timezone('UTC', {{ expression }}))
+{%- endmacro %}
+{% macro spark__local_timestamp(expression, timezone) -%}
+    from_utc_timestamp({{ expression }}, '{{ timezone }}')
 {%- endmacro %}

@@ -42,6 +42,8 @@ customer_addresses as (
     select
         resolved.customer_id,
         records.email_normalized,
+        -- Identity's reading of the address (+tag, Gmail dots): a suppressed spelling of it matches.
+        {{ email_match_key('records.email_normalized') }} as email_key,
         records.phone_e164
     from records
     inner join resolved
@@ -57,7 +59,7 @@ suppression_matches as (
         suppressions.channel
     from customer_addresses
     inner join suppressions
-        on customer_addresses.email_normalized = suppressions.email_normalized
+        on customer_addresses.email_key = suppressions.email_key
 
     union all
 

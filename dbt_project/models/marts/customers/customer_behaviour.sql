@@ -1,12 +1,15 @@
 -- How each customer buys and engages, as of run_date: one row per customer of dim_customers (metrics
 -- null when there is nothing to measure). Purchases are orders with net_amount > 0 (cancelled,
 -- refunded and return-only orders are not purchases). Every preference is an argmax with
--- deterministic ties (see the column descriptions). Times of day are in UTC.
+-- deterministic ties (see the column descriptions). Weekdays and times of day are the stores' local
+-- time (var market_timezone, the home's market profile): a 10:00 visit in Shanghai is a morning visit,
+-- not the 02:00 UTC it is stored as.
 {%- set channels = ['pos', 'ecommerce'] %}
 {%- set weekdays = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] %}
 {%- set engagement_window_days = var('engagement_window_days') | int %}
 {%- set half_life_days = var('engagement_half_life_days') %}
 {%- set referral_event_types = var('funnel_referral_event_types') %}
+{%- set local_ordered_at = local_timestamp('ordered_at', var('market_timezone')) %}
 with
 
 customers as (
@@ -182,19 +185,28 @@ preferred_categories as (
 
 ),
 
+local_purchases as (
+
+    select
+        customer_id,
+        {{ local_ordered_at }} as ordered_at_local
+    from customer_orders
+    where is_purchase
+
+),
+
 purchase_times as (
 
     select
         customer_id,
-        {{ iso_day_of_week('ordered_at') }} as iso_weekday,
+        {{ iso_day_of_week('ordered_at_local') }} as iso_weekday,
         case
-            when extract(hour from ordered_at) < 6 then 'night'
-            when extract(hour from ordered_at) < 12 then 'morning'
-            when extract(hour from ordered_at) < 18 then 'afternoon'
+            when extract(hour from ordered_at_local) < 6 then 'night'
+            when extract(hour from ordered_at_local) < 12 then 'morning'
+            when extract(hour from ordered_at_local) < 18 then 'afternoon'
             else 'evening'
         end as time_of_day
-    from customer_orders
-    where is_purchase
+    from local_purchases
 
 ),
 

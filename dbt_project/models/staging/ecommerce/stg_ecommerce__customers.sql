@@ -14,7 +14,7 @@ cleaned as (
         {{ normalize_email('email') }} as email_normalized,
         {{ clean_text('first_name') }} as first_name,
         {{ clean_text('last_name') }} as last_name,
-        {{ normalize_phone('phone') }} as phone_e164,
+        phone_e164,  -- landed by ingest (libphonenumber, the market's region)
         cast(birthday as date) as birth_date,
         {{ normalize_gender('gender') }} as gender,
         {{ clean_text('address_line1') }} as address_line,

@@ -15,7 +15,7 @@ cleaned as (
         {{ normalize_email('guest_email') }} as guest_email_normalized,
         {{ clean_text('billing_first_name') }} as billing_first_name,
         {{ clean_text('billing_last_name') }} as billing_last_name,
-        {{ normalize_phone('billing_phone') }} as billing_phone_e164,
+        billing_phone_e164,  -- landed by ingest (libphonenumber, the market's region)
         {{ clean_text('billing_address') }} as billing_address_line,
         {{ clean_text('billing_city') }} as billing_city,
         upper({{ clean_text('billing_postcode') }}) as billing_postcode,

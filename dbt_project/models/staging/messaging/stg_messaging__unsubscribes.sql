@@ -12,7 +12,7 @@ renamed as (
     select
         lower(trim(channel)) as channel,
         case when lower(trim(channel)) = 'email' then {{ normalize_email('address') }} end as email_normalized,
-        case when lower(trim(channel)) = 'sms' then {{ normalize_phone('address') }} end as phone_e164,
+        case when lower(trim(channel)) = 'sms' then address_e164 end as phone_e164,  -- landed by ingest
         cast(event_time as {{ dbt.type_timestamp() }}) as unsubscribed_at,
         cast(load_date as date) as load_date,
         _source_file,

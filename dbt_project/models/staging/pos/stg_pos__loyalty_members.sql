@@ -16,7 +16,7 @@ cleaned as (
         {{ normalize_gender('gender') }} as gender,
         cast(birth_date as date) as birth_date,
         {{ normalize_email('email') }} as email_normalized,
-        {{ normalize_phone('phone') }} as phone_e164,
+        phone_e164,  -- landed by ingest (libphonenumber, the market's region)
         upper({{ clean_text('postcode') }}) as postcode,
         {{ clean_text('city') }} as city,
         {{ clean_text('address') }} as address_line,

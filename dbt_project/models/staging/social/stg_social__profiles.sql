@@ -14,7 +14,7 @@ cleaned as (
         lower({{ regexp_replace_all('trim(user_handle)', '^@+', '') }}) as user_handle,
         {{ clean_text('display_name') }} as display_name,
         {{ normalize_email('email') }} as email_normalized,
-        {{ normalize_phone('phone') }} as phone_e164,
+        phone_e164,  -- landed by ingest (libphonenumber, the market's region)
         {{ clean_text('city') }} as city,
         cast(followed_at as {{ dbt.type_timestamp() }}) as followed_at,
         cast(load_date as date) as load_date,
