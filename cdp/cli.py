@@ -219,23 +219,32 @@ def query(
     ),
     home: HomeOpt = None,
     engine: EngineOpt = None,
+    restricted: Annotated[
+        bool,
+        typer.Option(
+            "--restricted",
+            help="Allow reading restricted.* (plain names, emails, phones): operators only.",
+        ),
+    ] = False,
 ) -> None:
-    """Run a read-only query against the marts of the chosen engine and print the result."""
+    """Run a read-only query against the marts of the chosen engine and print the result.
+
+    The warehouse is opened read-only by the engine (on DuckDB also without file access): no
+    statement can write or read files. restricted.* needs --restricted."""
     import sys
 
     from cdp.engines import QueryRejected, WarehouseError, read_only_query
 
     settings = _settings(home, None, engine)
     try:
-        result = read_only_query(settings, sql)
+        result = read_only_query(settings, sql, restricted=restricted)
     except QueryRejected as exc:
         raise typer.BadParameter(str(exc)) from None
     except _known_errors() as exc:
         _fail(exc)
         return
     except WarehouseError as exc:  # the engine's first line: names the table/column
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        _fail(exc)
     if output is OutputFormat.csv:
         import pyarrow.csv as pa_csv
 

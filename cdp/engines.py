@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
     from cdp.config import Settings
 
-# Statements `cdp query` accepts: reading only (the marts are the pipeline's output, not a scratchpad).
-_READ_ONLY = re.compile(r"^\s*(select|with|show|describe|desc|explain|values|from|table)\b", re.IGNORECASE)
 
 
 class EngineUnavailable(RuntimeError):
@@ -426,10 +424,87 @@ def connect(settings: Settings, read_only: bool = True) -> Iterator[Warehouse]:
         yield Warehouse("duckdb", con)
 
 
-def read_only_query(settings: Settings, sql: str) -> pa.Table:
-    """Run one read-only statement against the marts of ``settings.engine`` (``cdp query``)."""
-    statement = sql.strip().rstrip(";").strip()
-    if ";" in statement or not _READ_ONLY.match(statement):
-        raise QueryRejected("cdp query runs one read-only statement (select, with, show, describe)")
-    with connect(settings, read_only=True) as warehouse:
-        return warehouse.arrow(statement)
+def read_only_query(settings: Settings, sql: str, restricted: bool = False) -> pa.Table:
+    """Run one read-only statement against the warehouse of ``settings.engine`` (``cdp query``).
+
+    Read-only is enforced by the engine, not by the first keyword: on DuckDB the published file is
+    opened ``read_only`` with external access disabled (no ``COPY ... TO``, no ``read_csv`` of any
+    path, no ``ATTACH``, no extension installs, whatever the statement wraps them in, ``explain
+    analyze`` included). The statement is also parsed (sqlglot) and must be one query, describe or
+    show, with nothing inside it that writes; on Spark, which has no such switch, this allow-list is
+    the guard. ``restricted.*`` (plain personal data) is refused unless ``restricted`` is set.
+    """
+    _check_statement(sql, settings.engine, restricted)
+    if settings.engine == "spark":
+        with connect(settings, read_only=True) as warehouse:
+            return warehouse.arrow(sql.strip().rstrip(";"))
+    import duckdb
+
+    path = settings.published_warehouse
+    if not path.exists():
+        raise EngineUnavailable(f"no DuckDB warehouse at {path}: run `cdp run` first")
+    config = {"enable_external_access": False}
+    with _engine_errors(), duckdb.connect(str(path), read_only=True, config=config) as con:
+        relation = con.sql(sql)
+        if relation is None:  # a statement without a result set
+            import pyarrow as pa
+
+            return pa.table({})
+        return relation.to_arrow_table()
+
+
+# Nodes that change state or reach outside the warehouse, wherever they sit in a statement.
+_WRITING = (
+    "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Copy", "Command", "Set", "Use",
+    "Attach", "Detach", "Install", "Load", "MultitableInserts", "Transaction", "Commit", "Rollback",
+    "Pragma", "Export", "Refresh", "Cache", "Uncache", "LoadData", "TruncateTable", "Grant",
+)
+# Table functions and Spark's path tables that read files directly.
+_FILE_READERS = {"read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
+                 "read_ndjson", "read_text", "read_blob", "glob", "read_files", "read_xlsx", "sniff_csv"}
+_PATH_TABLES = {"parquet", "csv", "json", "orc", "text", "avro", "delta", "binaryfile"}
+
+
+def _check_statement(sql: str, engine: str, restricted: bool) -> None:
+    """Refuse anything but one read-only statement (see :func:`read_only_query`)."""
+    import sqlglot
+    from sqlglot import exp
+
+    dialect = "spark" if engine == "spark" else "duckdb"
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        if engine == "spark":  # no engine-level guard there: what cannot be parsed is not run
+            raise QueryRejected(f"cdp query could not parse the statement: {_first_line(exc)}") from None
+        # DuckDB reports its own syntax error; the engine's read-only mode is the guard.
+        if not restricted and re.search(r"\brestricted\s*\.", sql, re.IGNORECASE):
+            raise QueryRejected(_RESTRICTED) from None
+        return
+    if len(statements) != 1:
+        raise QueryRejected("cdp query runs one statement at a time")
+    statement = statements[0]
+    if not isinstance(statement, (exp.Query, exp.Describe, exp.Show)):
+        kind = type(statement).__name__.lower()
+        raise QueryRejected(
+            f"cdp query runs one read-only statement (select, with, describe, show), not {kind}"
+        )
+    for node in statement.walk():
+        name = type(node).__name__
+        if name in _WRITING:
+            raise QueryRejected(f"cdp query is read-only: the statement contains {name.lower()}")
+        if isinstance(node, exp.Func) and node.sql_name().lower() in _FILE_READERS:
+            raise QueryRejected("cdp query reads the warehouse, not files: remove the file-reading function")
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() in _FILE_READERS:
+            raise QueryRejected("cdp query reads the warehouse, not files: remove the file-reading function")
+        if isinstance(node, exp.Table):
+            schema = (node.db or "").lower()
+            if engine == "spark" and schema in _PATH_TABLES:
+                raise QueryRejected("cdp query reads the warehouse, not files: remove the path table")
+            if schema == "restricted" and not restricted:
+                raise QueryRejected(_RESTRICTED)
+
+
+_RESTRICTED = (
+    "restricted.* holds plain personal data for operators and the export step: add --restricted "
+    "to read it (the marts schema has the masked and hashed columns)"
+)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cdp.cli import app
 from cdp.config import Settings
-from cdp.engines import EngineUnavailable, QueryRejected, check_engine, read_only_query
+from cdp.engines import EngineUnavailable, QueryRejected, WarehouseError, check_engine, read_only_query
 
 
 def _home_with_marts(tmp_path) -> Settings:
@@ -66,3 +66,58 @@ def test_cli_query_sql_error_names_the_table_only(tmp_path) -> None:
     result = CliRunner().invoke(app, ["query", "select * from marts.nope", "--home", str(tmp_path)])
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # Written through a read-only connection all the same (DuckDB): plain PII to any path.
+        "explain analyze copy (select * from marts.customer_rfm) to '{out}'",
+        "copy (select * from marts.customer_rfm) to '{out}'",
+        "select * from read_csv('{out}')",
+        "attach '{out}' as other",
+        "install httpfs",
+        # Spark's way to delete the lake, and writes hidden in a CTE or after a comment.
+        "from (select 1) t insert overwrite directory '{out}' select *",
+        "with x as (select 1) insert into marts.customer_rfm select * from x",
+        "/* harmless */ drop table marts.customer_rfm",
+    ],
+)
+def test_query_cannot_write_or_read_files(tmp_path, statement: str) -> None:
+    """`cdp query` is read-only at the engine, whatever the first keyword: nothing is written or read
+    outside the warehouse, and the marts are untouched."""
+    settings = _home_with_marts(tmp_path)
+    out = tmp_path / "leak.csv"
+    with pytest.raises((QueryRejected, WarehouseError)):
+        read_only_query(settings, statement.format(out=out))
+    assert not out.exists()
+    count = read_only_query(settings, "select count(*) as n from marts.customer_rfm")
+    assert count.column("n").to_pylist() == [2]
+
+
+def test_query_refuses_restricted_without_the_flag(tmp_path) -> None:
+    settings = _home_with_marts(tmp_path)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("create schema restricted")
+        con.execute("create table restricted.customer_profiles as select 'a@b.nl' as email")
+    for statement in (
+        "select email from restricted.customer_profiles",
+        "select * from marts.customer_rfm "
+        "where customer_id in (select email from RESTRICTED.customer_profiles)",
+    ):
+        with pytest.raises(QueryRejected, match="--restricted"):
+            read_only_query(settings, statement)
+    rows = read_only_query(settings, "select email from restricted.customer_profiles", restricted=True)
+    assert rows.column("email").to_pylist() == ["a@b.nl"]
+    result = CliRunner().invoke(
+        app, ["query", "select email from restricted.customer_profiles", "--home", str(settings.home)]
+    )
+    assert result.exit_code != 0
+    assert "a@b.nl" not in result.output
+
+
+def test_cli_query_passes_the_engines_syntax_error_through(tmp_path) -> None:
+    _home_with_marts(tmp_path)
+    result = CliRunner().invoke(app, ["query", "selec 1", "--home", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "syntax error" in result.output.lower()
