@@ -180,6 +180,9 @@ def write_day_one(lake: Path) -> None:
             pos_line("R4", 1, "2024-03-09 12:00:00", "L001", -1, "20.00"),
             pos_line("R5", 1, "2024-01-15 12:00:00", "L002", 1, "20.00"),
             pos_line("R6", 1, "2024-03-09 13:00:00", None, 3, "5.00", discount="1.50"),
+            # A till that numbers its receipts from 0001 every day (unique per store and day only).
+            pos_line("0001", 1, "2024-03-08 15:00:00", None, 1, "10.00"),
+            pos_line("0001", 1, "2024-03-09 15:00:00", None, 1, "12.00"),
         ],
     )
     land(
@@ -649,10 +652,13 @@ def test_fct_orders_nets_returns_refunds_and_cutoff(built: Settings) -> None:
     }
     # status, anonymous, item_count, gross, discount, returns, net, is_return, has_discount
     expected = {
-        "pos:S01:R1": ("completed", False, 2, "100.00", "0.00", "0.00", "100.00", False, False),
-        "pos:S01:R3": ("completed", False, 2, "50.00", "0.00", "20.00", "30.00", True, False),
-        "pos:S01:R4": ("returned", False, 1, "0.00", "0.00", "20.00", "-20.00", True, False),
-        "pos:S01:R6": ("completed", True, 3, "15.00", "1.50", "0.00", "13.50", False, True),
+        "pos:S01:2024-03-08:R1": ("completed", False, 2, "100.00", "0.00", "0.00", "100.00", False, False),
+        "pos:S01:2024-03-09:R3": ("completed", False, 2, "50.00", "0.00", "20.00", "30.00", True, False),
+        "pos:S01:2024-03-09:R4": ("returned", False, 1, "0.00", "0.00", "20.00", "-20.00", True, False),
+        "pos:S01:2024-03-09:R6": ("completed", True, 3, "15.00", "1.50", "0.00", "13.50", False, True),
+        # Receipt 0001 of two days: two orders (the key used to drop one of them, with every gate green).
+        "pos:S01:2024-03-08:0001": ("completed", True, 1, "10.00", "0.00", "0.00", "10.00", False, False),
+        "pos:S01:2024-03-09:0001": ("completed", True, 1, "12.00", "0.00", "0.00", "12.00", False, False),
         "ecommerce:O2": ("refunded", False, 2, "60.00", "5.00", "0.00", "0.00", False, True),
     }
     for order_id, (*head, gross, discount, returns, net, is_return, has_discount) in expected.items():
@@ -660,7 +666,7 @@ def test_fct_orders_nets_returns_refunds_and_cutoff(built: Settings) -> None:
         assert rows[order_id] == (*head, *amounts, is_return, has_discount), order_id
     assert rows["ecommerce:G1"][1] is False  # guest checkout belongs to Bob's customer
     assert "ecommerce:O9" not in rows  # placed after run_date + 1 day (UTC)
-    assert len(rows) == 10
+    assert len(rows) == 12
 
 
 def test_customer_rfm_scores_and_segments(built: Settings) -> None:

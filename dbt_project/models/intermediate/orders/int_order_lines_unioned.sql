@@ -22,7 +22,7 @@ web_lines as (
 pos_order_lines as (
 
     select
-        {{ dbt.concat(["'pos:'", "store_id", "':'", "receipt_id"]) }} as order_id,
+        {{ pos_order_id() }} as order_id,
         'pos' as channel,
         line_no,
         sku,

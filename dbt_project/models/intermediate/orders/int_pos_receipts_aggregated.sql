@@ -1,4 +1,4 @@
--- One row per POS receipt (store_id, receipt_id) with its amounts. Returned lines (negative quantity)
+-- One row per POS receipt (store_id, receipt_date, receipt_id) with its amounts. Returned lines (negative quantity)
 -- are valued at quantity * unit_price minus the line discount, as a positive return amount.
 with
 
@@ -12,6 +12,7 @@ final as (
 
     select
         store_id,
+        receipt_date,
         receipt_id,
         max(loyalty_card_no) as loyalty_card_no,
         min(transacted_at) as transacted_at,
@@ -31,7 +32,7 @@ final as (
             as decimal(18, 2)
         ) as return_amount
     from lines
-    group by store_id, receipt_id
+    group by store_id, receipt_date, receipt_id
 
 )
 

@@ -28,7 +28,7 @@ resolved as (
 pos_orders as (
 
     select
-        {{ dbt.concat(["'pos:'", "store_id", "':'", "receipt_id"]) }} as order_id,
+        {{ pos_order_id() }} as order_id,
         'pos' as channel,
         receipt_id as source_order_id,
         case

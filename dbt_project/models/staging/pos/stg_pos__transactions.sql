@@ -14,6 +14,10 @@ renamed as (
         cast(line_no as {{ dbt.type_int() }}) as line_no,
         trim(store_id) as store_id,
         cast(tx_time as {{ dbt.type_timestamp() }}) as transacted_at,
+        -- The store's business day: receipt numbers are unique per store and day (the contract), so a
+        -- till that numbers receipts from 0001 every morning needs the day in every receipt key.
+        cast({{ local_timestamp(dbt.cast('tx_time', dbt.type_timestamp()), var('market_timezone')) }} as date)
+            as receipt_date,
         {{ nullif_blank('loyalty_card_no') }} as loyalty_card_no,
         trim(sku) as sku,
         {{ clean_text('category') }} as category,
