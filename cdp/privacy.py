@@ -835,7 +835,12 @@ def _export_values(person: _Person) -> set[str]:
 
 
 def _scrub_exports(settings: Settings, person: _Person, result: ForgetResult) -> None:
-    """Remove the person's rows from published export files; keep manifests and ops.segment_exports true."""
+    """Remove the person's rows from published export files; keep manifests and ops.segment_exports true.
+    Staging folders a killed export left behind (dot-folders, never published) are removed whole."""
+    # Imported here, not at module level: exports pulls in sqlglot, which ingest (Eraser) need not load.
+    from exports.publish import remove_staging
+
+    remove_staging(settings.exports)
     values = _export_values(person)
     if not values or not settings.exports.exists():
         return

@@ -6,6 +6,12 @@ data), ``destinations`` (names from ``exports.destinations``), optional ``attrib
 ``customer_360`` columns for ``generic_csv``), ``control_share`` (0 ≤ share < 1 held out) and
 ``measurement_window_days`` (default 30: how long after an export ``campaign_results`` counts orders).
 
+``name`` becomes a folder and a file name of the export, so it must match ``^[a-z0-9_]{1,64}$`` (no
+``../``, no separators). ``filter`` is parsed and checked by :mod:`exports.filters` against the columns
+``customer_360`` declares in its dbt YAML: one boolean expression, no subqueries, tables, set
+operations or functions outside a short allow-list. It only chooses members; consent, suppression and
+contactability are applied after it, in the export's final query (:mod:`exports.publish`).
+
 A bad definition is reported with its file and the problem and skipped; the other segments still run.
 """
 
@@ -13,19 +19,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
+from sqlglot import exp
 
 from exports.destinations import DESTINATIONS
+from exports.filters import FilterError, parse_filter, render_filter
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
 
 SEGMENTS_DIR = Path(__file__).resolve().parent / "segments"
 BASE_TABLE = "marts.customer_360"
+# The mart's declared columns (its dbt YAML) are what a filter may name: the contract analysts see.
+BASE_MODEL_YML = (
+    Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts" / "customers"
+    / "_customers__value_marts.yml"
+)
+NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 _KEYS = {
     "name", "description", "owner", "filter", "consent", "destinations", "attributes", "control_share",
     "measurement_window_days",
@@ -46,6 +62,14 @@ class SegmentDefinition:
     attributes: tuple[str, ...] = ()
     control_share: float = 0.0
     measurement_window_days: int = 30
+    filter_tree: exp.Expression | None = field(default=None, compare=False, repr=False)
+
+    def where(self, engine: str) -> str:
+        """The checked filter rendered for the engine; the YAML text itself never reaches the warehouse."""
+        tree = self.filter_tree
+        if tree is None:
+            tree = parse_filter(self.filter, declared_columns())
+        return render_filter(tree, engine)
 
     @property
     def definition_hash(self) -> str:
@@ -89,7 +113,8 @@ def load_definitions(folder: Path = SEGMENTS_DIR, warehouse: Warehouse | None = 
             if warehouse is not None:
                 _check_against_warehouse(definition, warehouse, columns)
         except (ValueError, yaml.YAMLError) as exc:
-            loaded.errors.append(DefinitionError(path, str(exc).splitlines()[0]))
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            loaded.errors.append(DefinitionError(path, message))
             continue
         names.add(definition.name)
         loaded.segments.append(definition)
@@ -106,6 +131,15 @@ def _parse(path: Path) -> SegmentDefinition:
     missing = [key for key in _REQUIRED if not doc.get(key)]
     if missing:
         raise ValueError(f"missing required key(s) {missing}")
+    segment_name = doc["name"]
+    if not isinstance(segment_name, str) or not NAME_PATTERN.fullmatch(segment_name):
+        raise ValueError(
+            "segment name must be 1-64 characters of a-z, 0-9 and _ (it names the export's folder)"
+        )
+    if not isinstance(doc["filter"], (str, bool, int, float)):
+        raise ValueError("filter must be one SQL expression written as text")
+    filter_text = str(doc["filter"]).strip()
+    tree = parse_filter(filter_text, declared_columns())
     destinations = tuple(doc["destinations"])
     for name in destinations:
         if name not in DESTINATIONS:
@@ -132,23 +166,40 @@ def _parse(path: Path) -> SegmentDefinition:
     if pii:
         raise ValueError(f"attributes {pii} are personal data; use a contact destination instead")
     return SegmentDefinition(
-        name=str(doc["name"]), description=str(doc["description"]), owner=str(doc["owner"]),
-        filter=str(doc["filter"]).strip(), destinations=destinations, path=path, consent=consent,
-        attributes=attributes, control_share=share, measurement_window_days=window,
+        name=segment_name, description=str(doc["description"]), owner=str(doc["owner"]),
+        filter=filter_text, destinations=destinations, path=path, consent=consent,
+        attributes=attributes, control_share=share, measurement_window_days=window, filter_tree=tree,
     )
+
+
+@cache
+def declared_columns() -> frozenset[str]:
+    """The columns ``customer_360`` declares in its dbt YAML (lower-cased)."""
+    doc = yaml.safe_load(BASE_MODEL_YML.read_text(encoding="utf-8"))
+    for model in doc.get("models") or ():
+        if model.get("name") == BASE_TABLE.split(".")[-1]:
+            return frozenset(str(column["name"]).lower() for column in model.get("columns") or ())
+    raise RuntimeError(f"{BASE_MODEL_YML.name} does not declare {BASE_TABLE}")
 
 
 def _check_against_warehouse(definition: SegmentDefinition, warehouse: Warehouse, columns: set[str]) -> None:
     """Plan the filter against the marts (no rows read): unknown columns and SQL errors surface here."""
     from cdp.engines import WarehouseError
 
-    unknown = [name for name in definition.attributes if name not in columns]
+    unknown = [name for name in definition.attributes
+               if name not in columns or name not in declared_columns()]
     if unknown:
         raise ValueError(f"unknown attribute column(s) {unknown} (not in {BASE_TABLE})")
-    if ";" in definition.filter:
-        raise ValueError("filter must be one SQL expression (no ';')")
+    missing = sorted(
+        {column.name.lower() for column in definition.filter_tree.find_all(exp.Column)}
+        - {name.lower() for name in columns}
+        if definition.filter_tree is not None else set()
+    )
+    if missing:
+        raise FilterError(f"unknown column(s) {missing} (declared but not in the warehouse's {BASE_TABLE})")
     try:
-        warehouse.arrow(f"select customer_id from {BASE_TABLE} where ({definition.filter}) limit 0")
+        where = definition.where(warehouse.dialect.engine)
+        warehouse.arrow(f"select customer_id from {BASE_TABLE} where ({where}) limit 0")
     except WarehouseError as exc:
         raise ValueError(f"filter does not run: {exc}") from None
 
@@ -156,8 +207,8 @@ def _check_against_warehouse(definition: SegmentDefinition, warehouse: Warehouse
 def preview(warehouse: Warehouse, definition: SegmentDefinition, sample: int = 10) -> dict:
     """Size and a masked sample of a segment, for a marketer checking a definition before it runs."""
     members = (
-        f"from {BASE_TABLE} as base inner join restricted.audience_contacts as contacts "
-        f"on base.customer_id = contacts.customer_id where ({definition.filter})"
+        f"from (select * from {BASE_TABLE} where ({definition.where(warehouse.dialect.engine)})) as base "
+        "inner join restricted.audience_contacts as contacts on base.customer_id = contacts.customer_id"
     )
     size, emailable, textable = warehouse.row(
         "select count(*), coalesce(sum(case when contacts.can_email then 1 else 0 end), 0), "

@@ -14,14 +14,18 @@ Ad platforms get SHA-256 hex digests of normalised identifiers, never plain valu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from cdp.dialect import Dialect
 
 _EMAIL = "lower(trim(email))"
+# The domain test is a LIKE, not split_part(...) in (...): on a base where no one has an email, DuckDB
+# (2.0) folds split_part over the all-NULL column inside a CASE condition into an untyped NULL and fails
+# with "BindBuiltinScalarFunction did not return a BoundFunctionExpression". Normalised emails have one
+# '@', so both spellings select the same addresses.
 _GOOGLE_EMAIL = (
-    f"case when split_part({_EMAIL}, '@', 2) in ('gmail.com', 'googlemail.com') "
+    f"case when {_EMAIL} like '%@gmail.com' or {_EMAIL} like '%@googlemail.com' "
     f"then replace(split_part({_EMAIL}, '@', 1), '.', '') || '@' || split_part({_EMAIL}, '@', 2) "
     f"else {_EMAIL} end"
 )
@@ -38,6 +42,11 @@ class Destination:
     consent: str | None  # 'email' | 'sms' | 'any' (email or sms) | None: no contact data leaves
     columns: Callable[[Dialect], str]  # select list over `members`, in the engine's SQL spelling
     where: str  # which members get a row
+    # Output columns the file writer must not prefix against formula injection (exports.publish):
+    # 'sha256' (hex digests), 'e164' (the destination requires +<digits>; validated instead) and
+    # 'email' (the destination requires the plain address; validated instead). Every other text
+    # column is human-facing and neutralised; numeric columns are left as they are.
+    kinds: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_contact(self) -> bool:
@@ -61,7 +70,7 @@ DESTINATIONS: dict[str, Destination] = {
                 f"{_EMAIL} as {d.quote('Email Address')}, first_name as {d.quote('First Name')}, "
                 f"last_name as {d.quote('Last Name')}"
             ),
-            "email_ok",
+            "email_ok", {"Email Address": "email"},
         ),
         Destination(
             "klaviyo", "Klaviyo list import CSV", "email",
@@ -69,10 +78,11 @@ DESTINATIONS: dict[str, Destination] = {
                 f"{_EMAIL} as {d.quote('Email')}, first_name as {d.quote('First Name')}, "
                 f"last_name as {d.quote('Last Name')}"
             ),
-            "email_ok",
+            "email_ok", {"Email": "email"},
         ),
         Destination(
-            "sms", "SMS list, one E.164 number per row", "sms", lambda d: "phone as phone_number", "sms_ok"
+            "sms", "SMS list, one E.164 number per row", "sms", lambda d: "phone as phone_number", "sms_ok",
+            {"phone_number": "e164"},
         ),
         Destination(
             "meta_custom_audience", "Meta custom audience customer file, SHA-256 hashed", "any",
@@ -80,7 +90,7 @@ DESTINATIONS: dict[str, Destination] = {
                 f"case when email_ok then {d.sha256(_EMAIL)} end as email, "
                 f"case when sms_ok then {d.sha256(_meta_phone(d))} end as phone, customer_id as extern_id"
             ),
-            "email_ok or sms_ok",
+            "email_ok or sms_ok", {"email": "sha256", "phone": "sha256"},
         ),
         Destination(
             "google_customer_match", "Google Customer Match CSV, SHA-256 hashed", "any",
@@ -88,7 +98,7 @@ DESTINATIONS: dict[str, Destination] = {
                 f"case when email_ok then {d.sha256(_GOOGLE_EMAIL)} end as {d.quote('Email')}, "
                 f"case when sms_ok then {d.sha256('trim(phone)')} end as {d.quote('Phone')}"
             ),
-            "email_ok or sms_ok",
+            "email_ok or sms_ok", {"Email": "sha256", "Phone": "sha256"},
         ),
     )
 }

@@ -36,12 +36,14 @@ def make_warehouse(settings: Settings, customers=CUSTOMERS) -> None:
         )
         con.execute(
             "create or replace table restricted.audience_contacts (customer_id varchar, email varchar, "
-            "phone varchar, first_name varchar, last_name varchar, can_email boolean, can_sms boolean)"
+            "phone varchar, first_name varchar, last_name varchar, can_email boolean, can_sms boolean, "
+            "is_email_suppressed boolean default false, is_sms_suppressed boolean default false)"
         )
         for cid, rfm, stage, email, phone, can_email, can_sms in customers:
             con.execute("insert into marts.customer_360 values (?, ?, ?, 5, 'gold')", [cid, rfm, stage])
             con.execute(
-                "insert into restricted.audience_contacts values (?, ?, ?, 'First', 'Last', ?, ?)",
+                "insert into restricted.audience_contacts (customer_id, email, phone, first_name, last_name, "
+                "can_email, can_sms) values (?, ?, ?, 'First', 'Last', ?, ?)",
                 [cid, email, phone, can_email, can_sms],
             )
 
@@ -97,7 +99,7 @@ def test_bad_definitions_are_rejected_by_file_and_do_not_stop_the_others(
     rejected = "\n".join(run.rejected)
     assert "bad_column.yml: unknown column" in rejected or "bad_column.yml: filter does not run" in rejected
     assert "no_such_column" in rejected
-    assert "bad_sql.yml: filter does not run" in rejected
+    assert "bad_sql.yml: filter is not a valid SQL expression" in rejected
     assert "bad_destination.yml: unknown destination 'fax'" in rejected
     assert "no_consent.yml: destination 'sms' carries contact data" in rejected
     assert [r.segment for r in run.results] == ["good"]
