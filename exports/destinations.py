@@ -1,9 +1,12 @@
 """Destinations: the exact file each marketing tool imports, as a SQL select over a segment's members.
 
 A destination declares the consent it needs, its columns (only these leave the warehouse) and the SQL
-that builds them from the ``members`` relation (customer_id, email, phone, first_name, last_name,
-email_ok, sms_ok and the segment's attributes; ``email_ok``/``sms_ok`` already combine opt-in,
-unsubscribes and suppression). Set-based, so a million members cost one query, not a Python loop.
+that builds them from the ``reachable`` relation of :mod:`exports.publish` (customer_id, email, phone,
+first_name, last_name, email_ok, sms_ok and the segment's attributes; ``email_ok``/``sms_ok`` combine
+opt-in, unsubscribes, suppression and identity's junk/shared rules, applied after the segment's
+filter). Set-based, so a million members cost one query, not a Python loop. ``kinds`` tells the file
+writer which columns must stay verbatim (hashes, E.164, plain emails) and so are validated instead of
+being prefixed against spreadsheet formula injection.
 
 Ad platforms get SHA-256 hex digests of normalised identifiers, never plain values:
 - Meta custom audiences (customer file, pre-hashed): ``email`` = sha256(trimmed, lower-cased email);
