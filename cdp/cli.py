@@ -62,9 +62,14 @@ class NoiseLevel(StrEnum):
 DateOpt = Annotated[date, typer.Option("--date", parser=_parse_date, help="Logical date YYYY-MM-DD.")]
 
 
-def _settings(home: Path | None, raw: Path | None, engine: str | None = None) -> Settings:
+def _settings(
+    home: Path | None, raw: Path | None, engine: str | None = None, writes: bool = True
+) -> Settings:
+    """The home's settings; ``writes=False`` for commands that only read (query, summary, explain,
+    segments, suppression list): they create nothing, so they work on a read-only home."""
     try:
-        settings = Settings.load(home, raw, engine).ensure()
+        settings = Settings.load(home, raw, engine)
+        settings = settings.ensure() if writes else settings.environment()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     configure(settings)
@@ -81,7 +86,7 @@ def _fail(exc: Exception) -> None:
 
     logging.getLogger("cdp").error("%s: %s", type(exc).__name__, exc)
     # escape(): messages name things like "landed.quarantine [pos.transactions]", not console markup.
-    console.print(f"[red]error:[/red] {escape(str(exc))}")
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, never wrapped
     raise typer.Exit(1)
 
 
@@ -93,7 +98,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from expectations import GateFailed
     from ingest import IngestError
 
-    return (IngestError, GateFailed, WarehouseBuildError, EngineUnavailable, HomeBusy, SiteConfigError)
+    return (
+        IngestError, GateFailed, WarehouseBuildError, EngineUnavailable, HomeBusy, SiteConfigError,
+        pipeline.StorageFull,
+    )
 
 
 @app.command()
@@ -202,7 +210,7 @@ def demo(
 @app.command("summary")
 def show_summary(date_: DateOpt, home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Print the summary of a date that has run."""
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     summary.render(summary.collect(settings, [date_]))
 
 
@@ -235,7 +243,7 @@ def query(
 
     from cdp.engines import QueryRejected, WarehouseError, read_only_query
 
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     try:
         result = read_only_query(settings, sql, restricted=restricted)
     except QueryRejected as exc:
@@ -281,7 +289,7 @@ def segments_list(home: HomeOpt = None, engine: EngineOpt = None) -> None:
     from cdp.engines import connect
     from exports.definitions import load_definitions
 
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     with connect(settings) as warehouse:
         loaded = load_definitions(warehouse=warehouse)
     for segment in loaded.segments:
@@ -305,7 +313,7 @@ def segments_preview(
     from cdp.engines import connect
     from exports.definitions import load_definitions, preview
 
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     with connect(settings) as warehouse:
         loaded = load_definitions(warehouse=warehouse)
         found = [s for s in loaded.segments if s.name == name]
@@ -373,7 +381,7 @@ def suppression_list(
 
     from cdp.privacy import suppressions
 
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     entries = suppressions(settings)
     table = Table(title=f"Suppressed ({settings.suppression_file})")
     for column in ("source", "channel", "address", "reason", "since"):
@@ -399,7 +407,7 @@ def explain_customer(
     """Why these source records are one customer: records, links with their rule or weight, id history."""
     from cdp.explain import explain
 
-    settings = _settings(home, None, engine)
+    settings = _settings(home, None, engine, writes=False)
     result = explain(settings, customer_id)
     if not result.records:
         console.print(f"[red]error:[/red] no customer {customer_id!r} in {settings.warehouse}")

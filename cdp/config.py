@@ -148,8 +148,16 @@ class Settings:
         return self.home / "privacy"
 
     def ensure(self) -> Settings:
-        """Create the folders and keep libraries' caches and telemetry inside the home folder too."""
+        """Create the folders and keep libraries' caches and telemetry inside the home folder too.
+
+        Everything created from here on is owner-only (umask 077), or readable by the settings file's
+        ``files.group`` (umask 027, the group set on the home with the setgid bit so that new files
+        inherit it): the home holds personal data (lake, quarantine, warehouse, exports), so no other
+        local user may read it. The home folder itself is closed the same way, which also covers files
+        created before this rule."""
         from cdp.lake import is_remote
+
+        self._restrict_access()
 
         folders = (self.warehouse.parent, self.exports, self.reports, self.logs, self.cache, self.config_dir)
         for path in (*folders, *(() if is_remote(self.lake) else (self.lake,))):
@@ -163,7 +171,37 @@ class Settings:
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
                 tmp.write_text(header + "\n", encoding="utf-8")
                 os.replace(tmp, path)
+        return self.environment()
+
+    def environment(self) -> Settings:
+        """Keep libraries' caches and telemetry inside the home (no folder is created: read-only
+        commands call only this, so they work on a read-only home)."""
         os.environ.setdefault("MPLCONFIGDIR", str(self.cache / "matplotlib"))
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         return self
+
+    def _restrict_access(self) -> None:
+        group = self.site.file_group
+        os.umask(0o027 if group else 0o077)
+        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            if group:
+                import grp
+                import shutil
+
+                try:
+                    gid = grp.getgrnam(group).gr_gid
+                except KeyError:
+                    from cdp.site import SiteConfigError
+
+                    where = self.home / "config" / "cdp.yml"
+                    message = f"{where}: files.group {group!r} is no group on this machine"
+                    raise SiteConfigError(message) from None
+                if os.stat(self.home).st_gid != gid:
+                    shutil.chown(self.home, group=gid)
+                os.chmod(self.home, 0o2750)
+            else:
+                os.chmod(self.home, 0o700)
+        except PermissionError:  # a home another user owns: its owner set its mode
+            pass

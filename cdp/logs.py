@@ -13,17 +13,25 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
-    settings.logs.mkdir(parents=True, exist_ok=True)
+    """Log to ``<home>/logs/cdp.log`` and the console; to the console only when the home cannot be
+    written (a read-only home, as an analyst's copy may be: read-only commands still work there)."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
         if getattr(handler, "_cdp", False):
             root.removeHandler(handler)
-    file_handler = logging.FileHandler(settings.logs / "cdp.log", encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter(_FORMAT))
+    handlers: list[logging.Handler] = []
+    try:
+        settings.logs.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(settings.logs / "cdp.log", encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(_FORMAT))
+        handlers.append(file_handler)
+    except OSError:
+        pass
     console = logging.StreamHandler()
     console.setLevel(console_level)
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    for handler in (file_handler, console):
+    handlers.append(console)
+    for handler in handlers:
         handler._cdp = True  # type: ignore[attr-defined]
         root.addHandler(handler)

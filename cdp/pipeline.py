@@ -8,9 +8,11 @@ No step returns or logs personal data.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -23,15 +25,33 @@ from cdp.lock import home_lock
 log = logging.getLogger(__name__)
 
 
+class StorageFull(OSError):
+    """A step ran out of disk space (or met a read-only disk); nothing of it was published."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def _locked(command: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Run a step under the home's write lock (:mod:`cdp.lock`): a second command refuses, naming this
-    one; ``cdp run`` holds the lock across its steps (the lock is re-entrant in a process)."""
+    one; ``cdp run`` holds the lock across its steps (the lock is re-entrant in a process). A full or
+    read-only disk becomes one line (:class:`StorageFull`): every step stages its output and publishes
+    it whole, so what it had written is not visible."""
 
     def wrap(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(step)
         def locked(settings: Settings, run_date: date, *args: Any) -> dict[str, Any]:
             with home_lock(settings.home, f"{command} for {run_date.isoformat()}"):
-                return step(settings, run_date, *args)
+                try:
+                    return step(settings, run_date, *args)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                        raise
+                    raise StorageFull(
+                        exc.errno,
+                        f"{command} for {run_date.isoformat()} stopped: {os.strerror(exc.errno).lower()} "
+                        f"under {settings.home}; nothing of this step was published (free space and re-run)",
+                    ) from None
 
         return locked
 

@@ -224,8 +224,12 @@ class GxRun:
             shutil.rmtree(self.docs_dir)
         try:
             self.context.build_data_docs(site_names=[_SITE])
-        except Exception:  # Data Docs are a convenience; the gate's verdict does not depend on them
-            log.exception("building Data Docs for the %s gate failed", self.gate)
+        except Exception as exc:  # Data Docs are a convenience; the gate's verdict does not depend on them
+            # One line (the class and the first line of the message), no traceback on the console.
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            log.warning(
+                "building Data Docs for the %s gate failed: %s %s", self.gate, type(exc).__name__, first
+            )
             return None
         for rel in _UNUSED_ASSETS:
             (self.docs_dir / rel).unlink(missing_ok=True)
