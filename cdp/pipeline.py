@@ -82,6 +82,18 @@ def missing_drop_message(settings: Settings, run_date: date, source: str, missin
     )
 
 
+@_locked("preparing the night")
+def prepare(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Before the sources land: the configured sources (what the night maps over) and housekeeping
+    that must not wait for a source (quarantined raw text past its retention is dropped)."""
+    from ingest.retention import expire_quarantine
+
+    return {
+        "sources": list(settings.sources),
+        "quarantine_raw_expired": expire_quarantine(settings.ensure(), run_date),
+    }
+
+
 @_locked("ingest")
 def ingest_source(settings: Settings, run_date: date, source: str) -> dict[str, Any]:
     """Land one source's drop for ``run_date`` as Parquet (quarantining bad rows)."""
@@ -173,6 +185,7 @@ def _run(
 ) -> dict[str, Any]:
     settings.ensure()
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("prepare", lambda: prepare(settings, run_date)),
         *[
             (f"ingest:{source}", lambda source=source: ingest_source(settings, run_date, source))
             for source in settings.sources

@@ -74,9 +74,12 @@ def _label(context, source: str) -> None:
 )
 def cdp_nightly():
     @task
-    def configured_sources() -> list[str]:
-        """The sources this retailer has (``<home>/config/cdp.yml``), read when the run starts."""
-        return list(_settings().sources)
+    def prepare(**context) -> list[str]:
+        """The sources this retailer has (``<home>/config/cdp.yml``, read when the run starts) and the
+        night's housekeeping (:func:`cdp.pipeline.prepare`)."""
+        from cdp import pipeline
+
+        return pipeline.prepare(_settings(), _run_date(context))["sources"]
 
     @task.sensor(mode="reschedule", poke_interval=POKE_SECONDS, map_index_template="{{ source_name }}")
     def wait_for_drop(source: str, **context):
@@ -141,7 +144,7 @@ def cdp_nightly():
 
         return pipeline.write_report(_settings(), _run_date(context))
 
-    sources = configured_sources()
+    sources = prepare()
     waited = wait_for_drop.expand(source=sources)
     landed = ingest_source.expand(source=sources)
     waited >> landed

@@ -51,7 +51,7 @@ def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
     lines = result.stdout.strip().splitlines()
     assert lines[-3] == "['cdp', 'nightly'] 2 False 1"
     assert lines[-2] == (
-        "configured_sources,wait_for_drop,ingest_source,gate_landed,dbt_build,gate_marts,export,publish,report"
+        "prepare,wait_for_drop,ingest_source,gate_landed,dbt_build,gate_marts,export,publish,report"
     )
     # Mapped tasks are labelled with their source in the UI; the sensor frees its worker slot.
     assert lines[-1] == "{{ source_name }} {{ source_name }} reschedule"
