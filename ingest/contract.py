@@ -7,7 +7,8 @@ dataclasses, so a contract change is picked up everywhere at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("_source_file", pa.string()),
         pa.field("_source_line", pa.int64()),
+        pa.field("_source_line_end", pa.int64()),  # last physical line of the quarantined text
         pa.field("_reason", pa.string()),
         pa.field("_raw", pa.string()),
     ]
@@ -55,6 +57,7 @@ _FIELD_KEYS = {
     "path",
     "timezone",
     "min",
+    "max",
     "nonzero",
     "allowed",
     "pattern",
@@ -65,9 +68,38 @@ _FIELD_KEYS = {
 }
 
 
+#: What a contract gets when it has no ``limits`` block (see ``ingest/contracts/README.md``).
+DEFAULT_EARLIEST = date(1900, 1, 1)
+DEFAULT_LATEST = date(2100, 12, 31)
+DEFAULT_MAX_RECORD_LINES = 20
+DEFAULT_MAX_FIELD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility limits of one source's files, so one broken line is quarantined, not swallowed.
+
+    ``max_record_lines``: a CSV record (quoted newlines included) may span at most this many physical
+    lines; a quoted field running longer is taken for a stray quote. ``max_field_bytes``: a longer
+    field (UTF-8 bytes) quarantines its row, so a runaway value never reaches the parser's buffers or
+    the warehouse. ``earliest``/``latest``: the default range of every date and timestamp field
+    (a field's own ``min``/``max`` win), since year 0001 or 9999 is a typo the marts cannot compute with.
+    """
+
+    max_record_lines: int = DEFAULT_MAX_RECORD_LINES
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
+    earliest: date = DEFAULT_EARLIEST
+    latest: date = DEFAULT_LATEST
+
+
 @dataclass(frozen=True)
 class Field:
-    """One contract field; ``path`` is the dotted location inside a JSON object (defaults to name)."""
+    """One contract field; ``path`` is the dotted location inside a JSON object (defaults to name).
+
+    ``min``/``max`` bound integers and decimals; ``earliest``/``latest`` bound dates and timestamps
+    (the YAML spells both ``min``/``max``; they are kept apart here because numbers and points in time
+    do not compare, and the gates read ``min`` as a number).
+    """
 
     name: str
     type: str
@@ -75,6 +107,9 @@ class Field:
     path: tuple[str, ...] = ()
     local_time: bool = False
     min: Decimal | None = None
+    max: Decimal | None = None
+    earliest: date | datetime | None = None
+    latest: date | datetime | None = None
     nonzero: bool = False
     allowed: tuple[str, ...] | None = None
     pattern: str | None = None
@@ -143,6 +178,7 @@ class Contract:
     entities: tuple[Entity, ...]
     local_timezone: str | None = None
     description: str = ""
+    limits: Limits = field(default_factory=Limits)
     path: Path = field(default=Path(), compare=False)
 
     def entity(self, name: str) -> Entity:
@@ -153,7 +189,66 @@ def _bad(path: Path, what: str) -> IngestError:
     return IngestError(f"contract {path.name}: {what}")
 
 
-def _parse_field(raw: dict, path: Path, where: str) -> Field:
+def _number(value: Any, path: Path, where: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise _bad(path, f"{where}: {value!r} is not a number") from None
+
+
+def _day(value: Any, path: Path, where: str) -> date | None:
+    """A YAML date (``1900-01-01`` loads as a date already) or its text."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _bad(path, f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parse_limits(raw: Any, path: Path) -> Limits:
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, dict):
+        raise _bad(path, "limits must be a mapping")
+    unknown = set(raw) - {"max_record_lines", "max_field_bytes", "earliest", "latest"}
+    if unknown:
+        raise _bad(path, f"limits: unknown keys {sorted(unknown)}")
+    limits = Limits(
+        max_record_lines=int(raw.get("max_record_lines", DEFAULT_MAX_RECORD_LINES)),
+        max_field_bytes=int(raw.get("max_field_bytes", DEFAULT_MAX_FIELD_BYTES)),
+        earliest=_day(raw.get("earliest", DEFAULT_EARLIEST), path, "limits.earliest"),
+        latest=_day(raw.get("latest", DEFAULT_LATEST), path, "limits.latest"),
+    )
+    if limits.max_record_lines < 1 or limits.max_field_bytes < 1 or limits.earliest > limits.latest:
+        raise _bad(path, "limits: lines and bytes must be positive and earliest not after latest")
+    return limits
+
+
+def _bounds(raw: dict, ftype: str, limits: Limits, path: Path, where: str) -> dict[str, Any]:
+    """``min``/``max`` as the field's type compares them; dates and timestamps default to the limits."""
+    low, high = raw.get("min"), raw.get("max")
+    if ftype in ("integer", "decimal"):
+        out = {"min": _number(low, path, f"{where}.min"), "max": _number(high, path, f"{where}.max")}
+        if out["min"] is not None and out["max"] is not None and out["min"] > out["max"]:
+            raise _bad(path, f"{where}: min above max")
+        return out
+    if ftype in ("date", "timestamp"):
+        first = _day(low, path, f"{where}.min") or limits.earliest
+        last = _day(high, path, f"{where}.max") or limits.latest
+        if first > last:
+            raise _bad(path, f"{where}: min after max")
+        if ftype == "timestamp":  # a day bound covers the whole day: latest is inclusive
+            return {"earliest": datetime.combine(first, time()), "latest": datetime.combine(last, time.max)}
+        return {"earliest": first, "latest": last}
+    if low is not None or high is not None:
+        raise _bad(path, f"{where}: min/max only apply to numbers, dates and timestamps")
+    return {}
+
+
+def _parse_field(raw: dict, path: Path, where: str, limits: Limits = Limits()) -> Field:
     if not isinstance(raw, dict) or "name" not in raw or "type" not in raw:
         raise _bad(path, f"{where}: every field needs a name and a type")
     name = str(raw["name"])
@@ -175,7 +270,7 @@ def _parse_field(raw: dict, path: Path, where: str) -> Field:
         required=bool(raw.get("required", False)),
         path=tuple(str(raw.get("path", name)).split(".")),
         local_time=tz == "local",
-        min=None if raw.get("min") is None else Decimal(str(raw["min"])),
+        **_bounds(raw, ftype, limits, path, f"{where}.{name}"),
         nonzero=bool(raw.get("nonzero", False)),
         allowed=None if allowed is None else tuple(str(a) for a in allowed),
         pattern=raw.get("pattern"),
@@ -197,9 +292,10 @@ def parse_contract(path: Path) -> Contract:
     fmt = doc.get("format")
     if fmt not in FORMATS:
         raise _bad(path, f"format must be one of {FORMATS}")
+    limits = _parse_limits(doc.get("limits"), path)
     entities = []
     for ename, edoc in (doc.get("entities") or {}).items():
-        fields = tuple(_parse_field(f, path, ename) for f in edoc.get("fields") or ())
+        fields = tuple(_parse_field(f, path, ename, limits) for f in edoc.get("fields") or ())
         names = [f.name for f in fields]
         if len(set(names)) != len(names):
             raise _bad(path, f"{ename}: duplicate field names")
@@ -218,7 +314,7 @@ def parse_contract(path: Path) -> Contract:
                     name=cname,
                     from_field=src,
                     key=tuple(cdoc.get("key") or ()),
-                    fields=tuple(_parse_field(f, path, cname) for f in cdoc.get("fields") or ()),
+                    fields=tuple(_parse_field(f, path, cname, limits) for f in cdoc.get("fields") or ()),
                     parent_key=tuple(f for f in fields if f.name in key),
                     description=str(cdoc.get("description", "")).strip(),
                 )
@@ -245,6 +341,7 @@ def parse_contract(path: Path) -> Contract:
         entities=tuple(entities),
         local_timezone=doc.get("local_timezone"),
         description=str(doc.get("description", "")),
+        limits=limits,
         path=path,
     )
 

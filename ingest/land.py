@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -32,7 +33,15 @@ from cdp.config import Settings
 from . import derive
 from .contract import QUARANTINE_SCHEMA, Contract, Entity, load_contract
 from .errors import IngestError
-from .readers import FileInfo, FileProblem, check_header, inspect_file, read_csv, read_jsonl
+from .readers import (
+    FileInfo,
+    FileProblem,
+    HeaderPlan,
+    check_header,
+    inspect_file,
+    read_csv,
+    read_jsonl,
+)
 from .validate import Reasons, validate
 
 if TYPE_CHECKING:
@@ -52,16 +61,30 @@ class EntityReport:
 
     ``rows_erased``: rows of forgotten people (``cdp forget`` tombstones), dropped at landing and never
     quarantined (their raw text is not kept anywhere).
+
+    Rows are records; ``lines_*`` count the physical lines of the file (header excluded) the same way,
+    plus ``lines_blank``, so a record that swallowed lines shows (``lines_read`` is also checked against
+    the newlines counted in the file's bytes before it is read). Child entities have no line counts
+    (None): their lines are their parent's.
     """
 
     entity: str
     file: str
-    sha256: str
+    sha256: str | None
     bytes: int
     rows_read: int = 0
     rows_landed: int = 0
     rows_quarantined: int = 0
     rows_erased: int = 0
+    lines_read: int | None = 0
+    lines_landed: int | None = 0
+    lines_quarantined: int | None = 0
+    lines_erased: int | None = 0
+    lines_blank: int | None = 0
+    configured: bool = True  # False: the settings file leaves this entity out (empty partitions)
+    encoding: str = "utf-8"
+    missing_optional_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     flagged: dict[str, int] = field(default_factory=dict)
     schema_version: int = 1
@@ -71,7 +94,11 @@ class EntityReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.rows_landed + self.rows_quarantined + self.rows_erased
+        rows = self.rows_read == self.rows_landed + self.rows_quarantined + self.rows_erased
+        if self.lines_read is None:
+            return rows
+        parts = (self.lines_landed, self.lines_quarantined, self.lines_erased, self.lines_blank)
+        return rows and self.lines_read == sum(parts)
 
 
 @dataclass
@@ -128,51 +155,95 @@ def _error(source: str, entity: str, path: Path, load_date: date, what: str) -> 
     return IngestError(f"{source}/{entity} ({path}) for load date {load_date.isoformat()}: {what}")
 
 
-def _inspect_all(contract: Contract, folder: Path, load_date: date) -> dict[str, FileInfo]:
-    """Check every file of the drop before anything is landed."""
+def _inspect_all(
+    contract: Contract, folder: Path, load_date: date, entities: list[Entity], encoding: str
+) -> dict[str, tuple[FileInfo, HeaderPlan | None]]:
+    """Check every file of the drop (the configured entities) before anything is landed."""
     infos = {}
-    for entity in contract.entities:
+    for entity in entities:
         path = folder / entity.file
         try:
-            info = inspect_file(path, contract.format)
-            if info.header is not None:
-                check_header(info.header, entity)
+            if not path.exists():
+                raise FileProblem(f"{contract.source}/{load_date.isoformat()}/{entity.file} is missing")
+            info = inspect_file(path, contract.format, encoding)
+            plan = check_header(info.header, entity) if info.header is not None else None
         except FileProblem as exc:
             raise _error(contract.source, entity.name, path, load_date, str(exc)) from None
-        infos[entity.name] = info
+        infos[entity.name] = (info, plan)
     return infos
+
+
+def _configured(settings: Settings, contract: Contract) -> tuple[list[Entity], str]:
+    """The entities the settings file says this retailer's source delivers, and their encoding."""
+    site = settings.site
+    config = site.sources.get(contract.source)
+    where = site.path or "the default settings"
+    if config is None:
+        raise IngestError(
+            f"source {contract.source!r} is not configured in {where} (configured: {', '.join(site.sources)})"
+        )
+    names = [e.name for e in contract.entities]
+    wanted = list(config.entities) if config.entities is not None else names
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        raise IngestError(
+            f"{where}: sources.{contract.source}.entities names {', '.join(map(repr, unknown))}, "
+            f"not in the contract (entities: {', '.join(names)})"
+        )
+    return [e for e in contract.entities if e.name in wanted], config.encoding
 
 
 def _land_entity(
     contract: Contract,
     entity: Entity,
     path: Path,
-    info: FileInfo,
+    info: FileInfo | None,
     stage: Path,
     load_date: date,
     eraser: Eraser | None = None,
+    plan: HeaderPlan | None = None,
 ) -> list[EntityReport]:
-    """Stream one file into staged landing/quarantine Parquet files; returns its (and children's) reports."""
+    """Stream one file into staged landing/quarantine Parquet files; returns its (and children's) reports.
+
+    ``info`` None: the entity is not configured; it gets empty partitions (downstream globs need one).
+    """
     tz = contract.local_timezone
     reasons = Reasons()
+    encoding = info.encoding if info is not None else "utf-8"
     report = EntityReport(
         entity=entity.name,
         file=entity.file,
-        sha256=info.sha256,
-        bytes=info.bytes,
+        sha256=info.sha256 if info is not None else None,
+        bytes=info.bytes if info is not None else 0,
         schema_version=contract.schema_version,
+        configured=info is not None,
+        encoding=encoding,
+        missing_optional_columns=list(plan.missing_optional) if plan else [],
+        extra_columns=list(plan.extra) if plan else [],
     )
     child_reports = {
         c.name: EntityReport(
             entity=c.name,
             file=entity.file,
-            sha256=info.sha256,
-            bytes=info.bytes,
+            sha256=report.sha256,
+            bytes=report.bytes,
             schema_version=contract.schema_version,
             derived_from=entity.name,
+            lines_read=None,
+            lines_landed=None,
+            lines_quarantined=None,
+            lines_erased=None,
+            lines_blank=None,
+            configured=report.configured,
+            encoding=encoding,
         )
         for c in entity.children
     }
+    for column in report.extra_columns:
+        log.warning(
+            "%s/%s %s: %s has column %r that is not in the contract; ignored",
+            contract.source, entity.name, load_date.isoformat(), entity.file, column,
+        )
     reason_counts: Counter = Counter()
     flag_counts: Counter = Counter()
     child_flags: dict[str, Counter] = {c.name: Counter() for c in entity.children}
@@ -194,17 +265,35 @@ def _land_entity(
         writers[("landing", c.name)] = pq.ParquetWriter(
             staged("landing", c.name), c.schema(), **PARQUET_OPTIONS
         )
-    batches = read_jsonl(path, entity) if contract.format == "jsonl" else read_csv(path, entity, info.header)
+    limits = contract.limits
+    if info is None:
+        batches = iter(())
+    elif contract.format == "jsonl":
+        batches = read_jsonl(path, entity, limits, encoding)
+    else:
+        batches = read_csv(path, entity, info.header, limits, encoding)
     try:
         for batch in _prefetch(batches):
             result = validate(entity, batch, entity.file, tz, reasons)
             report.rows_read += len(batch) + len(batch.unparseable)
+            unread = sum(u.line_end - u.line + 1 for u in batch.unparseable)
+            report.lines_read += int(batch.row_spans.sum()) + unread + batch.blank
+            report.lines_blank += batch.blank
+            landed_lines, quarantined_lines = int(result.landed_spans.sum()), _lines(result.quarantine)
             if eraser is not None:  # forgotten people: dropped before anything is written
+                before = result.landed.column("_source_line").to_numpy()
                 erased = eraser.apply(contract.source, entity, result)
                 report.rows_erased += erased[entity.name]
                 for cname in child_reports:
                     child_reports[cname].rows_read += erased[cname]
                     child_reports[cname].rows_erased += erased[cname]
+                if erased[entity.name]:
+                    kept = np.isin(before, result.landed.column("_source_line").to_numpy())
+                    after = int(result.landed_spans[kept].sum()), _lines(result.quarantine)
+                    report.lines_erased += landed_lines + quarantined_lines - sum(after)
+                    landed_lines, quarantined_lines = after
+            report.lines_landed += landed_lines
+            report.lines_quarantined += quarantined_lines
             report.rows_landed += result.landed.num_rows
             report.rows_quarantined += result.quarantine.num_rows
             reason_counts.update(result.reasons)
@@ -235,7 +324,26 @@ def _land_entity(
         child_reports[cname].flagged = dict(sorted(counts.items()))
     if not report.reconciles:  # would be a bug in this package; never publish a load that loses rows
         raise _error(contract.source, entity.name, path, load_date, "row counts do not reconcile")
+    if info is not None:
+        physical = info.lines - (1 if info.header is not None else 0)
+        if report.lines_read != physical:  # the independent count: newlines in the file's bytes
+            raise _error(
+                contract.source,
+                entity.name,
+                path,
+                load_date,
+                f"read {report.lines_read} lines but the file holds {physical}",
+            )
     return [report, *child_reports.values()]
+
+
+def _lines(quarantine: pa.Table) -> int:
+    """Physical lines a quarantine table covers (``_source_line`` .. ``_source_line_end``)."""
+    if not quarantine.num_rows:
+        return 0
+    start = quarantine.column("_source_line").to_numpy()
+    end = quarantine.column("_source_line_end").to_numpy()
+    return int((end - start + 1).sum())
 
 
 def _prefetch(batches: Iterator, depth: int = 1) -> Iterator:
@@ -291,8 +399,9 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
     from cdp.privacy import Eraser
 
     contract = derive.for_market(settings, load_contract(source))  # the home's market: local time zone
+    entities, encoding = _configured(settings, contract)
     folder = drop_dir(settings, source, load_date)
-    infos = _inspect_all(contract, folder, load_date)
+    infos = _inspect_all(contract, folder, load_date, entities, encoding)
     eraser = Eraser.load(settings)
 
     tmp_root = lake.staging_root(settings.lake, settings.cache)
@@ -301,8 +410,9 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
     try:
         reports: dict[str, EntityReport] = {}
         for entity in contract.entities:
+            info, plan = infos.get(entity.name, (None, None))
             for rep in _land_entity(
-                contract, entity, folder / entity.file, infos[entity.name], stage, load_date, eraser
+                contract, entity, folder / entity.file, info, stage, load_date, eraser, plan
             ):
                 reports[rep.entity] = rep
         derive.add_derived_columns(settings, contract, stage)  # E.164 columns next to phone fields

@@ -1,8 +1,14 @@
 """Streaming readers: turn a drop file into batches of *string* columns plus line numbers.
 
 Every value is kept as text (null when empty or absent) so CSV and JSONL share one vectorised
-validation/typing step (``ingest.validate``). Lines that cannot be parsed at all are handed back
-separately, with their line number and text, to be quarantined as ``unparseable line``.
+validation/typing step (``ingest.validate``). What cannot be read as a row (a line that is not a
+record, a runaway quote, a field over the contract's size limit, broken unicode, JSON nested too deep)
+is handed back separately with its first and last physical line and a reason, to be quarantined; one
+hostile line never stops the source.
+
+CSV is split into records by this module (``_scan``), not by the parser, so that a piece handed to
+pyarrow always ends at a record boundary and every record's physical lines are known: reconciliation
+then counts what the file holds (lines as well as records), and a merged or cut record cannot hide.
 """
 
 from __future__ import annotations
@@ -10,9 +16,9 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,13 +27,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from .contract import Entity, Field
+from .contract import Entity, Field, Limits
 
-#: Bytes of CSV handed to the parser at a time; bounds memory (a few times this) independent of file size.
+#: Bytes of CSV scanned and handed to the parser at a time; bounds memory (a few times this, plus one
+#: record) independent of file size.
 CSV_CHUNK_BYTES = 32 << 20
 #: JSON lines parsed per batch.
 JSONL_BATCH_LINES = 50_000
 _HASH_CHUNK = 8 << 20
+#: Reasons given by the readers (``ingest.validate`` adds the contract ones).
+UNPARSEABLE = "unparseable line"
+NESTED_TOO_DEEP = "unparseable line (nested too deep)"
+LONE_SURROGATE = "invalid unicode (lone surrogate)"
+NUL_BYTE = "NUL byte in line"
+
+_NL, _CR, _QUOTE, _COMMA, _NUL = 10, 13, 34, 44, 0
+
+
+def runaway_reason(limits: Limits) -> str:
+    return f"quoted field runs over more than {limits.max_record_lines} lines (unbalanced quote)"
+
+
+def long_field_reason(limits: Limits) -> str:
+    return f"field longer than {limits.max_field_bytes} bytes"
 
 
 @dataclass
@@ -42,36 +64,72 @@ class ChildBatch:
     not_object: list[tuple[int, int]]  # (parent index, position) of items that are not objects
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A piece of the file that is not a row: first and last data line, reason, raw text."""
+
+    line: int
+    line_end: int
+    reason: str
+    text: str
+
+
 @dataclass
 class RawBatch:
-    """One batch of parsed rows: string columns by field name, 1-based data line numbers."""
+    """One batch of parsed rows: string columns by field name, 1-based data line numbers.
+
+    ``spans``: physical lines each row covers (a quoted newline makes a CSV record span lines).
+    ``blank``: blank lines met in this part of the file (not rows, but lines the file holds).
+    """
 
     columns: dict[str, pa.Array]
     lines: np.ndarray
-    raw: pa.Array | None = None  # raw line text (JSONL); CSV rebuilds it only for quarantined rows
+    raw: pa.Array | None = None  # raw line text (JSONL)
     nonscalar: dict[str, np.ndarray] = field(default_factory=dict)  # JSON object/array where a scalar was due
-    unparseable: list[tuple[int, str]] = field(default_factory=list)
+    unparseable: list[Unreadable] = field(default_factory=list)
     children: dict[str, ChildBatch] = field(default_factory=dict)
+    spans: np.ndarray | None = None
+    blank: int = 0
+    record_text: Callable[[np.ndarray], list[str]] | None = None  # CSV: exact text of rows by index
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    @property
+    def row_spans(self) -> np.ndarray:
+        return np.ones(len(self.lines), dtype=np.int64) if self.spans is None else self.spans
 
 
 @dataclass(frozen=True)
 class FileInfo:
     sha256: str
     bytes: int
+    lines: int  # physical lines, counted from the bytes (newlines, plus an unterminated last line)
     header: tuple[str, ...] | None  # CSV only
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class HeaderPlan:
+    """How a CSV header maps onto the contract: tolerated drift is recorded, not fatal."""
+
+    columns: tuple[str, ...]  # the header as sent
+    missing_optional: tuple[str, ...]
+    extra: tuple[str, ...]
 
 
 class FileProblem(Exception):
     """What is wrong with a file, in words safe to log (no content)."""
 
 
-def inspect_file(path: Path, fmt: str) -> FileInfo:
-    """Check a file is there, non-empty and UTF-8 throughout, and hash it, before anything is landed.
+def inspect_file(path: Path, fmt: str, encoding: str = "utf-8") -> FileInfo:
+    """Check a file is there, non-empty and decodes in its declared encoding throughout, hash it and
+    count its lines, before anything is landed.
 
     Checking the whole file up front means a bad last file stops the load before any entity is written.
+    A file that does not decode is refused whole (not line by line): it is almost always exported in
+    another encoding than configured, and landing only its ASCII lines would silently drop every
+    customer with an accented or Chinese name.
     """
     if not path.exists():
         raise FileProblem("file is missing")
@@ -81,145 +139,477 @@ def inspect_file(path: Path, fmt: str) -> FileInfo:
     if size == 0:
         raise FileProblem("file is empty (0 bytes)")
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = 0
+    last = b""
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(_HASH_CHUNK):
                 digest.update(chunk)
+                pending = len(decoder.getstate()[0])
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    raise FileProblem(f"not valid UTF-8 (byte offset {offset + exc.start})") from None
-                offset += len(chunk)
+                    at = max(exc.start - pending, 0)
+                    line = newlines + chunk.count(b"\n", 0, at) + 1
+                    raise FileProblem(f"not valid {encoding.upper()} (line {line})") from None
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                raise FileProblem("not valid UTF-8 (truncated character at end of file)") from None
+                raise FileProblem(
+                    f"not valid {encoding.upper()} (truncated character at end of file)"
+                ) from None
     except OSError as exc:
         raise FileProblem(f"cannot be read ({type(exc).__name__}: {exc.strerror})") from None
-    header = _csv_header(path) if fmt == "csv" else None
-    return FileInfo(sha256=digest.hexdigest(), bytes=size, header=header)
+    lines = newlines + (0 if last == b"\n" else 1)
+    header = _csv_header(path, encoding) if fmt == "csv" else None
+    return FileInfo(sha256=digest.hexdigest(), bytes=size, lines=lines, header=header, encoding=encoding)
 
 
-def _csv_header(path: Path) -> tuple[str, ...]:
+def _csv_header(path: Path, encoding: str) -> tuple[str, ...]:
     with path.open("rb") as fh:
-        first = fh.readline()
-    text = first.decode("utf-8-sig").rstrip("\r\n")
+        first = fh.readline(1 << 20)
+    text = first.decode(encoding).removeprefix("\ufeff").rstrip("\r\n")
     if not text.strip():
         raise FileProblem("first line is blank; expected the CSV header")
     return tuple(next(csv.reader([text])))
 
 
-def check_header(header: tuple[str, ...], entity: Entity) -> None:
-    """The header must name exactly the contract's fields (any order)."""
-    expected = [f.name for f in entity.fields]
-    missing = [n for n in expected if n not in header]
-    unexpected = [n for n in header if n not in expected]
+def _name(column: str) -> str:
+    """A header name fit for logs and manifests (a headerless file's first row is data)."""
+    return column if len(column) <= 64 else column[:61] + "..."
+
+
+def check_header(header: tuple[str, ...], entity: Entity) -> HeaderPlan:
+    """A CSV header must name every required field once; optional fields may be absent (landed null),
+    unknown columns are ignored and reported. Anything else refuses the file in one line."""
     dupes = sorted({n for n in header if header.count(n) > 1})
-    problems = []
-    if missing:
-        problems.append(f"missing columns {missing}")
-    if unexpected:
-        problems.append(f"unexpected columns {unexpected}")
     if dupes:
-        problems.append(f"duplicate columns {dupes}")
-    if problems:
-        raise FileProblem("CSV header does not match the contract: " + "; ".join(problems))
+        raise FileProblem(f"CSV header repeats column(s) {', '.join(repr(_name(n)) for n in dupes)}")
+    lacking = [f.name for f in entity.scalar_fields if f.required and f.name not in header]
+    if lacking:
+        raise FileProblem(f"CSV header lacks required column(s) {', '.join(repr(n) for n in lacking)}")
+    known = {f.name for f in entity.fields}
+    return HeaderPlan(
+        columns=header,
+        missing_optional=tuple(f.name for f in entity.scalar_fields if f.name not in header),
+        extra=tuple(_name(n) for n in header if n not in known),
+    )
 
 
 # --------------------------------------------------------------------------------------------- CSV
 
 
-def _csv_chunks(path: Path) -> Iterator[tuple[bytes, int]]:
-    """Yield (chunk, first physical line number) cut at record boundaries (outside quotes)."""
-    with path.open("rb") as fh:
-        header = fh.readline()
-        line = 2 if header.endswith(b"\n") else 1
-        carry = b""
-        while True:
-            data = fh.read(CSV_CHUNK_BYTES)
-            buf = carry + data if carry else data
-            if not data:
-                if buf.strip():
-                    yield (buf if buf.endswith(b"\n") else buf + b"\n"), line
-                return
-            pos = buf.rfind(b"\n")
-            # A newline ends a record only if it is outside quotes: even number of quote chars before it.
-            while pos >= 0 and buf.count(b'"', 0, pos) % 2:
-                pos = buf.rfind(b"\n", 0, pos)
-            if pos < 0:
-                carry = buf
-                continue
-            chunk, carry = buf[: pos + 1], buf[pos + 1 :]
-            yield chunk, line
-            line += chunk.count(b"\n")
+@dataclass
+class _Records:
+    """Records of one piece (UTF-8 bytes) of a CSV file, as offsets into the piece."""
+
+    start: np.ndarray  # first byte
+    end: np.ndarray  # end of the text, line terminator excluded
+    line: np.ndarray  # first physical line (of the file)
+    span: np.ndarray  # physical lines covered
+    bad: list[tuple[int, str]]  # (record index, reason) of records that are not rows
+    blank: int
 
 
-def _record_lines(chunk: bytes, first_line: int, ncols: int) -> tuple[list[int], list[tuple[int, str]]]:
-    """Slow exact path: start line of each well-formed record and (line, text) of malformed ones."""
-    text = chunk.decode("utf-8")
-    physical: list[str] | None = None
-    good: list[int] = []
-    bad: list[tuple[int, str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    consumed = 0
-    for record in reader:
-        start, consumed = consumed, reader.line_num
-        if not record:
-            continue
-        if len(record) == ncols:
-            good.append(first_line + start)
-        else:
-            if physical is None:
-                physical = text.split("\n")
-            raw = "\n".join(s.rstrip("\r") for s in physical[start:consumed])
-            bad.append((first_line + start, raw))
-    return good, bad
+def _inside(x: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> np.ndarray:
+    """True where a position lies inside a quoted field (between an opening and its closing quote)."""
+    if not len(opens) or not len(x):
+        return np.zeros(len(x), dtype=bool)
+    i = np.searchsorted(opens, x, side="right") - 1
+    return (i >= 0) & (x < closes[np.maximum(i, 0)])
 
 
-def read_csv(path: Path, entity: Entity, header: tuple[str, ...]) -> Iterator[RawBatch]:
-    """Stream a CSV drop as string batches; rows with the wrong column count come back unparseable.
+def _quotes_well_formed(a: np.ndarray, q: np.ndarray) -> bool:
+    """Vectorised check that quote parity alone gives the quoting (the common, fast case): every opening
+    quote starts a field and every closing one ends it or is doubled. Otherwise (an inch mark ``12"``
+    in an unquoted field, text after a closing quote) the quotes are walked one by one."""
+    if len(q) % 2:
+        return False
+    last = len(a) - 1
+    prev = np.where(q > 0, a[np.maximum(q - 1, 0)], _NL)
+    nxt = a[np.minimum(q + 1, last)]
+    nxt2 = a[np.minimum(q + 2, last)]
+    adjacent = np.zeros(len(q), dtype=bool)
+    adjacent[1:] = q[1:] == q[:-1] + 1
+    opening_ok = (prev == _COMMA) | (prev == _NL) | adjacent
+    closing_ok = (nxt == _COMMA) | (nxt == _NL) | (nxt == _QUOTE) | ((nxt == _CR) & (nxt2 == _NL))
+    odd = (np.arange(len(q)) % 2) == 1
+    return bool(np.where(odd, closing_ok, opening_ok).all())
 
-    ``lines`` are physical line numbers minus the header line, i.e. 1-based data line numbers.
-    The fast path assumes one record per line; a chunk with a malformed row, a blank line or a quoted
-    newline is re-scanned with the ``csv`` module to get exact line numbers.
+
+def _walk_quotes(
+    a: np.ndarray, q: np.ndarray, nl: np.ndarray, max_lines: int, final: bool
+) -> tuple[np.ndarray, np.ndarray, list[int], int | None]:
+    """Quote state the way RFC 4180 readers leniently apply it (pyarrow and Python's ``csv`` alike): a
+    quote opens a quoted field only at the start of a field, ``""`` inside is a literal quote, any other
+    quote is literal. A quoted field that would make its record span more than ``max_lines`` lines is
+    taken for a stray quote: the lines from the record's start to that quote are given up (one bad
+    record) and reading starts afresh on the next line, so the lines after it are not swallowed.
+
+    Returns (opens, closes, first line index of each given-up record, cut): ``cut`` is where an
+    unfinished record starts when more of the file is needed to finish it, else None.
     """
+    n_lines = len(nl)
+    prev = a[np.maximum(q - 1, 0)]
+    at_field_start = ((prev == _COMMA) | (prev == _NL) | (q == 0)).tolist()
+    qline = np.searchsorted(nl, q).tolist()  # line index (into nl) of each quote
+    qpos = q.tolist()
+    opens: list[int] = []
+    closes: list[int] = []
+    runaways: list[int] = []
+    record_line = 0  # line index where the record being read started
+    last_line = -1  # line of the last position known to be outside quotes
+    i, nq = 0, len(qpos)
+    while i < nq:
+        ln = qline[i]
+        if ln > last_line:  # newlines outside quotes were passed: the record started on this line
+            record_line = ln
+        if not at_field_start[i]:
+            last_line = ln  # a literal quote
+            i += 1
+            continue
+        limit = record_line + max_lines - 1  # the record must end on this line at the latest
+        j = i + 1
+        while j < nq and qline[j] <= limit:
+            if j + 1 < nq and qpos[j + 1] == qpos[j] + 1:
+                j += 2  # "" inside a quoted field
+                continue
+            break
+        if j < nq and qline[j] <= limit:
+            opens.append(qpos[i])
+            closes.append(qpos[j])
+            last_line = qline[j]
+            i = j + 1
+            continue
+        if not final and j >= nq and limit >= n_lines:
+            cut = 0 if record_line == 0 else int(nl[record_line - 1]) + 1
+            return np.asarray(opens, np.int64), np.asarray(closes, np.int64), runaways, cut
+        runaways.append(record_line)
+        last_line = ln  # reading starts afresh on the next line
+        i = int(np.searchsorted(q, nl[ln], side="right")) if ln < n_lines else nq
+    return np.asarray(opens, np.int64), np.asarray(closes, np.int64), runaways, None
+
+
+def _quoting(
+    a: np.ndarray, q: np.ndarray, nl: np.ndarray, max_lines: int, final: bool
+) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+    """Quoted fields of a piece (opening and closing quote positions), the records given up for a
+    runaway quote, and the cut (bytes of the piece that hold complete records). Quote parity when the
+    quotes are well formed (vectorised), else the walk."""
+    size = len(a)
+    if not len(q):
+        cut = size if final else (int(nl[-1]) + 1 if len(nl) else 0)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, [], cut
+    parity = np.searchsorted(q, nl) & 1  # quotes before each newline, odd = inside a quoted field
+    even = np.flatnonzero(parity == 0)
+    if final:
+        usable = len(even) > 0 and even[-1] == len(nl) - 1
+    else:
+        usable = len(even) > 0 and len(nl) - 1 - even[-1] <= max_lines
+    if usable:
+        region = int(nl[even[-1]]) + 1
+        qq = q[q < region]
+        if _quotes_well_formed(a[:region], qq):
+            spans = np.diff(np.concatenate(([-1], even)))
+            if (spans <= max_lines).all():
+                return qq[0::2], qq[1::2], [], region
+    opens, closes, runaways, cut = _walk_quotes(a, q, nl, max_lines, final)
+    if cut is None:
+        if final:
+            cut = size
+        else:
+            outside = nl[~_inside(nl, opens, closes)]
+            cut = int(outside[-1]) + 1 if len(outside) else 0
+    return opens, closes, runaways, cut
+
+
+def _scan(buf: bytes, first_line: int, ncols: int, limits: Limits, final: bool) -> tuple[_Records, int]:
+    """Split a piece into records (never cutting one) and find those that are not rows.
+
+    ``buf`` starts at a record boundary; the final piece ends with a newline. Returns the records and
+    the number of bytes consumed (the rest, an unfinished record, belongs to the next piece). Work is
+    in numpy over the positions of newlines, quotes and commas, never per byte in Python.
+    """
+    a = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(a == _NL)
+    q = np.flatnonzero(a == _QUOTE)
+    opens, closes, runaways, cut = _quoting(a, q, nl, limits.max_record_lines, final)
+    line_nl = nl[nl < cut]
+    outside = ~_inside(line_nl, opens, closes)
+    ends_nl = line_nl[outside]
+    end_line_idx = np.flatnonzero(outside)
+    nrec = len(ends_nl)
+    start = np.zeros(nrec, dtype=np.int64)
+    start_line_idx = np.zeros(nrec, dtype=np.int64)
+    if nrec:
+        start[1:] = ends_nl[:-1] + 1
+        start_line_idx[1:] = end_line_idx[:-1] + 1
+    end = ends_nl.astype(np.int64)
+    nonempty = end > start
+    has_cr = np.zeros(nrec, dtype=bool)
+    has_cr[nonempty] = a[end[nonempty] - 1] == _CR
+    end = end - has_cr
+    line = first_line + start_line_idx
+    span = end_line_idx - start_line_idx + 1
+    blank_mask = end == start
+    reasons: dict[int, str] = {}
+    # field counts: commas per record, less those inside each record's quoted fields
+    c = np.flatnonzero(a[:cut] == _COMMA)
+    per_record = np.diff(np.searchsorted(c, ends_nl), prepend=0)
+    opens, closes = opens[opens < cut], closes[: len(opens[opens < cut])]
+    if len(opens):
+        quoted = np.searchsorted(c, closes) - np.searchsorted(c, opens)
+        per_record = per_record - np.bincount(
+            np.searchsorted(ends_nl, opens), weights=quoted, minlength=nrec
+        )[:nrec].astype(np.int64)
+    nfields = per_record + 1
+    for r in np.flatnonzero((nfields != ncols) & ~blank_mask):
+        reasons[int(r)] = UNPARSEABLE
+    # a carriage return outside quotes that does not end the line splits a record for other readers
+    cr = np.flatnonzero(a[:cut] == _CR) if buf.find(b"\r", 0, cut) >= 0 else None
+    if cr is not None:
+        cr = cr[~_inside(cr, opens, closes)]
+        nxt = a[np.minimum(cr + 1, len(a) - 1)]
+        for r in np.unique(np.searchsorted(ends_nl, cr[nxt != _NL])):
+            reasons.setdefault(int(r), UNPARSEABLE)
+    if buf.find(b"\0", 0, cut) >= 0:
+        for r in np.unique(np.searchsorted(ends_nl, np.flatnonzero(a[:cut] == _NUL))):
+            reasons[int(r)] = NUL_BYTE
+    too_long = long_field_reason(limits)
+    for r in np.flatnonzero(end - start > limits.max_field_bytes):
+        commas = c[np.searchsorted(c, start[r]) : np.searchsorted(c, end[r])]
+        commas = commas[~_inside(commas, opens, closes)]
+        bounds = np.concatenate(([start[r] - 1], commas, [end[r]]))
+        if (np.diff(bounds) - 1).max() > limits.max_field_bytes:
+            reasons[int(r)] = too_long
+    if runaways:
+        runaway = runaway_reason(limits)
+        by_start = {int(s): i for i, s in enumerate(start_line_idx)}
+        for first in runaways:
+            if (r := by_start.get(first)) is not None:
+                reasons[r] = runaway
+    blank = int(blank_mask.sum())
+    if blank:
+        keep = ~blank_mask
+        index = np.cumsum(keep) - 1
+        reasons = {int(index[r]): why for r, why in reasons.items() if keep[r]}
+        start, end, line, span = start[keep], end[keep], line[keep], span[keep]
+    return _Records(start, end, line, span, sorted(reasons.items()), blank), cut
+
+
+def _unquote(text: str) -> str:
+    """One raw CSV field as lenient RFC 4180 readers read it."""
+    if not text.startswith('"'):
+        return text
+    close = 1
+    while True:
+        close = text.find('"', close)
+        if close < 0:
+            return text[1:].replace('""', '"')
+        if text.startswith('""', close):
+            close += 2
+            continue
+        return text[1:close].replace('""', '"') + text[close + 1 :]
+
+
+_FIELD = re.compile(r'"(?:[^"]|"")*"[^,]*|[^,]*')
+
+
+def _split_fields(text: str) -> list[str]:
+    """Fields of one well-formed record (the slow path, used only if pyarrow disagrees)."""
+    fields, pos = [], 0
+    while True:
+        m = _FIELD.match(text, pos)
+        fields.append(_unquote(m.group()))
+        pos = m.end()
+        if pos >= len(text) or text[pos] != ",":
+            return fields
+        pos += 1
+
+
+def _utf8_pieces(fh, encoding: str) -> Iterator[bytes]:
+    """The rest of the file in blocks of UTF-8, whatever it was written in (newlines, quotes and commas
+    are single bytes in UTF-8, GBK/GB18030 and latin-1 alike, so line counts do not change)."""
+    if encoding == "utf-8":
+        while data := fh.read(CSV_CHUNK_BYTES):
+            yield data
+        return
+    decoder = codecs.getincrementaldecoder(encoding)()
+    while data := fh.read(CSV_CHUNK_BYTES):
+        yield decoder.decode(data).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _text(buf: bytes, start: int, end: int, limit: int | None = None) -> str:
+    piece = buf[start:end] if limit is None else buf[start : min(end, start + limit)]
+    return piece.decode("utf-8", errors="replace")
+
+
+def read_csv(
+    path: Path, entity: Entity, header: tuple[str, ...], limits: Limits | None = None, encoding: str = "utf-8"
+) -> Iterator[RawBatch]:
+    """Stream a CSV drop as string batches; records that are not rows come back unparseable.
+
+    ``lines`` are physical line numbers minus the header line, i.e. 1-based data line numbers. The
+    file is cut into pieces only at record boundaries found by ``_scan``; each piece's good records go
+    to pyarrow, whose row count must match (if it ever does not, the piece is split here instead).
+    Memory stays bounded by the piece size: an unfinished record carried to the next piece spans at
+    most ``max_record_lines`` lines, and a single line too long to be a record is given up as it streams.
+    """
+    limits = limits or Limits()
     names = list(header)
-    read_opts = pcsv.ReadOptions(column_names=names, use_threads=True, block_size=4 << 20)
+    wanted = [f.name for f in entity.scalar_fields if f.name in header]
+    ncols = len(names)
+    # a record longer than this has a field over the limit whatever its quoting
+    record_cap = max(ncols * (limits.max_field_bytes + 3), 1 << 16)
+    too_long = long_field_reason(limits)
     conv = pcsv.ConvertOptions(
-        column_types=dict.fromkeys(names, pa.string()),
+        column_types=dict.fromkeys(wanted, pa.string()),
+        include_columns=wanted,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
-    for chunk, first_line in _csv_chunks(path):
-        invalid: list[str] = []
-
-        def handler(row, invalid=invalid):
-            invalid.append(row.text)
-            return "skip"
-
-        parse = pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler)
-        table = pcsv.read_csv(
-            pa.py_buffer(chunk), read_options=read_opts, parse_options=parse, convert_options=conv
-        )
-        n = table.num_rows
-        if not invalid and chunk.count(b"\n") == n:
-            lines = np.arange(first_line - 1, first_line - 1 + n, dtype=np.int64)
-            unparseable = []
-        else:
-            good, bad = _record_lines(chunk, first_line, len(names))
-            if len(good) != n or len(bad) != len(invalid):
-                last = first_line - 2 + chunk.count(b"\n")
-                raise FileProblem(
-                    f"CSV parsers disagree on the records between data lines {first_line - 1} and {last}; "
-                    "check quoting there"
+    with path.open("rb") as fh:
+        head = fh.readline(1 << 20)
+        line = 2 if head.endswith(b"\n") else 1  # physical line where the next piece starts
+        carry = b""
+        skipping: list | None = None  # [first line, text kept] of a line too long to be a record
+        pieces = _utf8_pieces(fh, encoding)
+        done = False
+        while not done:
+            data = next(pieces, None)
+            done = data is None
+            if skipping is not None and data is not None:
+                at = data.find(b"\n")
+                if at < 0:
+                    continue
+                data = data[at + 1 :]
+                yield _batch_of_unreadable(
+                    Unreadable(skipping[0] - 1, skipping[0] - 1, too_long, skipping[1])
                 )
-            lines = np.asarray(good, dtype=np.int64) - 1
-            unparseable = [(ln - 1, txt) for ln, txt in bad]
-        columns = {name: table.column(name).combine_chunks() for name in names}
-        yield RawBatch(columns=columns, lines=lines, unparseable=unparseable)
+                line, skipping = skipping[0] + 1, None
+            buf = carry + data if data is not None else carry
+            if done:
+                if skipping is not None:
+                    yield _batch_of_unreadable(
+                        Unreadable(skipping[0] - 1, skipping[0] - 1, too_long, skipping[1])
+                    )
+                    return
+                if not buf:
+                    return
+                if not buf.endswith(b"\n"):
+                    buf += b"\n"
+            records, cut = _scan(buf, line, ncols, limits, final=done)
+            if records.start.size or records.blank:
+                yield _parse(buf, cut, records, names, wanted, conv)
+            line += buf.count(b"\n", 0, cut)
+            carry = buf[cut:]
+            if len(carry) > record_cap:
+                first_nl = carry.find(b"\n")
+                if first_nl < 0:  # one giant line: give it up and skip to its end as it streams
+                    skipping = [line, _text(carry, 0, len(carry), limits.max_field_bytes)]
+                    carry = b""
+                else:  # an unfinished record this long holds an over-long field: give up its first line
+                    end = first_nl - (1 if carry[first_nl - 1 : first_nl] == b"\r" else 0)
+                    yield _batch_of_unreadable(
+                        Unreadable(line - 1, line - 1, too_long, _text(carry, 0, end, limits.max_field_bytes))
+                    )
+                    carry = carry[first_nl + 1 :]
+                    line += 1
+
+
+def _batch_of_unreadable(item: Unreadable) -> RawBatch:
+    return RawBatch(columns={}, lines=np.zeros(0, dtype=np.int64), unparseable=[item])
+
+
+def _parse(
+    buf: bytes, cut: int, rec: _Records, names: list[str], wanted: list[str], conv: pcsv.ConvertOptions
+) -> RawBatch:
+    """Parse the good records of one scanned piece with pyarrow; the others become ``Unreadable``."""
+    bad = dict(rec.bad)
+    good = np.ones(len(rec.start), dtype=bool)
+    if bad:
+        good[list(bad)] = False
+    unparseable = [
+        Unreadable(
+            int(rec.line[r]) - 1,
+            int(rec.line[r] + rec.span[r]) - 2,
+            why,
+            _text(buf, int(rec.start[r]), int(rec.end[r])),
+        )
+        for r, why in bad.items()
+    ]
+    gi = np.flatnonzero(good)
+    n = len(gi)
+    if n == 0:
+        columns = {name: pa.nulls(0, pa.string()) for name in wanted}
+    else:
+        if not bad:
+            body = pa.py_buffer(buf).slice(0, cut)
+        else:  # contiguous runs of good records, so most of the piece is sliced, not copied row by row
+            runs = np.split(gi, np.flatnonzero(np.diff(gi) != 1) + 1)
+            body = pa.py_buffer(
+                b"\n".join(buf[rec.start[run[0]] : rec.end[run[-1]]] for run in runs) + b"\n"
+            )
+        longest = int((rec.end[gi] - rec.start[gi]).max())
+        block = max(4 << 20, 1 << (2 * longest + 2).bit_length())
+        columns = _pyarrow_columns(body, names, wanted, conv, block, n)
+        if columns is None:
+            columns = _python_columns(buf, rec, gi, names, wanted)
+    starts, ends = rec.start[gi], rec.end[gi]
+
+    def record_text(rows: np.ndarray) -> list[str]:
+        return [_text(buf, int(starts[i]), int(ends[i])) for i in rows]
+
+    return RawBatch(
+        columns=columns,
+        lines=rec.line[gi] - 1,
+        spans=rec.span[gi],
+        unparseable=unparseable,
+        blank=rec.blank,
+        record_text=record_text,
+    )
+
+
+def _pyarrow_columns(
+    body: pa.Buffer, names: list[str], wanted: list[str], conv: pcsv.ConvertOptions, block: int, n: int
+) -> dict[str, pa.Array] | None:
+    invalid: list[int] = []
+
+    def handler(row) -> str:
+        invalid.append(1)
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            body,
+            read_options=pcsv.ReadOptions(column_names=names, use_threads=True, block_size=block),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
+            convert_options=conv,
+        )
+    except pa.ArrowInvalid:
+        return None
+    if invalid or table.num_rows != n:
+        return None
+    return {name: table.column(name).combine_chunks() for name in wanted}
+
+
+def _python_columns(
+    buf: bytes, rec: _Records, gi: np.ndarray, names: list[str], wanted: list[str]
+) -> dict[str, pa.Array]:
+    """Exact but slow: split each good record here (only if pyarrow and ``_scan`` ever disagree)."""
+    index = [names.index(w) for w in wanted]
+    values: list[list[str | None]] = [[] for _ in wanted]
+    for r in gi:
+        fields = _split_fields(_text(buf, int(rec.start[r]), int(rec.end[r])))
+        for out, i in zip(values, index, strict=True):
+            out.append(fields[i] or None)
+    return {w: pa.array(v, pa.string()) for w, v in zip(wanted, values, strict=True)}
 
 
 # -------------------------------------------------------------------------------------------- JSONL
@@ -305,11 +695,55 @@ class _Columns:
         return cols, masks
 
 
-def read_jsonl(path: Path, entity: Entity) -> Iterator[RawBatch]:
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _longest_string(value, limit: int) -> bool:
+    """True if any string (key or value) in a parsed JSON value is longer than ``limit`` UTF-8 bytes."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if len(v) > limit // 4 and len(v.encode("utf-8", "surrogatepass")) > limit:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def _json_object(text: str, limits: Limits) -> tuple[dict | None, str | None]:
+    """One JSON line as an object, or the reason it is not a row."""
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        return None, NESTED_TOO_DEEP
+    except ValueError:
+        return None, UNPARSEABLE
+    if not isinstance(obj, dict):
+        return None, UNPARSEABLE
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        try:  # a valid pair decodes to one character; a lone half cannot be written as UTF-8
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return None, LONE_SURROGATE
+    if len(text) > limits.max_field_bytes // 4 and _longest_string(obj, limits.max_field_bytes):
+        return None, long_field_reason(limits)
+    return obj, None
+
+
+def read_jsonl(
+    path: Path, entity: Entity, limits: Limits | None = None, encoding: str = "utf-8"
+) -> Iterator[RawBatch]:
     """Stream a JSON-lines drop in batches; a line that is not a JSON object comes back unparseable.
 
-    Blank lines are not rows (not counted) but still advance the line number.
+    Blank lines are not rows (not counted as rows, counted as blank lines) but still advance the line
+    number. A line too long to hold an object within the limits is given up as it streams.
     """
+    limits = limits or Limits()
+    line_cap = 16 * limits.max_field_bytes
     scalar = entity.scalar_fields
     lists = [f for f in entity.fields if f.type == "list"]
     with path.open("rb") as fh:
@@ -320,32 +754,38 @@ def read_jsonl(path: Path, entity: Entity) -> Iterator[RawBatch]:
             kids = {f.name: _ChildAcc(c.fields) for f in lists if (c := entity.child_for(f.name))}
             lines: list[int] = []
             raws: list[str] = []
-            unparseable: list[tuple[int, str]] = []
+            unparseable: list[Unreadable] = []
+            blank = 0
             while len(lines) + len(unparseable) < JSONL_BATCH_LINES:
-                raw_line = fh.readline()
+                raw_line = fh.readline(line_cap + 1)
                 if not raw_line:
                     done = True
                     break
                 line_no += 1
-                text = raw_line.decode("utf-8")
+                if len(raw_line) > line_cap and not raw_line.endswith(b"\n"):
+                    head = raw_line[: limits.max_field_bytes].decode(encoding, errors="replace")
+                    while (rest := fh.readline(line_cap)) and not rest.endswith(b"\n"):
+                        pass
+                    why = f"line longer than {line_cap} bytes"
+                    unparseable.append(Unreadable(line_no, line_no, why, head))
+                    continue
+                text = raw_line.decode(encoding)
                 if line_no == 1:
                     text = text.removeprefix("\ufeff")
                 text = text.rstrip("\r\n")
                 if not text.strip():
+                    blank += 1
                     continue
-                try:
-                    obj = json.loads(text)
-                except ValueError:
-                    obj = None
-                if not isinstance(obj, dict):
-                    unparseable.append((line_no, text))
+                obj, why = _json_object(text, limits)
+                if why is not None:
+                    unparseable.append(Unreadable(line_no, line_no, why, text))
                     continue
                 cols.add(obj)
                 for name, acc in kids.items():
                     acc.add(len(lines), obj.get(name, None))
                 lines.append(line_no)
                 raws.append(text)
-            if not lines and not unparseable:
+            if not lines and not unparseable and not blank:
                 continue
             columns, nonscalar = cols.arrays()
             yield RawBatch(
@@ -355,6 +795,7 @@ def read_jsonl(path: Path, entity: Entity) -> Iterator[RawBatch]:
                 nonscalar=nonscalar,
                 unparseable=unparseable,
                 children={name: acc.batch(len(lines)) for name, acc in kids.items()},
+                blank=blank,
             )
 
 
@@ -392,3 +833,4 @@ class _ChildAcc:
             n_items=np.asarray(self.n_items, dtype=np.int64),
             not_object=self.not_object,
         )
+

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .contract import Child, Entity, Field
-from .readers import ChildBatch, RawBatch
+from .contract import QUARANTINE_SCHEMA, Child, Entity, Field
+from .readers import UNPARSEABLE, ChildBatch, RawBatch
 
 _INT_RE = r"^[+-]?[0-9]{1,18}(\.0*)?$"
 _DEC_RE = r"^[+-]?([0-9]{1,16}(\.[0-9]*)?|\.[0-9]+)$"
@@ -25,6 +26,8 @@ _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
 _DATE_RE = f"^{_DATE}$"
 _LOCAL_TS_RE = f"^{_DATE}[T ]{_TIME}$"
 _OFFSET_TS_RE = f"^{_DATE}[T ]{_TIME}(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)$"
+#: decimal(18, 2), what ingest lands and staging casts to: anything larger cannot be held.
+_DECIMAL_TOP = Decimal("9999999999999999.99")
 _TRUE = pa.array(["true", "1", "yes", "y"])
 _FALSE = pa.array(["false", "0", "no", "n"])
 
@@ -44,6 +47,15 @@ class Reasons:
         return rid
 
 
+def _bound_text(value) -> str:
+    """A bound as the contract wrote it: a day bound of a timestamp reads as the day."""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() in (time(), time.max) else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def reason_text(kind: str, label: str, f: Field) -> str:
     """Reason wording (kept stable: it is counted in manifests and read by people)."""
     if kind == "missing":
@@ -51,7 +63,9 @@ def reason_text(kind: str, label: str, f: Field) -> str:
     if kind == "type":
         return f"bad {f.type} in '{label}'"
     if kind == "min":
-        return f"{label}: below min {f.min}"
+        return f"{label}: below min {_bound_text(f.min if f.min is not None else f.earliest)}"
+    if kind == "max":
+        return f"{label}: above max {_bound_text(f.max if f.max is not None else f.latest)}"
     if kind == "nonzero":
         return f"{label}: zero not allowed"
     if kind == "allowed":
@@ -67,6 +81,8 @@ def _scalar(value, to: pa.DataType) -> pa.Scalar:
         return pa.scalar(Decimal(str(value)), to)
     if pa.types.is_integer(to):
         return pa.scalar(int(value), to)
+    if pa.types.is_timestamp(to):
+        return pa.scalar(value, pa.timestamp("us")).cast(to)
     return pa.scalar(value).cast(to)
 
 
@@ -133,7 +149,14 @@ def _parse_unique(f: Field, u: pa.Array, tz: str | None) -> tuple[pa.Array, np.n
     elif f.type == "decimal":
         t = pc.replace_substring_regex(t, r"(\.[0-9]{9})[0-9]+$", r"\1")
         wide, cast_bad = _cast_each(t, pa.decimal128(26, 9))
-        values = pc.round(wide, 2, round_mode="half_towards_infinity").cast(pa.decimal128(18, 2))
+        rounded = pc.round(wide, 2, round_mode="half_towards_infinity")
+        # 16 integer digits pass the pattern but can round up to 17, which decimal(18, 2) cannot hold
+        top = pa.scalar(_DECIMAL_TOP, rounded.type)
+        overflow = _np(pc.greater(pc.abs(rounded), top))
+        if overflow.any():
+            rounded = pc.if_else(pa.array(overflow), pa.scalar(None, rounded.type), rounded)
+            cast_bad = cast_bad | overflow
+        values = rounded.cast(pa.decimal128(18, 2))
     elif f.type == "date":
         values, cast_bad = _cast_each(t, pa.date32())
     elif f.local_time:
@@ -147,9 +170,12 @@ def _parse_unique(f: Field, u: pa.Array, tz: str | None) -> tuple[pa.Array, np.n
 
 def _checks(f: Field, u: pa.Array, typed: pa.Array) -> list[tuple[str, np.ndarray]]:
     out = []
-    if f.min is not None and f.type in ("integer", "decimal"):
-        bound = _scalar(f.min, f.arrow_type)
-        out.append(("min", _np(pc.less(typed, bound))))
+    low = f.min if f.type in ("integer", "decimal") else f.earliest
+    high = f.max if f.type in ("integer", "decimal") else f.latest
+    if low is not None and f.type in ("integer", "decimal", "date", "timestamp"):
+        out.append(("min", _np(pc.less(typed, _scalar(low, f.arrow_type)))))
+    if high is not None and f.type in ("integer", "decimal", "date", "timestamp"):
+        out.append(("max", _np(pc.greater(typed, _scalar(high, f.arrow_type)))))
     if f.nonzero and f.type in ("integer", "decimal"):
         out.append(("nonzero", _np(pc.equal(typed, _scalar(0, f.arrow_type)))))
     if f.allowed is not None:
@@ -223,6 +249,7 @@ class Validated:
 
     landed: pa.Table
     quarantine: pa.Table
+    landed_spans: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # lines per row
     reasons: Counter = field(default_factory=Counter)
     flagged: Counter = field(default_factory=Counter)
     children: dict[str, tuple[pa.Table, Counter]] = field(default_factory=dict)
@@ -242,7 +269,10 @@ def _typed_fields(
     values: dict[str, pa.Array] = {}
     flagged: list[tuple[str, np.ndarray]] = []
     for f in fields:
-        c = coerce(f, columns[f.name], nonscalar.get(f.name), tz)
+        column = columns.get(f.name)
+        if column is None:  # an optional column the CSV header does not have: null, as if empty
+            column = pa.nulls(n, pa.string())
+        c = coerce(f, column, nonscalar.get(f.name), tz)
         if f.required:
             checks = [("missing", c.missing), *c.problems]
             for kind, mask in checks:
@@ -363,28 +393,41 @@ def validate(
     )
     flag_counts = Counter({name: int(m.sum()) for name, m in kept_flags})
 
-    # Quarantine: rows failing the contract, then unparseable lines, in line order.
+    # Quarantine: rows failing the contract, then what could not be read as a row, in line order.
+    spans = batch.row_spans
     q_rows = np.flatnonzero(quarantined)
     q_reasons = [reasons.text[i] for i in reason_id[q_rows]]
     if batch.raw is not None:
         q_raw = batch.raw.take(pa.array(q_rows, pa.int64())).to_pylist()
+    elif batch.record_text is not None:
+        q_raw = batch.record_text(q_rows)
     else:
         q_raw = _csv_raw(batch.columns, q_rows)
     q_lines = batch.lines[q_rows].tolist()
-    for line, text in batch.unparseable:
-        q_lines.append(line)
-        q_reasons.append("unparseable line")
-        q_raw.append(text)
+    q_ends = (batch.lines[q_rows] + spans[q_rows] - 1).tolist()
+    for item in batch.unparseable:
+        q_lines.append(item.line)
+        q_ends.append(item.line_end)
+        q_reasons.append(item.reason or UNPARSEABLE)
+        q_raw.append(item.text)
     order = np.argsort(np.asarray(q_lines, dtype=np.int64), kind="stable")
     quarantine = pa.table(
         {
             "_source_file": pa.array([source_file] * len(q_lines), pa.string()),
             "_source_line": pa.array(np.asarray(q_lines, dtype=np.int64)[order], pa.int64()),
+            "_source_line_end": pa.array(np.asarray(q_ends, dtype=np.int64)[order], pa.int64()),
             "_reason": pa.array([q_reasons[i] for i in order], pa.string()),
             "_raw": pa.array([q_raw[i] for i in order], pa.string()),
-        }
+        },
+        schema=QUARANTINE_SCHEMA,
     )
-    result = Validated(landed=landed, quarantine=quarantine, reasons=Counter(q_reasons), flagged=flag_counts)
+    result = Validated(
+        landed=landed,
+        quarantine=quarantine,
+        landed_spans=spans[keep],
+        reasons=Counter(q_reasons),
+        flagged=flag_counts,
+    )
 
     for name, (child, cb, cvalues, cflagged) in child_state.items():
         ckeep = keep[cb.parent] if len(cb.parent) else np.zeros(0, dtype=bool)
