@@ -59,12 +59,21 @@ def sha256_hex(value: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def sql_lower(value: str) -> str:
+    """SQL ``lower()``: Unicode *simple* case mapping, one character at a time. Python's ``str.lower``
+    maps 'İ' to two characters and a word-final 'Σ' to 'ς' (full mapping, in context); DuckDB does
+    neither, and the equivalence test over spellings found it."""
+    if value.isascii():
+        return value.lower()
+    return "".join("i" if c == "\u0130" else c.lower() for c in value)
+
+
 def normalize_email(value: str | None) -> str | None:
     """The address as every table stores it: full-width folded, trimmed, lower-cased; None unless it
     has exactly one ``@`` and no whitespace (macro ``normalize_email``)."""
     if value is None:
         return None
-    folded = sql_trim(fold_fullwidth(value)).lower()
+    folded = sql_lower(sql_trim(fold_fullwidth(value)))
     return folded if _EMAIL.fullmatch(folded) else None
 
 
@@ -102,16 +111,26 @@ def mask_email(email: str) -> str:
 DEFAULT_PHONE_REGION = "NL"  # the nl market's; callers with a home pass their market's region
 
 
+#: Number types a person gives as their own contact number; a string whose length only fits a short
+#: service or company number (UAN, premium rate: '12345', '0900-1234') is not a person's phone.
+_CONTACT_TYPES = (
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+)
+
+
 @lru_cache(maxsize=1 << 18)
 def normalize_phone(value: str | None, region: str = DEFAULT_PHONE_REGION) -> str | None:
     """E.164 (``+8613800138000``) of a number as typed, or None.
 
     libphonenumber reads it: a number with ``+`` or an international prefix (``00``, ``0086``) keeps
-    its country, a national one (``06-1234 5678``, ``138 0013 8000``) gets ``region``'s. Kept when
-    the digits have a possible length for that country (not "possible as a local number only"):
-    placeholders such as ``0600000000`` still normalise, so identity screens them as junk instead of
-    them vanishing; validity of the number range is not required (new ranges open every year).
-    Cached: the same numbers recur on every night's records.
+    its country, a national one (``06-1234 5678``, ``138 0013 8000``) gets ``region``'s. Kept when its
+    length is possible for a personal contact number of that country (mobile, fixed line, VoIP,
+    personal), by libphonenumber's metadata; validity of the number range is not required: new ranges
+    open every year, and placeholders such as ``0600000000`` must still normalise so that identity
+    screens them as junk instead of them vanishing. Cached: the same numbers recur every night.
     """
     if value is None:
         return None
@@ -122,8 +141,9 @@ def normalize_phone(value: str | None, region: str = DEFAULT_PHONE_REGION) -> st
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+    possible = phonenumbers.ValidationResult.IS_POSSIBLE
+    check = phonenumbers.is_possible_number_for_type_with_reason
+    if all(check(number, kind) != possible for kind in _CONTACT_TYPES):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -77,6 +77,7 @@ class Market:
             "market": self.code,
             "market_timezone": self.timezone,
             "market_currency": self.currency,
+            "market_name_order": self.name_order,
             "gender_vocabulary": {g: list(self.gender.get(g, ())) for g in GENDERS},
             "identity_postcode_area_length": self.postcode_area_length,
         }

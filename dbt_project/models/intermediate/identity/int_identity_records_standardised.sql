@@ -1,7 +1,8 @@
 -- Comparison keys of every non-stub identity record: what the matcher compares. Names, places and
 -- emails reduced to the form two spellings of the same thing share (macros/identity.sql):
 --   * first/last name: letters only, lower case, accents and full-width folded (any script kept);
---     social profiles carry only a display name: its first word is the first name, the rest the last;
+--     social profiles carry only a display name: its first word is the first name, the rest the last
+--     (var market_name_order family_first: the first word, or a Han name's first character, is the last);
 --   * email: the provider rules of email_match_key (sub-address tags, Gmail dots);
 --   * birth date as ISO text (compared by edit distance), postcode without spaces and its area
 --     (first postcode_area_length characters: the digits of a Dutch postcode), city and address
@@ -55,6 +56,25 @@ named as (
         postcode,
         city,
         address_line,
+        {%- if var('market_name_order') == 'family_first' %}
+        -- Family name first (the market profile's name_order): 'Wang Wei', and '王伟' without a space,
+        -- whose first character is the family name.
+        case
+            when display_name is null then first_name
+            when {{ dbt.position("' '", "trim(display_name)") }} > 0
+                then substr(trim(display_name), {{ dbt.position("' '", "trim(display_name)") }} + 1)
+            when {{ is_han('trim(display_name)') }} and length(trim(display_name)) between 2 and 4
+                then substr(trim(display_name), 2)
+            else trim(display_name)
+        end as given_name,
+        case
+            when display_name is null then last_name
+            when {{ dbt.position("' '", "trim(display_name)") }} > 0
+                then {{ dbt.split_part("trim(display_name)", "' '", 1) }}
+            when {{ is_han('trim(display_name)') }} and length(trim(display_name)) between 2 and 4
+                then substr(trim(display_name), 1, 1)
+        end as family_name
+        {%- else %}
         case
             when display_name is null then first_name
             else {{ dbt.split_part("trim(display_name)", "' '", 1) }}
@@ -64,6 +84,7 @@ named as (
             when {{ dbt.position("' '", "trim(display_name)") }} > 0
                 then substr(trim(display_name), {{ dbt.position("' '", "trim(display_name)") }} + 1)
         end as family_name
+        {%- endif %}
     from records
     where not is_stub
 
