@@ -136,8 +136,8 @@ def inspect_file(path: Path, fmt: str, encoding: str = "utf-8") -> FileInfo:
     if not path.is_file():
         raise FileProblem("not a regular file")
     size = path.stat().st_size
-    if size == 0:
-        raise FileProblem("file is empty (0 bytes)")
+    if size == 0 and fmt == "csv":  # JSON lines with no record is a night without changes: 0 bytes
+        raise FileProblem("file is empty (0 bytes; a CSV drop has at least its header row)")
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(encoding)()
     newlines = 0
@@ -163,7 +163,7 @@ def inspect_file(path: Path, fmt: str, encoding: str = "utf-8") -> FileInfo:
                 ) from None
     except OSError as exc:
         raise FileProblem(f"cannot be read ({type(exc).__name__}: {exc.strerror})") from None
-    lines = newlines + (0 if last == b"\n" else 1)
+    lines = newlines + (0 if last in (b"\n", b"") else 1)  # b"": an empty file holds no line
     header = _csv_header(path, encoding) if fmt == "csv" else None
     return FileInfo(sha256=digest.hexdigest(), bytes=size, lines=lines, header=header, encoding=encoding)
 
@@ -212,6 +212,19 @@ class _Records:
     span: np.ndarray  # physical lines covered
     bad: list[tuple[int, str]]  # (record index, reason) of records that are not rows
     blank: int
+    opens: np.ndarray  # quoted fields (opening and closing quote positions), for counting fields
+    closes: np.ndarray
+
+    def field_counts(self, a: np.ndarray, cut: int) -> np.ndarray:
+        """Fields per record: commas outside quotes, plus one. Only needed when the parser finds a
+        record with the wrong number of columns, so it is not computed for every piece."""
+        c = np.flatnonzero(a[:cut] == _COMMA)
+        commas = np.searchsorted(c, self.end) - np.searchsorted(c, self.start)
+        if len(self.opens):
+            quoted = np.searchsorted(c, self.closes) - np.searchsorted(c, self.opens)
+            owner = np.searchsorted(self.end, self.opens)
+            commas = commas - np.bincount(owner, weights=quoted, minlength=len(self.end))[: len(self.end)]
+        return commas.astype(np.int64) + 1
 
 
 def _inside(x: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> np.ndarray:
@@ -327,7 +340,7 @@ def _quoting(
     return opens, closes, runaways, cut
 
 
-def _scan(buf: bytes, first_line: int, ncols: int, limits: Limits, final: bool) -> tuple[_Records, int]:
+def _scan(buf: bytes, first_line: int, limits: Limits, final: bool) -> tuple[_Records, int]:
     """Split a piece into records (never cutting one) and find those that are not rows.
 
     ``buf`` starts at a record boundary; the final piece ends with a newline. Returns the records and
@@ -357,18 +370,8 @@ def _scan(buf: bytes, first_line: int, ncols: int, limits: Limits, final: bool) 
     span = end_line_idx - start_line_idx + 1
     blank_mask = end == start
     reasons: dict[int, str] = {}
-    # field counts: commas per record, less those inside each record's quoted fields
-    c = np.flatnonzero(a[:cut] == _COMMA)
-    per_record = np.diff(np.searchsorted(c, ends_nl), prepend=0)
-    opens, closes = opens[opens < cut], closes[: len(opens[opens < cut])]
-    if len(opens):
-        quoted = np.searchsorted(c, closes) - np.searchsorted(c, opens)
-        per_record = per_record - np.bincount(
-            np.searchsorted(ends_nl, opens), weights=quoted, minlength=nrec
-        )[:nrec].astype(np.int64)
-    nfields = per_record + 1
-    for r in np.flatnonzero((nfields != ncols) & ~blank_mask):
-        reasons[int(r)] = UNPARSEABLE
+    inside_cut = opens < cut
+    opens, closes = opens[inside_cut], closes[: int(inside_cut.sum())]
     # a carriage return outside quotes that does not end the line splits a record for other readers
     cr = np.flatnonzero(a[:cut] == _CR) if buf.find(b"\r", 0, cut) >= 0 else None
     if cr is not None:
@@ -381,7 +384,7 @@ def _scan(buf: bytes, first_line: int, ncols: int, limits: Limits, final: bool) 
             reasons[int(r)] = NUL_BYTE
     too_long = long_field_reason(limits)
     for r in np.flatnonzero(end - start > limits.max_field_bytes):
-        commas = c[np.searchsorted(c, start[r]) : np.searchsorted(c, end[r])]
+        commas = np.flatnonzero(a[start[r] : end[r]] == _COMMA) + start[r]
         commas = commas[~_inside(commas, opens, closes)]
         bounds = np.concatenate(([start[r] - 1], commas, [end[r]]))
         if (np.diff(bounds) - 1).max() > limits.max_field_bytes:
@@ -398,7 +401,7 @@ def _scan(buf: bytes, first_line: int, ncols: int, limits: Limits, final: bool) 
         index = np.cumsum(keep) - 1
         reasons = {int(index[r]): why for r, why in reasons.items() if keep[r]}
         start, end, line, span = start[keep], end[keep], line[keep], span[keep]
-    return _Records(start, end, line, span, sorted(reasons.items()), blank), cut
+    return _Records(start, end, line, span, sorted(reasons.items()), blank, opens, closes), cut
 
 
 def _unquote(text: str) -> str:
@@ -504,9 +507,9 @@ def read_csv(
                     return
                 if not buf.endswith(b"\n"):
                     buf += b"\n"
-            records, cut = _scan(buf, line, ncols, limits, final=done)
+            records, cut = _scan(buf, line, limits, final=done)
             if records.start.size or records.blank:
-                yield _parse(buf, cut, records, names, wanted, conv)
+                yield _parse(buf, cut, records, names, wanted, conv, limits)
             line += buf.count(b"\n", 0, cut)
             carry = buf[cut:]
             if len(carry) > record_cap:
@@ -528,39 +531,40 @@ def _batch_of_unreadable(item: Unreadable) -> RawBatch:
 
 
 def _parse(
-    buf: bytes, cut: int, rec: _Records, names: list[str], wanted: list[str], conv: pcsv.ConvertOptions
+    buf: bytes,
+    cut: int,
+    rec: _Records,
+    names: list[str],
+    wanted: list[str],
+    conv: pcsv.ConvertOptions,
+    limits: Limits,
 ) -> RawBatch:
-    """Parse the good records of one scanned piece with pyarrow; the others become ``Unreadable``."""
+    """Parse the good records of one scanned piece with pyarrow; the others become ``Unreadable``.
+
+    Records with the wrong number of fields are looked for only when pyarrow meets one (it then skips
+    it and the row count falls short); the piece is then parsed again without them.
+    A record with an over-long field keeps only its first ``max_field_bytes`` as raw text: the
+    quarantine is for reading what went wrong, not a second copy of a runaway value.
+    """
     bad = dict(rec.bad)
-    good = np.ones(len(rec.start), dtype=bool)
-    if bad:
-        good[list(bad)] = False
+    columns, gi = _parse_good(buf, cut, rec, bad, names, wanted, conv)
+    if columns is None:
+        counts = rec.field_counts(np.frombuffer(buf, dtype=np.uint8), cut)
+        for r in np.flatnonzero(counts != len(names)):
+            bad.setdefault(int(r), UNPARSEABLE)
+        columns, gi = _parse_good(buf, cut, rec, bad, names, wanted, conv)
+        if columns is None:
+            columns = _python_columns(buf, rec, gi, names, wanted)
+    too_long, keep = long_field_reason(limits), limits.max_field_bytes
     unparseable = [
         Unreadable(
             int(rec.line[r]) - 1,
             int(rec.line[r] + rec.span[r]) - 2,
             why,
-            _text(buf, int(rec.start[r]), int(rec.end[r])),
+            _text(buf, int(rec.start[r]), int(rec.end[r]), keep if why == too_long else None),
         )
-        for r, why in bad.items()
+        for r, why in sorted(bad.items())
     ]
-    gi = np.flatnonzero(good)
-    n = len(gi)
-    if n == 0:
-        columns = {name: pa.nulls(0, pa.string()) for name in wanted}
-    else:
-        if not bad:
-            body = pa.py_buffer(buf).slice(0, cut)
-        else:  # contiguous runs of good records, so most of the piece is sliced, not copied row by row
-            runs = np.split(gi, np.flatnonzero(np.diff(gi) != 1) + 1)
-            body = pa.py_buffer(
-                b"\n".join(buf[rec.start[run[0]] : rec.end[run[-1]]] for run in runs) + b"\n"
-            )
-        longest = int((rec.end[gi] - rec.start[gi]).max())
-        block = max(4 << 20, 1 << (2 * longest + 2).bit_length())
-        columns = _pyarrow_columns(body, names, wanted, conv, block, n)
-        if columns is None:
-            columns = _python_columns(buf, rec, gi, names, wanted)
     starts, ends = rec.start[gi], rec.end[gi]
 
     def record_text(rows: np.ndarray) -> list[str]:
@@ -574,6 +578,32 @@ def _parse(
         blank=rec.blank,
         record_text=record_text,
     )
+
+
+def _parse_good(
+    buf: bytes,
+    cut: int,
+    rec: _Records,
+    bad: dict[int, str],
+    names: list[str],
+    wanted: list[str],
+    conv: pcsv.ConvertOptions,
+) -> tuple[dict[str, pa.Array] | None, np.ndarray]:
+    """pyarrow on the records not in ``bad``; None if it does not return exactly one row for each."""
+    good = np.ones(len(rec.start), dtype=bool)
+    if bad:
+        good[list(bad)] = False
+    gi = np.flatnonzero(good)
+    if not len(gi):
+        return {name: pa.nulls(0, pa.string()) for name in wanted}, gi
+    if not bad:
+        body = pa.py_buffer(buf).slice(0, cut)
+    else:  # contiguous runs of good records, so most of the piece is sliced, not copied row by row
+        runs = np.split(gi, np.flatnonzero(np.diff(gi) != 1) + 1)
+        body = pa.py_buffer(b"\n".join(buf[rec.start[run[0]] : rec.end[run[-1]]] for run in runs) + b"\n")
+    longest = int((rec.end[gi] - rec.start[gi]).max())
+    block = max(4 << 20, 1 << (2 * longest + 2).bit_length())
+    return _pyarrow_columns(body, names, wanted, conv, block, len(gi)), gi
 
 
 def _pyarrow_columns(
@@ -778,6 +808,8 @@ def read_jsonl(
                     continue
                 obj, why = _json_object(text, limits)
                 if why is not None:
+                    if why == long_field_reason(limits):  # the start is enough to see what went wrong
+                        text = text[: limits.max_field_bytes]
                     unparseable.append(Unreadable(line_no, line_no, why, text))
                     continue
                 cols.add(obj)

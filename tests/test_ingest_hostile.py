@@ -215,6 +215,7 @@ def test_nine_megabyte_field_is_quarantined_not_the_source(home):
     assert_reconciles(home, "pos", "transactions", folder / "transactions.csv", header=True)
     q = quarantined(home, "pos", "transactions")
     assert [(r["_source_line"], r["_reason"]) for r in q] == [(2, "field longer than 1048576 bytes")]
+    assert q[0]["_raw"] == tx("R2", sku=big)[: 1 << 20]
     assert [r["receipt_id"] for r in landed(home, "pos", "transactions")] == ["R1", "R3"]
 
 
@@ -662,3 +663,41 @@ def test_record_splitting_agrees_with_the_csv_module(tmp_path_factory, body, chu
     got = [(line, None if isinstance(fields, str) else fields) for line, fields in got]
     want = [(line, fields if len(fields) == 3 else None) for line, fields in expected]
     assert got == want
+
+
+def test_lines_too_long_to_be_records_are_given_up_as_they_stream(home, monkeypatch):
+    """Memory stays bounded: a line longer than any record can be (columns x max field bytes) is
+    quarantined from its first bytes and skipped to its end, and so is the first line of an unfinished
+    quoted record that grows that long; reading goes on after them."""
+    contract = load_contract("pos")
+    tight = dataclasses.replace(contract, limits=dataclasses.replace(contract.limits, max_field_bytes=100))
+    monkeypatch.setattr(ingest.land, "load_contract", lambda source: tight)
+    monkeypatch.setattr(ingest.readers, "CSV_CHUNK_BYTES", 4096)
+    giant = "g" * 300_000  # no newline for 300 kB, far over 12 columns x 100 bytes (cap 64 kB)
+    growing = tx("R3", sku='"open') + "\n" + ("w" * 50_000 + "\n") * 3  # quote open, 150 kB follow
+    body = "\n".join([tx("R1"), giant, tx("R2")]) + "\n" + growing + "\n".join([tx("R4"), tx("R5")]) + "\n"
+    folder = pos(home, body)
+    land_source(home, "pos", D1)
+    assert_reconciles(home, "pos", "transactions", folder / "transactions.csv", header=True)
+    q = [(r["_source_line"], r["_reason"]) for r in quarantined(home, "pos", "transactions")]
+    assert q[:2] == [(2, "field longer than 100 bytes"), (4, "field longer than 100 bytes")]
+    assert max(len(r["_raw"]) for r in quarantined(home, "pos", "transactions")) <= 100  # kept: the start
+    got = [r["receipt_id"] for r in landed(home, "pos", "transactions")]
+    assert got == ["R1", "R2", "R4", "R5"]
+
+
+def test_erased_rows_move_their_lines_too(home):
+    """A forgotten person's rows are erased, not quarantined; their physical lines (a quoted newline
+    makes one record two lines) are counted as erased, so the line reconciliation still holds."""
+    from cdp import privacy
+
+    settings = home.ensure()
+    salt = privacy._salt(settings, create=True)
+    person = privacy._Person(record_keys={"pos:loyalty_members:L1"})
+    privacy._write_tombstones(settings, salt, person, "r1", "test")
+    rows = [tx("R1"), tx("R2", sku='"two\nlines"').replace(",,", ",L1,", 1), tx("R3")]
+    folder = pos(settings, "\n".join(rows) + "\n")
+    report = land_source(settings, "pos", D1)
+    stats = assert_reconciles(settings, "pos", "transactions", folder / "transactions.csv", header=True)
+    assert report.entities["transactions"].rows_erased == 1
+    assert (stats["lines_erased"], stats["lines_landed"], stats["lines_read"]) == (2, 2, 4)
