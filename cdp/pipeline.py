@@ -84,13 +84,22 @@ def missing_drop_message(settings: Settings, run_date: date, source: str, missin
 
 @_locked("preparing the night")
 def prepare(settings: Settings, run_date: date) -> dict[str, Any]:
-    """Before the sources land: the configured sources (what the night maps over) and housekeeping
-    that must not wait for a source (quarantined raw text past its retention is dropped)."""
+    """Before the sources land: the configured sources (what the night maps over), empty partitions
+    for the shipped sources this retailer does not have (the settings file's ``sources``: nobody
+    fabricates files for a channel they lack), and housekeeping that must not wait for a source
+    (quarantined raw text past its retention is dropped)."""
+    import ingest
+    from cdp.config import SOURCES
     from ingest.retention import expire_quarantine
 
+    settings.ensure()
+    absent = [source for source in SOURCES if source not in settings.sources]
+    for source in absent:  # empty partitions with the contract's schema: the models see no rows
+        ingest.land_source(settings, source, run_date, absent=True)
     return {
         "sources": list(settings.sources),
-        "quarantine_raw_expired": expire_quarantine(settings.ensure(), run_date),
+        "absent_sources": absent,
+        "quarantine_raw_expired": expire_quarantine(settings, run_date),
     }
 
 

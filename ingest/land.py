@@ -390,16 +390,20 @@ def _rel(path: str | None, settings: Settings) -> str | None:
     return None if path is None else lake.relative(path, settings.lake)
 
 
-def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
+def land_source(settings: Settings, source: str, load_date: date, absent: bool = False) -> LoadReport:
     """Land every entity of ``<raw>/<source>/<YYYY-MM-DD>/`` into the lake and write its manifest.
 
     Re-running a date replaces that date's partitions with byte-identical files. Raises IngestError
     (nothing written) when a file is missing, empty, not UTF-8 or has the wrong CSV header.
+
+    ``absent``: a shipped source this retailer does not have (not in its settings file): every entity
+    gets an empty partition with the contract's schema and the manifest says it is not configured, so
+    the models that read it see no rows instead of a missing folder. Nobody has to fabricate files.
     """
     from cdp.privacy import Eraser
 
     contract = derive.for_market(settings, load_contract(source))  # the home's market: local time zone
-    entities, encoding = _configured(settings, contract)
+    entities, encoding = ([], "utf-8") if absent else _configured(settings, contract)
     folder = drop_dir(settings, source, load_date)
     infos = _inspect_all(contract, folder, load_date, entities, encoding)
     eraser = Eraser.load(settings)
@@ -429,7 +433,8 @@ def land_source(settings: Settings, source: str, load_date: date) -> LoadReport:
             "source": source,
             "load_date": load_date.isoformat(),
             "schema_version": contract.schema_version,
-            "drop": str(folder),
+            "drop": None if absent else str(folder),
+            "configured": not absent,
             "entities": {
                 name: {k: v for k, v in asdict(rep).items() if k not in _NOT_IN_MANIFEST}
                 | {
