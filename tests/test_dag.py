@@ -116,6 +116,53 @@ def test_scheduled_run_processes_the_day_that_ended(tmp_path: Path) -> None:
     assert out["override"] == "2026-10-01"
 
 
+_CREATED_RUNS = """
+import importlib.util, json, sys
+from airflow.models.dagrun import DagRun
+from airflow.utils.session import create_session
+spec = importlib.util.spec_from_file_location("nightly", sys.argv[1] + "/cdp_nightly.py")
+nightly = importlib.util.module_from_spec(spec); spec.loader.exec_module(nightly)
+with create_session() as session:
+    runs = session.query(DagRun).filter(DagRun.dag_id == "cdp_nightly").all()
+    print(json.dumps([
+        {"run_type": str(run.run_type), "run_after": run.run_after.isoformat(),
+         "logical_date": run.logical_date.isoformat(),
+         "data_date": str(nightly._run_date({"params": {}, "data_interval_start": run.data_interval_start,
+                                               "data_interval_end": run.data_interval_end}))}
+        for run in runs
+    ]))
+"""
+
+
+@pytest.mark.slow
+def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) -> None:
+    """Unpausing the DAG as a user would: Airflow's own scheduler loop creates the run (no date passed
+    by us), and that run processes yesterday, whose drop exists, not today, which has just begun."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    env = _airflow_env(tmp_path)
+    env["CDP_HOME"] = str(tmp_path / "home")
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for command in (["db", "migrate"], ["dags", "reserialize"], ["dags", "unpause", "cdp_nightly"]):
+        done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+    # Two loops of the real scheduler: it creates the due run and queues its first tasks (no executor
+    # runs them here: what is checked is which run the scheduler made).
+    loop = subprocess.run(
+        [airflow, "scheduler", "--num-runs", "2"], env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )
+    assert loop.returncode == 0, loop.stderr[-2000:]
+    result = _python(["-c", _CREATED_RUNS, str(DAGS)], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert [run["data_date"] for run in runs] == [yesterday], runs
+    assert "scheduled" in runs[0]["run_type"].lower()
+    assert runs[0]["logical_date"].startswith(yesterday)  # shown in the UI as the run's logical date
+
+
 def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_drops: Path, drop_dates) -> None:
     """A drop that has not arrived: the sensor's check names the source, the day and the files; a
     drop that has arrived is done at once."""
