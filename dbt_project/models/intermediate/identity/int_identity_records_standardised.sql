@@ -24,6 +24,8 @@
 {%- set area_length = var('identity_postcode_area_length') | int %}
 {%- set max_han = 4 %}
 {%- set han_keys = {'given': 'given_name_key', 'family': 'family_name_key'} %}
+{%- set family_first = "'" ~ var('market_name_order') ~ "' = 'family_first'" %}
+{%- set han_display = is_han('trim(display_name)') ~ ' and length(trim(display_name)) between 2 and 4' %}
 with
 
 records as (
@@ -56,35 +58,25 @@ named as (
         postcode,
         city,
         address_line,
-        {%- if var('market_name_order') == 'family_first' %}
-        -- Family name first (the market profile's name_order): 'Wang Wei', and '王伟' without a space,
-        -- whose first character is the family name.
+        -- A market that writes family names first (var market_name_order, the market profile):
+        -- 'Wang Wei', and '王伟' without a space, whose first character is the family name.
         case
             when display_name is null then first_name
-            when {{ dbt.position("' '", "trim(display_name)") }} > 0
+            when {{ family_first }} and {{ dbt.position("' '", "trim(display_name)") }} > 0
                 then substr(trim(display_name), {{ dbt.position("' '", "trim(display_name)") }} + 1)
-            when {{ is_han('trim(display_name)') }} and length(trim(display_name)) between 2 and 4
-                then substr(trim(display_name), 2)
-            else trim(display_name)
-        end as given_name,
-        case
-            when display_name is null then last_name
-            when {{ dbt.position("' '", "trim(display_name)") }} > 0
-                then {{ dbt.split_part("trim(display_name)", "' '", 1) }}
-            when {{ is_han('trim(display_name)') }} and length(trim(display_name)) between 2 and 4
-                then substr(trim(display_name), 1, 1)
-        end as family_name
-        {%- else %}
-        case
-            when display_name is null then first_name
+            when {{ family_first }} and {{ han_display }} then substr(trim(display_name), 2)
+            when {{ family_first }} then trim(display_name)
             else {{ dbt.split_part("trim(display_name)", "' '", 1) }}
         end as given_name,
         case
             when display_name is null then last_name
+            when {{ family_first }} and {{ dbt.position("' '", "trim(display_name)") }} > 0
+                then {{ dbt.split_part("trim(display_name)", "' '", 1) }}
+            when {{ family_first }} and {{ han_display }} then substr(trim(display_name), 1, 1)
+            when {{ family_first }} then null
             when {{ dbt.position("' '", "trim(display_name)") }} > 0
                 then substr(trim(display_name), {{ dbt.position("' '", "trim(display_name)") }} + 1)
         end as family_name
-        {%- endif %}
     from records
     where not is_stub
 
