@@ -137,7 +137,8 @@ with create_session() as session:
 @pytest.mark.slow
 def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) -> None:
     """Unpausing the DAG as a user would: Airflow's own scheduler loop creates the run (no date passed
-    by us), and that run processes yesterday, whose drop exists, not today, which has just begun."""
+    by us), and that run processes yesterday, whose drop exists, not today, which has just begun; a
+    backfill of three days makes three runs, each processing its own day."""
     import json
     from datetime import UTC, datetime, timedelta
 
@@ -154,13 +155,23 @@ def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) ->
         check=False,
     )
     assert loop.returncode == 0, loop.stderr[-2000:]
+    # A backfill from the CLI (the UI's "Backfill" creates the same runs): one run per day, each
+    # processing its own day.
+    backfill = subprocess.run(
+        [airflow, "backfill", "create", "--dag-id", "cdp_nightly", "--from-date", "2026-11-08",
+         "--to-date", "2026-11-10"],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert backfill.returncode == 0, backfill.stderr[-2000:]
     result = _python(["-c", _CREATED_RUNS, str(DAGS)], env)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = json.loads(result.stdout.strip().splitlines()[-1])
+    scheduled = [run for run in runs if "scheduled" in run["run_type"].lower()]
+    backfilled = sorted(run["data_date"] for run in runs if "backfill" in run["run_type"].lower())
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    assert [run["data_date"] for run in runs] == [yesterday], runs
-    assert "scheduled" in runs[0]["run_type"].lower()
-    assert runs[0]["logical_date"].startswith(yesterday)  # shown in the UI as the run's logical date
+    assert [run["data_date"] for run in scheduled] == [yesterday], runs
+    assert scheduled[0]["logical_date"].startswith(yesterday)  # shown in the UI as the run's logical date
+    assert backfilled == ["2026-11-08", "2026-11-09", "2026-11-10"], runs
 
 
 def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_drops: Path, drop_dates) -> None:
