@@ -8,8 +8,10 @@ PEOPLE ?= 100000
 IDENTITY_PEOPLE ?= 20000
 ENGINE ?= duckdb
 SPARK_PEOPLE ?= 1000000
+# The demo's market (cdp/markets/): nl (default, home ./var) or cn (a Chinese retailer, home ./var-cn).
+MARKET ?= nl
 
-.PHONY: install demo test lint bench airflow docs clean
+.PHONY: install demo test test-fast lint bench airflow docs clean
 
 install: $(STAMP)
 
@@ -21,10 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/cdp demo
+	$(BIN)/cdp demo --market $(MARKET) $(if $(filter-out nl,$(MARKET)),--home $(CURDIR)/var-$(MARKET))
 
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
+
+# The fast lane for every change: lint and the tests not marked slow (no whole nights, no DAG runs).
+test-fast: install lint
+	$(BIN)/pytest -m "not slow" --durations=10
 
 lint: install
 	$(BIN)/ruff check .
@@ -58,4 +64,4 @@ airflow: install
 	$(BIN)/airflow standalone
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var var-* .pytest_cache .ruff_cache
