@@ -37,6 +37,7 @@ def main(step: str, day: str) -> None:
         "dbt:build": pipeline.build_warehouse,
         "gate:marts": pipeline.gate_marts,
         "export": pipeline.export,
+        "publish": pipeline.publish_warehouse,
         "report": pipeline.write_report,
     }
     if step.startswith("ingest:"):

@@ -46,6 +46,7 @@ def _layer(node: str) -> str:
 AFTER_BUILD = (
     ("gate:marts", pipeline.gate_marts),
     ("export", pipeline.export),
+    ("publish", pipeline.publish_warehouse),
     ("report", pipeline.write_report),
 )
 

@@ -99,7 +99,7 @@ def main() -> None:
     total = 0.0
     for day in dates:
         for step in [*(f"ingest:{s}" for s in SOURCES), "gate:landed", "dbt:build", "gate:marts", "export",
-                     "report"]:
+                     "publish", "report"]:
             print(f"{day} {step} ...", flush=True)
             seconds, peak, out = _measure([python, str(STEP), step, day.isoformat()], env)
             rows = json.loads(out.strip().splitlines()[-1]).get("rows")
