@@ -98,7 +98,9 @@ def load_site(home: Path) -> SiteConfig:
         sources=sources,
         drop_wait_timeout_minutes=_int(path, "drop_wait.timeout_minutes", wait.get("timeout_minutes", 360)),
         drop_wait_poke_seconds=_int(path, "drop_wait.poke_seconds", wait.get("poke_seconds", 300)),
-        quarantine_retention_days=_int(path, "quarantine.retention_days", quarantine.get("retention_days", 90)),
+        quarantine_retention_days=_int(
+            path, "quarantine.retention_days", quarantine.get("retention_days", 90)
+        ),
         file_group=(str(files["group"]) if files.get("group") else None),
         path=path if path.exists() else None,
     )
