@@ -32,6 +32,8 @@ MARTS = Asset("cdp_marts")
 EXPORTS = Asset("cdp_exports")
 SCHEDULE_TIMEZONE = os.environ.get("CDP_SCHEDULE_TIMEZONE", "UTC")
 POKE_SECONDS = int(os.environ.get("CDP_DROP_POKE_SECONDS", "300"))
+# A label that cannot be rendered must not fail the task: default to nothing.
+LABEL = "{{ source_name | default('') }}"
 
 
 def _run_date(context) -> object:
@@ -56,9 +58,12 @@ def _settings():
     return settings
 
 
-def _label(context, source: str) -> None:
-    """Mapped tasks show the source's name in the UI (``map_index_template``)."""
-    context["source_name"] = source
+def _label(source: str) -> None:
+    """Mapped tasks show the source's name in the UI (``map_index_template``): the template is rendered
+    from the task's current context, which is not the ``**context`` dict a callable receives."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["source_name"] = source
 
 
 @dag(
@@ -81,13 +86,13 @@ def cdp_nightly():
 
         return pipeline.prepare(_settings(), _run_date(context))["sources"]
 
-    @task.sensor(mode="reschedule", poke_interval=POKE_SECONDS, map_index_template="{{ source_name }}")
+    @task.sensor(mode="reschedule", poke_interval=POKE_SECONDS, map_index_template=LABEL)
     def wait_for_drop(source: str, **context):
         from airflow.sdk import PokeReturnValue
 
         from cdp import pipeline
 
-        _label(context, source)
+        _label(source)
         settings = _settings()
         day = _run_date(context)
         missing = pipeline.missing_drop_files(settings, day, source)
@@ -101,11 +106,11 @@ def cdp_nightly():
             raise AirflowFailException(pipeline.missing_drop_message(settings, day, source, missing))
         return PokeReturnValue(is_done=False)
 
-    @task(outlets=[LANDED], map_index_template="{{ source_name }}")
+    @task(outlets=[LANDED], map_index_template=LABEL)
     def ingest_source(source: str, **context) -> dict:
         from cdp import pipeline
 
-        _label(context, source)
+        _label(source)
         return pipeline.ingest_source(_settings(), _run_date(context), source)
 
     @task
