@@ -432,18 +432,23 @@ def identity_node_seconds(build: dict[str, Any] | Any) -> float:
     )
 
 
-def run_noise(home: Path, noise: str, people: int, seed: int = SEED) -> NoiseRun:
-    """Generate, land, build, score; train, rebuild, score again. ``home`` is wiped first."""
+def run_noise(home: Path, noise: str, people: int, seed: int = SEED, market: str = "nl") -> NoiseRun:
+    """Generate, land, build, score; train, rebuild, score again. ``home`` is wiped first. ``market``:
+    the generator's and the home's market (cn: Chinese names, +86 mobiles, a GB18030 POS file)."""
     from cdp import pipeline, warehouse
     from cdp.generator import generate
+    from cdp.generator.locale import locale
     from cdp.identity.train import train
+    from cdp.market import configure_home
 
     shutil.rmtree(home, ignore_errors=True)
+    encoding = locale(market).pos_encoding
+    configure_home(home, market, {"pos": encoding} if encoding != "utf-8" else None)
     settings = Settings.load(home=home, raw=home / "raw").ensure()
     truth = settings.raw / "_truth"
 
     started = time.perf_counter()
-    result = generate(settings.raw, people, 0, END_DATE, seed, noise=noise)
+    result = generate(settings.raw, people, 0, END_DATE, seed, noise=noise, market=market)
     generate_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for source in SOURCES:
@@ -470,7 +475,7 @@ def run_noise(home: Path, noise: str, people: int, seed: int = SEED) -> NoiseRun
     trained = score(settings.warehouse, truth)
 
     return NoiseRun(
-        noise=noise,
+        noise=noise if market == "nl" else f"{noise} ({market})",
         people=people,
         records=default.overall.records,
         generate_seconds=generate_seconds,
@@ -490,14 +495,17 @@ def run_noise(home: Path, noise: str, people: int, seed: int = SEED) -> NoiseRun
 
 
 def run(people: int = 20_000, noises: tuple[str, ...] = NOISE_LEVELS, home: Path | None = None,
-        keep: bool = False) -> list[NoiseRun]:
-    """Every noise level in its own home folder under ``home`` (default: a temporary folder)."""
+        keep: bool = False, markets: tuple[str, ...] = ("nl", "cn")) -> list[NoiseRun]:
+    """Every noise level in its own home folder under ``home`` (default: a temporary folder), on the
+    Dutch market; the other markets at typical noise beside them."""
     base = home.resolve() if home else Path(tempfile.mkdtemp(prefix="cdp-identity-accuracy-"))
     runs = []
+    plan = [(noise, "nl") for noise in noises if "nl" in markets]
+    plan += [("typical", market) for market in markets if market != "nl"]
     try:
-        for noise in noises:
-            print(f"[{noise}] {people:,} people ...", flush=True)
-            runs.append(run_noise(base / noise, noise, people))
+        for noise, market in plan:
+            print(f"[{noise}, {market}] {people:,} people ...", flush=True)
+            runs.append(run_noise(base / f"{noise}-{market}", noise, people, market=market))
             print(summary_line(runs[-1]), flush=True)
     finally:
         if not keep:
@@ -702,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--noise", nargs="+", choices=NOISE_LEVELS, default=list(NOISE_LEVELS))
+    parser.add_argument("--market", nargs="+", choices=("nl", "cn"), default=["nl", "cn"],
+                        help="markets (nl at every noise level, the others at typical noise)")
     parser.add_argument("--home", type=Path, help="work folder (default: a temporary one, removed after)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -710,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
 
-    runs = run(args.people, tuple(args.noise), args.home, keep=args.keep or args.home is not None)
+    runs = run(args.people, tuple(args.noise), args.home, keep=args.keep or args.home is not None,
+               markets=tuple(args.market))
     text = section(runs, args.note)
     print(text)
     if args.json:
