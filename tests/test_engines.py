@@ -121,3 +121,23 @@ def test_cli_query_passes_the_engines_syntax_error_through(tmp_path) -> None:
     result = CliRunner().invoke(app, ["query", "selec 1", "--home", str(tmp_path)])
     assert result.exit_code == 1
     assert "syntax error" in result.output.lower()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from (select 1) t insert overwrite directory '/tmp/lake' select *",
+        "insert overwrite table marts.customer_rfm select * from marts.customer_rfm",
+        "select * from parquet.`/tmp/lake/landing`",
+        "drop table marts.customer_rfm",
+        "select * from restricted.customer_profiles",
+        "select 1; select 2",
+    ],
+)
+def test_spark_statements_are_checked_by_the_parser(statement: str) -> None:
+    """Spark has no read-only switch: the parsed allow-list is the guard there (it is never sent)."""
+    from cdp.engines import _check_statement
+
+    with pytest.raises(QueryRejected):
+        _check_statement(statement, "spark", restricted=False)
+    _check_statement("select segment, count(*) from marts.customer_rfm group by segment", "spark", False)

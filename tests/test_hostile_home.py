@@ -90,3 +90,29 @@ def test_files_holding_personal_data_are_owner_only(tmp_path: Path, raw_drops: P
     for path in written:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & 0o077 == 0, f"{path.relative_to(home)} is readable by others ({oct(mode)})"
+
+
+def test_a_configured_group_may_read_the_home(tmp_path: Path, raw_drops: Path, drop_dates) -> None:
+    """files.group: the home is setgid to that group and files are group-readable, never world-readable."""
+    import grp
+
+    from cdp import pipeline
+
+    group = "users"
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        pytest.skip("no 'users' group on this machine")
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "cdp.yml").write_text(f"files:\n  group: {group}\n", encoding="utf-8")
+    settings = Settings.load(home=home, raw=raw_drops).ensure()
+    pipeline.ingest_source(settings, drop_dates[0], "messaging")
+    info = os.stat(home)
+    assert stat.S_IMODE(info.st_mode) == 0o2750
+    assert info.st_gid == gid
+    for path in (home / "lake").rglob("*"):
+        if path.is_file():
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            assert mode & 0o007 == 0, f"{path.relative_to(home)} is readable by others ({oct(mode)})"
+            assert os.stat(path).st_gid == gid
