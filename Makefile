@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/cdp demo --market $(MARKET) $(if $(filter-out nl,$(MARKET)),--home $(CURDIR)/var-$(MARKET))
 
+# Two workers, one test file each at a time (module fixtures build a warehouse once per file).
 test: install lint
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
 # The fast lane for every change: lint and the tests not marked slow (no whole nights, no DAG runs).
 test-fast: install lint

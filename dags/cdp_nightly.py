@@ -10,8 +10,8 @@ replaces its own date's partition: clearing a task, re-running a day or backfill
 
 * **Which day a run processes.** The schedule is a data-interval timetable (midnight to midnight in
   `CDP_SCHEDULE_TIMEZONE`, default UTC): the run for day D is created when D has ended and processes D,
-  its `data_interval_start`; the run is labelled with D (`scheduled__D…`). A manual run processes the
-  last complete day before it was triggered, or `params.run_date` when given.
+  its `data_interval_start`; the run is labelled with D (`scheduled__D`, `cdp.scheduling`). A manual
+  run processes the last complete day before it was triggered, or `params.run_date` when given.
 * **Drops that are late.** `wait_for_drop` pokes (reschedule mode, every `CDP_DROP_POKE_SECONDS`) until
   the source's files for D are there, and fails that source with a clear message once
   `drop_wait.timeout_minutes` (the home's `config/cdp.yml`) have passed since D ended.
@@ -25,7 +25,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+
+from cdp.scheduling import NightlyTimetable
 
 LANDED = Asset("cdp_landed")
 MARTS = Asset("cdp_marts")
@@ -68,7 +69,7 @@ def _label(source: str) -> None:
 
 @dag(
     dag_id="cdp_nightly",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=SCHEDULE_TIMEZONE),
+    schedule=NightlyTimetable("0 0 * * *", timezone=SCHEDULE_TIMEZONE),
     start_date=pendulum.datetime(2026, 1, 1, tz=SCHEDULE_TIMEZONE),
     catchup=False,
     max_active_runs=1,

@@ -125,7 +125,7 @@ nightly = importlib.util.module_from_spec(spec); spec.loader.exec_module(nightly
 with create_session() as session:
     runs = session.query(DagRun).filter(DagRun.dag_id == "cdp_nightly").all()
     print(json.dumps([
-        {"run_type": str(run.run_type), "run_after": run.run_after.isoformat(),
+        {"run_type": str(run.run_type), "run_id": run.run_id, "run_after": run.run_after.isoformat(),
          "logical_date": run.logical_date.isoformat(),
          "data_date": str(nightly._run_date({"params": {}, "data_interval_start": run.data_interval_start,
                                                "data_interval_end": run.data_interval_end}))}
@@ -171,6 +171,7 @@ def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) ->
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     assert [run["data_date"] for run in scheduled] == [yesterday], runs
     assert scheduled[0]["logical_date"].startswith(yesterday)  # shown in the UI as the run's logical date
+    assert scheduled[0]["run_id"] == f"scheduled__{yesterday}"  # the UI's run list names the day processed
     assert backfilled == ["2026-11-08", "2026-11-09", "2026-11-10"], runs
 
 
