@@ -6,6 +6,7 @@ Log lines carry counts, dates, file names and step names, never row values (pers
 from __future__ import annotations
 
 import logging
+import warnings
 
 from cdp.config import Settings
 
@@ -15,6 +16,11 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
     """Log to ``<home>/logs/cdp.log`` and the console; to the console only when the home cannot be
     written (a read-only home, as an analyst's copy may be: read-only commands still work there)."""
+    # pyspark warns about pandas 3 whenever Great Expectations imports it, also on DuckDB runs where
+    # Spark is never used: noise for every user, and not something they can act on.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
