@@ -204,7 +204,11 @@ def demo(
     except _known_errors() as exc:
         _fail(exc)
     summary.render(summary.collect(settings, _dates(start, DEMO_END)))
-    console.print(f"\nQuery the marts: duckdb {settings.warehouse}  (see README for examples)")
+    # No duckdb CLI is installed: point at the command that is (read-only, see README for examples).
+    console.print(
+        f"\nQuery the marts: cdp query \"select * from marts.customer_rfm limit 5\" --home {settings.home}",
+        soft_wrap=True,
+    )
 
 
 @app.command("summary")
