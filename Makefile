@@ -31,7 +31,7 @@ test: install lint
 
 # The fast lane for every change: lint and the tests not marked slow (no whole nights, no DAG runs).
 test-fast: install lint
-	$(BIN)/pytest -m "not slow" --durations=10
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --durations=10
 
 lint: install
 	$(BIN)/ruff check .
