@@ -212,10 +212,27 @@ def demo(
 
 
 @app.command("summary")
-def show_summary(date_: DateOpt, home: HomeOpt = None, engine: EngineOpt = None) -> None:
-    """Print the summary of a date that has run."""
+def show_summary(
+    date_: Annotated[
+        date | None,
+        typer.Option("--date", parser=_parse_date, help="A date that has run (default: the latest run)."),
+    ] = None,
+    home: HomeOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Print the summary of a date that has run (the latest by default); a date that never ran is
+    refused, not shown as an empty table."""
     settings = _settings(home, None, engine, writes=False)
-    summary.render(summary.collect(settings, [date_]))
+    ran = summary.run_dates(settings)
+    if not ran:
+        _fail(RuntimeError(f"no night has run on {settings.home} yet: cdp run --date YYYY-MM-DD"))
+    day = date_ or ran[-1]
+    if day not in ran:
+        _fail(RuntimeError(
+            f"no run for {day.isoformat()} on {settings.home} (runs: {ran[0].isoformat()} .. "
+            f"{ran[-1].isoformat()}, {len(ran)} in all)"
+        ))
+    summary.render(summary.collect(settings, [day]))
 
 
 class OutputFormat(StrEnum):

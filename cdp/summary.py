@@ -55,6 +55,19 @@ def _warehouse_counts(settings: Settings, summary: Summary) -> None:
         return
 
 
+def run_dates(settings: Settings) -> list[date]:
+    """The dates a night ran for on this home (``<home>/logs/runs/<date>.json``, written when a run
+    completed), oldest first."""
+    folder = settings.logs / "runs"
+    dates = []
+    for path in folder.glob("*.json") if folder.exists() else ():
+        try:
+            dates.append(date.fromisoformat(path.stem))
+        except ValueError:
+            continue
+    return sorted(dates)
+
+
 def collect(settings: Settings, dates: list[date]) -> Summary:
     """Gather landing counts for ``dates`` and the warehouse state after the last of them."""
     summary = Summary(run_dates=[d.isoformat() for d in dates])
