@@ -71,23 +71,24 @@ spec = importlib.util.spec_from_file_location("nightly", sys.argv[1] + "/cdp_nig
 nightly = importlib.util.module_from_spec(spec); spec.loader.exec_module(nightly)
 timetable = coerce_to_core_timetable(dag.timetable)  # what the scheduler holds
 out = {}
+
+
+def scheduled(last, catchup):
+    # The next run the scheduler would create, and the day it processes.
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=last,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=catchup),
+    )
+    context = {"params": {}, "logical_date": info.logical_date,
+               "data_interval_start": info.data_interval.start, "data_interval_end": info.data_interval.end}
+    return {"run_after": info.run_after.isoformat(), "data_date": str(nightly._run_date(context))}
+
+
 # What the scheduler does after the run of 2026-11-09: ask the timetable for the next run.
 last = DataInterval(pendulum.datetime(2026, 11, 9, tz="UTC"), pendulum.datetime(2026, 11, 10, tz="UTC"))
-info = timetable.next_dagrun_info(
-    last_automated_data_interval=last,
-    restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
-)
-context = {"params": {}, "logical_date": info.logical_date, "data_interval_start": info.data_interval.start,
-           "data_interval_end": info.data_interval.end}
-out["next"] = {"run_after": info.run_after.isoformat(), "data_date": str(nightly._run_date(context))}
+out["next"] = scheduled(last, catchup=True)
 # Unpausing with catchup off: the first run the scheduler creates now (the real clock).
-info = timetable.next_dagrun_info(
-    last_automated_data_interval=None,
-    restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=False),
-)
-context = {"params": {}, "logical_date": info.logical_date, "data_interval_start": info.data_interval.start,
-           "data_interval_end": info.data_interval.end}
-out["first"] = {"run_after": info.run_after.isoformat(), "data_date": str(nightly._run_date(context))}
+out["first"] = scheduled(None, catchup=False)
 # A manual trigger from the UI at 10:00 processes the last complete day.
 interval = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 12, 10, tz="UTC"))
 context = {"params": {}, "data_interval_start": interval.start, "data_interval_end": interval.end}

@@ -126,9 +126,9 @@ def test_cli_query_passes_the_engines_syntax_error_through(tmp_path) -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        "from (select 1) t insert overwrite directory '/tmp/lake' select *",
+        "from (select 1) t insert overwrite directory 'lake' select *",
         "insert overwrite table marts.customer_rfm select * from marts.customer_rfm",
-        "select * from parquet.`/tmp/lake/landing`",
+        "select * from parquet.`lake/landing`",
         "drop table marts.customer_rfm",
         "select * from restricted.customer_profiles",
         "select 1; select 2",
