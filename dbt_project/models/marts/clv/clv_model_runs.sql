@@ -1,7 +1,9 @@
 -- One row per run date and model (bgnbd, gamma_gamma): the fit of that night. Incremental with
 -- delete+insert on run_date, so re-running a date replaces its rows and never doubles them, and the
--- table keeps the history of fits across dates.
-{{ config(materialized='incremental', **replace_date_slice('run_date')) }}
+-- table keeps the history of fits across dates. full_refresh is off: the clv_fit source holds only
+-- the last night's fit, so this table is the only copy of earlier fits and a --full-refresh must not
+-- wipe it (tests/test_dbt_full_refresh.py).
+{{ config(materialized='incremental', full_refresh=false, **replace_date_slice('run_date')) }}
 with
 
 fitted as (
