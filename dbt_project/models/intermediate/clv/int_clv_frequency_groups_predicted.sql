@@ -9,7 +9,7 @@ with
 
 predicted as (
 
-    select * from {{ source('clv_fit', 'frequency_groups_predicted') }}
+    select * from {{ ref('stg_clv_fit__frequency_group_predictions') }}
     where run_date = {{ run_date_literal() }}
 
 ),

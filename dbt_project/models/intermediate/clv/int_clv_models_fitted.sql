@@ -9,7 +9,7 @@ with
 
 fitted as (
 
-    select * from {{ source('clv_fit', 'models_fitted') }}
+    select * from {{ ref('stg_clv_fit__model_fits') }}
     where run_date = {{ run_date_literal() }}
 
 ),
@@ -18,7 +18,7 @@ final as (
 
     select
         model_run_id,
-        cast(run_date as date) as run_date,
+        run_date,
         model_name,
         parameters,
         log_likelihood,

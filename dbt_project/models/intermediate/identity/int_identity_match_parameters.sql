@@ -1,13 +1,14 @@
 -- The match model the night scores with: the deployment's own trained model when there is one
 -- (<home>/config/identity_match_parameters.csv, written by `cdp identity train`; cdp passes its path
--- as CDP_IDENTITY_MODEL_FILE), otherwise the default shipped as the seed identity_match_parameters
--- (trained on generated data). Same columns either way: comparison, level, m_probability, u_probability.
+-- as CDP_IDENTITY_MODEL_FILE; staged by stg_config__identity_match_parameters), otherwise the default
+-- shipped as the seed identity_match_parameters (trained on generated data).
+-- Same columns either way: comparison, level, m_probability, u_probability.
 {%- set model_file = env_var('CDP_IDENTITY_MODEL_FILE', '') %}
 with
 
 parameters as (
     {% if model_file %}
-    select * from {{ source('config', 'identity_match_parameters') }}
+    select * from {{ ref('stg_config__identity_match_parameters') }}
     {% else %}
     select * from {{ ref('identity_match_parameters') }}
     {% endif %}
