@@ -35,6 +35,7 @@ test-fast: install lint
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	mkdir -p $(CDP_HOME)/lint
 	cd dbt_project && CDP_WAREHOUSE=$(CDP_HOME)/lint/lint.duckdb CDP_LAKE=$(CDP_HOME)/lint/lake \
 		DBT_TARGET_PATH=$(CDP_HOME)/lint/target DBT_LOG_PATH=$(CDP_HOME)/lint/logs \

@@ -13,12 +13,13 @@ import duckdb
 
 from cdp import pipeline
 from cdp.config import Settings
+from cdp.stages import STAGES
 
 
 def _rows(settings: Settings, step: str, output: dict) -> int | None:
     if step.startswith("ingest:"):
         return sum(e["rows_read"] for e in output["entities"].values() if not e.get("derived_from"))
-    if step == "dbt:build":
+    if step in ("dbt:build", "dbt:value"):
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
             return con.execute(
                 "select (select count(*) from staging.stg_pos__transactions)"
@@ -32,18 +33,17 @@ def _rows(settings: Settings, step: str, output: dict) -> int | None:
 def main(step: str, day: str) -> None:
     settings = Settings.load().ensure()
     run_date = date.fromisoformat(day)
-    functions = {
-        "gate:landed": pipeline.gate_landed,
-        "dbt:build": pipeline.build_warehouse,
-        "gate:marts": pipeline.gate_marts,
-        "export": pipeline.export,
-        "publish": pipeline.publish_warehouse,
-        "report": pipeline.write_report,
-    }
-    if step.startswith("ingest:"):
-        output = pipeline.ingest_source(settings, run_date, step.split(":", 1)[1])
+    # A step is a stage's label (cdp.stages), per-source ones as ingest:<source>.
+    for stage in STAGES:
+        function = getattr(pipeline, stage.name)
+        if stage.per_source and step.startswith(stage.label.split("{")[0]):
+            output = function(settings, run_date, step.split(":", 1)[1])
+            break
+        if step == stage.label:
+            output = function(settings, run_date)
+            break
     else:
-        output = functions[step](settings, run_date)
+        raise SystemExit(f"unknown step {step!r}")
     print(json.dumps({"rows": _rows(settings, step, output)}))
 
 

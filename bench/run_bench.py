@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from _doc import machine, split_identity_section  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
 from cdp.config import SOURCES, Settings  # noqa: E402
+from cdp.stages import STAGES  # noqa: E402
+from cdp.stages import Stage as PipelineStage  # noqa: E402
 
 END_DATE = date(2026, 11, 15)
 STEP = Path(__file__).with_name("_step.py")
@@ -97,20 +99,25 @@ def main() -> None:
 
     dates = [END_DATE - timedelta(days=args.days - i) for i in range(args.days + 1)]
     total = 0.0
+    model_times: dict[str, float] = {}
     for day in dates:
-        for step in [*(f"ingest:{s}" for s in SOURCES), "gate:landed", "dbt:build", "gate:marts", "export",
-                     "publish", "report"]:
+        for step in [label for stage in STAGES for label in _labels(stage)]:
             print(f"{day} {step} ...", flush=True)
             seconds, peak, out = _measure([python, str(STEP), step, day.isoformat()], env)
             rows = json.loads(out.strip().splitlines()[-1]).get("rows")
             stages.append(Stage(f"{day} {step}", seconds, peak, rows))
             total += seconds
-            if step == "dbt:build" and day == dates[0]:
-                model_times = _model_times(settings)
+            if step in ("dbt:build", "dbt:value") and day == dates[0]:
+                for group, group_seconds in _model_times(settings).items():
+                    model_times[group] = model_times.get(group, 0.0) + group_seconds
     score = _score(settings)
     _write(args, stages, total, dates, score, model_times)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _labels(stage: PipelineStage) -> list[str]:
+    return [stage.label.format(source=s) for s in SOURCES] if stage.per_source else [stage.label]
 
 
 def _model_times(settings: Settings) -> dict[str, float]:

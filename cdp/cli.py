@@ -91,16 +91,17 @@ def _fail(exc: Exception) -> None:
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
+    from cdp.dbt_runner import WarehouseBuildError
     from cdp.engines import EngineUnavailable
     from cdp.lock import HomeBusy
     from cdp.site import SiteConfigError
-    from cdp.warehouse import WarehouseBuildError
     from expectations import GateFailed
+    from exports import SegmentDefinitionError
     from ingest import IngestError
 
     return (
         IngestError, GateFailed, WarehouseBuildError, EngineUnavailable, HomeBusy, SiteConfigError,
-        pipeline.StorageFull,
+        SegmentDefinitionError, pipeline.StorageFull,
     )
 
 
@@ -293,10 +294,10 @@ def query(
 @app.command()
 def docs(home: HomeOpt = None, engine: EngineOpt = None) -> None:
     """Generate dbt docs (catalog and lineage) under <home>/dbt/target."""
-    from cdp import warehouse
+    from cdp import dbt_runner
 
     settings = _settings(home, None, engine)
-    path = warehouse.docs_generate(settings)
+    path = dbt_runner.docs_generate(settings)
     console.print(f"dbt docs written to {path}")
 
 
@@ -400,7 +401,7 @@ def suppression_list(
     """Who is suppressed: the suppression file and the unsubscribe feed, addresses masked."""
     from rich.table import Table
 
-    from cdp.privacy import suppressions
+    from cdp.suppression import suppressions
 
     settings = _settings(home, None, engine, writes=False)
     entries = suppressions(settings)

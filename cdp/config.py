@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cdp.site import SiteConfig, load_site
+from cdp.lake import is_remote, lake_root
+from cdp.site import SiteConfig, SiteConfigError, load_site
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -51,7 +52,6 @@ class Settings:
             raise ValueError(f"unknown engine {chosen!r}: use one of {', '.join(ENGINES)} (CDP_ENGINE)")
         lake_uri = str(lake or os.environ.get("CDP_LAKE") or "") or None
         if lake_uri is not None:
-            from cdp.lake import lake_root
 
             lake_root(lake_uri)  # an unknown scheme fails here, naming CDP_LAKE
         return cls(home=home_path, raw=raw_path, engine=chosen, lake_uri=lake_uri)
@@ -61,7 +61,6 @@ class Settings:
         """The lake's root: a ``Path``, or a ``upath.UPath`` on an object store (:mod:`cdp.lake`)."""
         if self.lake_uri is None:
             return self.home / "lake"
-        from cdp.lake import lake_root
 
         return lake_root(self.lake_uri)
 
@@ -155,7 +154,6 @@ class Settings:
         inherit it): the home holds personal data (lake, quarantine, warehouse, exports), so no other
         local user may read it. The home folder itself is closed the same way, which also covers files
         created before this rule."""
-        from cdp.lake import is_remote
 
         self._restrict_access()
 
@@ -193,7 +191,6 @@ class Settings:
                 try:
                     gid = grp.getgrnam(group).gr_gid
                 except KeyError:
-                    from cdp.site import SiteConfigError
 
                     where = self.home / "config" / "cdp.yml"
                     message = f"{where}: files.group {group!r} is no group on this machine"

@@ -11,10 +11,11 @@ import os
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from cdp.lake import lake_root, register_duckdb
+
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn) -> None:
-        from cdp.lake import lake_root, register_duckdb
 
         lake = os.environ.get("CDP_LAKE")
         if lake:

@@ -23,8 +23,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdp import lake
 from cdp.config import DBT_PROJECT_DIR, ENGINES
-from cdp.lake import is_remote
+from cdp.dialect import Dialect
+from cdp.lake import is_remote, uri
+from cdp.project import dbt_env, spark_env
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,17 +67,10 @@ def check_engine(engine: str) -> None:
         )
 
 
-def spark_env(settings: Settings) -> dict[str, str]:
-    """Environment the Spark target of profiles.yml reads (warehouse folder, metastore)."""
-    return {"CDP_SPARK_DIR": str(settings.home / "spark")}
-
-
 def spark_conf(settings: Settings) -> dict[str, str]:
     """The Spark target's ``server_side_parameters`` from profiles.yml, rendered for this home."""
     import jinja2
     import yaml
-
-    from cdp.warehouse import dbt_env
 
     env = {**os.environ, **dbt_env(settings), **spark_env(settings)}
 
@@ -128,7 +124,6 @@ def spark_session(settings: Settings) -> Any:
 def _require_object_store(session: Any, settings: Settings) -> None:
     """Spark reads an object-store lake through Hadoop's S3A filesystem (``hadoop-aws``), which
     pyspark does not ship; fail before dbt, in one line, when it is missing."""
-    from cdp.lake import uri
 
     jvm = session._jvm
     try:
@@ -153,7 +148,6 @@ class Warehouse:
     both engines share, with :attr:`dialect` for the rest. Failures raise :class:`WarehouseError`."""
 
     def __init__(self, engine: str, handle: Any) -> None:
-        from cdp.dialect import Dialect
 
         self.engine = engine
         self.dialect = Dialect(engine)
@@ -219,7 +213,6 @@ class Warehouse:
         """A temporary view over Parquet files of one hive-partitioned folder (``base``): partition
         columns become columns, and files written under different contract versions are read by name.
         The files may be in a local or an object-store lake (:mod:`cdp.lake`)."""
-        from cdp import lake
 
         if self.spark:
             reader = self._handle.read.option("basePath", lake.uri(base, "spark"))
@@ -407,6 +400,11 @@ def _is_engine_error(exc: Exception) -> bool:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def warehouse_exists(settings: Settings) -> bool:
+    """False only for a DuckDB home without a warehouse file yet (Spark reports missing schemas)."""
+    return settings.engine != "duckdb" or settings.warehouse.exists()
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cdp.config import Settings
+from cdp.engines import connect
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
@@ -66,7 +67,6 @@ def _agreement(levels: dict[str, int | None]) -> str:
 
 def explain(settings: Settings, customer_id: str) -> Explanation:
     """The records, links, ignored identifiers and id history behind ``customer_id``."""
-    from cdp.engines import connect
 
     result = Explanation(customer_id)
     with connect(settings, read_only=True) as wh:

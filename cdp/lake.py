@@ -25,7 +25,56 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import pyarrow as pa
+
+    from cdp.config import Settings
+
+# --------------------------------------------------------------------------------------------------
+# Layout: the one place that says where landed data, quarantined rows and manifests live
+# (ingest writes there; the gates, metrics, erasure, retention, the report and dbt's sources read).
+# --------------------------------------------------------------------------------------------------
+
+#: Typed rows that passed the contract (what the warehouse reads).
+LANDING = "landing"
+#: Rows that failed it, with their reason and raw text (kept for ``quarantine.retention_days``).
+QUARANTINE = "quarantine"
+#: One JSON per source and load date: counts that reconcile what was read with what landed.
+MANIFESTS = "manifests"
+ZONES = (LANDING, QUARANTINE)
+#: Each partition holds one file (written whole, replaced whole).
+PART = "part-0.parquet"
+#: Deterministic writer settings: the same input gives byte-identical files (no timestamps inside).
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+
+
+def entity_root(settings: Settings, zone: str, source: str, entity: str) -> Path:
+    """``<lake>/<zone>/<source>/<entity>``: every load date's partition of one entity."""
+    if zone not in ZONES:
+        raise ValueError(f"unknown lake zone {zone!r}: one of {', '.join(ZONES)}")
+    return settings.lake / zone / source / entity
+
+
+def partition(settings: Settings, zone: str, source: str, entity: str, load_date: date) -> Path:
+    """``<lake>/<zone>/<source>/<entity>/load_date=YYYY-MM-DD`` (zone: landing | quarantine)."""
+    return entity_root(settings, zone, source, entity) / f"load_date={load_date.isoformat()}"
+
+
+def partition_file(settings: Settings, zone: str, source: str, entity: str, load_date: date) -> Path:
+    """The one Parquet file of a partition."""
+    return partition(settings, zone, source, entity, load_date) / PART
+
+
+def manifest_path(settings: Settings, source: str, load_date: date) -> Path:
+    """``<lake>/manifests/<source>/load_date=YYYY-MM-DD.json``."""
+    return settings.lake / MANIFESTS / source / f"load_date={load_date.isoformat()}.json"
+
+
+def manifests_of(settings: Settings, load_date: date) -> list[Path]:
+    """Every source's manifest for ``load_date`` (sorted by source)."""
+    return sorted((settings.lake / MANIFESTS).glob(f"*/load_date={load_date.isoformat()}.json"))
+
 
 #: URI schemes of object stores the lake may live on (fsspec protocol names).
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "abfs", "az")

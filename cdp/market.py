@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cdp.site import DEFAULT_SOURCES, site_file
+
 if TYPE_CHECKING:
     from cdp.config import Settings
 
@@ -143,7 +145,6 @@ def configure_home(home: Path, market: str, encodings: dict[str, str] | None = N
     uses it so that the pipeline reads the generated drops as the market they were written for."""
     import yaml
 
-    from cdp.site import DEFAULT_SOURCES, site_file
 
     load_market(market)  # fails on an unknown market before anything is written
     path = site_file(home)

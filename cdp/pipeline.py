@@ -18,9 +18,15 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from cdp import publish
-from cdp.config import Settings
+import expectations
+import exports
+import ingest
+from cdp import publish, report, warehouse
+from cdp.config import SOURCES, Settings
 from cdp.lock import home_lock
+from cdp.stages import STAGES
+from ingest import load_contract
+from ingest.retention import expire_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,6 @@ def _locked(command: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[
 
 def expected_drop_files(settings: Settings, source: str) -> list[str]:
     """The files a configured source delivers each night (its configured entities' files)."""
-    from ingest import load_contract
 
     wanted = settings.site.sources[source].entities if source in settings.site.sources else None
     return [e.file for e in load_contract(source).entities if wanted is None or e.name in wanted]
@@ -88,9 +93,6 @@ def prepare(settings: Settings, run_date: date) -> dict[str, Any]:
     for the shipped sources this retailer does not have (the settings file's ``sources``: nobody
     fabricates files for a channel they lack), and housekeeping that must not wait for a source
     (quarantined raw text past its retention is dropped)."""
-    import ingest
-    from cdp.config import SOURCES
-    from ingest.retention import expire_quarantine
 
     settings.ensure()
     absent = [source for source in SOURCES if source not in settings.sources]
@@ -106,16 +108,13 @@ def prepare(settings: Settings, run_date: date) -> dict[str, Any]:
 @_locked("ingest")
 def ingest_source(settings: Settings, run_date: date, source: str) -> dict[str, Any]:
     """Land one source's drop for ``run_date`` as Parquet (quarantining bad rows)."""
-    import ingest
 
-    report = ingest.land_source(settings.ensure(), source, run_date)
-    return report.to_dict()
+    return ingest.land_source(settings.ensure(), source, run_date).to_dict()
 
 
 @_locked("the landed gate")
 def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
     """Great Expectations on today's landed partitions; raises ``GateFailed`` on a critical failure."""
-    import expectations
 
     result = expectations.run_landed_gate(settings, run_date)
     expectations.assert_passed(result)
@@ -123,18 +122,28 @@ def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
 
 
 @_locked("the dbt build")
-def build_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
-    """``dbt build`` of every model as of ``run_date`` into the night's build file (:mod:`cdp.publish`):
-    a copy of the published warehouse, so readers of the published one neither block nor see it."""
-    from cdp import warehouse
+def build_models(settings: Settings, run_date: date) -> dict[str, Any]:
+    """``dbt build`` of every model that does not read the CLV fit, as of ``run_date``, into the night's
+    build file (:mod:`cdp.publish`): a copy of the published warehouse, so readers of the published one
+    neither block nor see it. Starts the night's build file."""
+    return warehouse.build_models(publish.begin(settings), run_date).to_dict()
 
-    return warehouse.build(publish.begin(settings), run_date).to_dict()
+
+@_locked("the CLV fit")
+def fit_clv(settings: Settings, run_date: date) -> dict[str, Any]:
+    """BG/NBD and Gamma-Gamma fitted on the statistics :func:`build_models` aggregated (schema clv_fit)."""
+    return warehouse.fit_clv(publish.current(settings), run_date)
+
+
+@_locked("the dbt build of the value marts")
+def build_value_models(settings: Settings, run_date: date) -> dict[str, Any]:
+    """``dbt build`` of what reads the CLV fit (CLV, value marts, campaign results) in the build file."""
+    return warehouse.build_value_models(publish.current(settings), run_date).to_dict()
 
 
 @_locked("the mart gate")
 def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
     """Great Expectations on the night's marts, then record the run's data-quality metrics."""
-    import expectations
 
     staged = publish.current(settings)
     result = expectations.run_mart_gate(staged, run_date)
@@ -147,7 +156,6 @@ def gate_marts(settings: Settings, run_date: date) -> dict[str, Any]:
 def export(settings: Settings, run_date: date) -> dict[str, Any]:
     """Write every segment's destination files for ``run_date`` and publish them atomically (their
     history goes into the night's build, published with it)."""
-    import exports
 
     run = exports.export_segments(publish.current(settings), run_date)
     return {
@@ -172,7 +180,6 @@ def publish_warehouse(settings: Settings, run_date: date) -> dict[str, Any]:
 
 def write_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Render the HTML run report (RFM grid, segment sizes, data quality) from the published warehouse."""
-    from cdp import report
 
     return {"report": str(report.render(settings, run_date))}
 
@@ -182,7 +189,8 @@ def run(
     run_date: date,
     on_step: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole nightly pipeline for one logical date, in the DAG's order, holding the home's lock."""
+    """Run every stage of :data:`cdp.stages.STAGES` for one logical date, in order (the DAG's tasks are
+    the same list), holding the home's lock."""
     with home_lock(settings.home, f"cdp run for {run_date.isoformat()}"):
         return _run(settings, run_date, on_step)
 
@@ -193,28 +201,22 @@ def _run(
     on_step: Callable[[str, float], None] | None,
 ) -> dict[str, Any]:
     settings.ensure()
-    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("prepare", lambda: prepare(settings, run_date)),
-        *[
-            (f"ingest:{source}", lambda source=source: ingest_source(settings, run_date, source))
-            for source in settings.sources
-        ],
-        ("gate:landed", lambda: gate_landed(settings, run_date)),
-        ("dbt:build", lambda: build_warehouse(settings, run_date)),
-        ("gate:marts", lambda: gate_marts(settings, run_date)),
-        ("export", lambda: export(settings, run_date)),
-        ("publish", lambda: publish_warehouse(settings, run_date)),
-        ("report", lambda: write_report(settings, run_date)),
-    ]
     record: dict[str, Any] = {"run_date": run_date.isoformat(), "steps": {}}
-    for name, step in steps:
-        started = time.perf_counter()
-        output = step()
-        seconds = time.perf_counter() - started
-        record["steps"][name] = {"seconds": round(seconds, 3), "output": output}
-        log.info("%s %s done in %.1fs", run_date, name, seconds)
-        if on_step:
-            on_step(name, seconds)
+    for stage in STAGES:
+        step = globals()[stage.name]
+        calls = (
+            [(stage.label.format(source=source), (source,)) for source in settings.sources]
+            if stage.per_source
+            else [(stage.label, ())]
+        )
+        for label, extra in calls:
+            started = time.perf_counter()
+            output = step(settings, run_date, *extra)
+            seconds = time.perf_counter() - started
+            record["steps"][label] = {"seconds": round(seconds, 3), "output": output}
+            log.info("%s %s done in %.1fs", run_date, label, seconds)
+            if on_step:
+                on_step(label, seconds)
     _write_run_log(settings, run_date, record)
     return record
 

@@ -1,10 +1,6 @@
-"""Privacy: the global suppression list and the right to be forgotten.
+"""The right to be forgotten: ``cdp forget``.
 
-**Suppression list** (``<home>/config/suppression.csv``: channel, address, reason, added_at) is applied
-in dbt (``stg_privacy__suppressions`` → ``restricted.audience_contacts``); this module normalises its
-addresses for dbt (:func:`write_normalised_suppressions`: phones need libphonenumber) and lists it, masked.
-
-**Forget** (:func:`forget`) resolves a person (email, phone or customer_id) to their source records
+:func:`forget` resolves a person (email, phone or customer_id) to their source records
 through ``marts.customer_identity_map``, then
 
 1. appends salted SHA-256 *tombstones* to ``<home>/privacy/tombstones.parquet``: hashes of the
@@ -17,8 +13,8 @@ through ``marts.customer_identity_map``, then
 3. deletes the person's rows from the warehouse (every marts/restricted/ops/snapshots table with a
    ``customer_id``, history and profile snapshot versions included; intermediate tables by record key
    and identifiers) and from published export files;
-4. ingest applies the same tombstones at landing (:class:`Eraser`), so a re-sent old file cannot bring
-   the person back.
+4. ingest applies the same tombstones at landing (:class:`ingest.erasure.Eraser`), so a re-sent old
+   file cannot bring the person back.
 
 Identifier normalisation is :mod:`cdp.identifiers` (one implementation per kind; emails equal to the
 dbt macros, phones the very function ingest derives the warehouse's E.164 columns with), so a hash
@@ -29,7 +25,6 @@ are counts.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -37,7 +32,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -46,306 +40,38 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cdp import identifiers, lake
+from cdp import lake, publish
 from cdp.config import Settings
-from cdp.market import market_of
+from cdp.dbt_runner import forget_built
+from cdp.engines import connect, warehouse_exists
+from cdp.identifiers import email_match_key, normalize_email, normalize_phone
+from cdp.lock import home_lock
+from exports.publish import remove_staging
+from ingest.contract import load_contract
+from ingest.erasure import (
+    IDENTIFIERS,
+    TOMBSTONE_SCHEMA,
+    TOMBSTONES_FILE,
+    Eraser,
+    digest,
+    drop_children,
+    flag_counts,
+    load_salt,
+    phone_region,
+    read_tombstones,
+)
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
-    from ingest.contract import Entity
-    from ingest.validate import Validated
 
 log = logging.getLogger(__name__)
-
-TOMBSTONES_FILE = "tombstones.parquet"
-SALT_FILE = "salt"
-TOMBSTONE_SCHEMA = pa.schema(
-    [
-        pa.field("kind", pa.string()),  # email | phone | record
-        pa.field("hash", pa.string()),  # sha256(salt || kind || ':' || normalised value), hex
-        pa.field("request_id", pa.string()),  # one forget request (random, not derived from the person)
-        pa.field("reason", pa.string()),
-        pa.field("erased_at", pa.timestamp("s")),  # UTC
-    ]
-)
-
-
-def _platforms() -> frozenset[str]:
-    """Social platforms the contract allows (every market's): read there, not listed twice."""
-    from ingest.contract import load_contract
-
-    return frozenset(load_contract("social").entity("profiles").field("platform").allowed or ())
-
 
 class ForgetError(ValueError):
     """The request cannot be resolved (unknown customer, ambiguous address, bad input)."""
 
-
-# --------------------------------------------------------------------------------------------------
-# Normalisation: one implementation per identifier kind, in cdp.identifiers
-# --------------------------------------------------------------------------------------------------
-
-normalize_email = identifiers.normalize_email
-email_match_key = identifiers.email_match_key
-_clean_id = identifiers.clean_id
-_social_id = identifiers.social_id
-_trim = identifiers.sql_trim
-
-
-def normalize_phone(value: str | None, region: str = identifiers.DEFAULT_PHONE_REGION) -> str | None:
-    """E.164 of a typed number; national ones read as ``region``'s (cdp.identifiers.normalize_phone)."""
-    return identifiers.normalize_phone(value, region)
-
-
-def _phone_region(settings: Settings) -> str:
-    """The home's market decides how a number typed without a country code is read."""
-    return market_of(settings).phone_region
-
-
-# --------------------------------------------------------------------------------------------------
-# Which landed columns identify a person, per source entity
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Identifier:
-    kind: str  # email | phone | record
-    columns: tuple[str, ...]
-    prefix: str = ""  # record keys: 'source:entity:'
-
-    def normalise(self, *values: str | None, region: str = identifiers.DEFAULT_PHONE_REGION) -> str | None:
-        if self.kind == "email":
-            return normalize_email(values[0])
-        if self.kind == "phone":
-            return normalize_phone(values[0], region)
-        value = _social_id(*values) if len(self.columns) == 2 else _clean_id(values[0])
-        return None if value is None else self.prefix + value
-
-
-_EMAIL_OF = lambda column: _Identifier("email", (column,))  # noqa: E731
-_PHONE_OF = lambda column: _Identifier("phone", (column,))  # noqa: E731
-_CARD = _Identifier("record", ("loyalty_card_no",), "pos:loyalty_members:")
-_ACCOUNT = _Identifier("record", ("customer_id",), "ecommerce:customers:")
-_PROFILE = _Identifier("record", ("platform", "user_handle"), "social:profiles:")
-
-#: Identifiers carried by each landed entity. A row matching any tombstone is erased; child entities
-#: (order_lines) go with their parent row.
-IDENTIFIERS: dict[tuple[str, str], tuple[_Identifier, ...]] = {
-    ("pos", "transactions"): (_CARD,),
-    ("pos", "loyalty_members"): (_CARD, _EMAIL_OF("email"), _PHONE_OF("phone")),
-    ("ecommerce", "customers"): (_ACCOUNT, _EMAIL_OF("email"), _PHONE_OF("phone")),
-    ("ecommerce", "orders"): (
-        _Identifier("record", ("order_id",), "ecommerce:orders:"),
-        _ACCOUNT,
-        _EMAIL_OF("guest_email"),
-        _PHONE_OF("billing_phone"),
-    ),
-    ("social", "profiles"): (_PROFILE, _EMAIL_OF("email"), _PHONE_OF("phone")),
-    ("social", "interactions"): (_PROFILE,),
-    ("messaging", "unsubscribes"): (_EMAIL_OF("address"), _PHONE_OF("address")),
-}
-
-#: Record-key prefixes worth trying on the free text of a quarantined row of each source.
-_RAW_RECORD_PREFIXES = {
-    "pos": ("pos:loyalty_members:",),
-    "ecommerce": ("ecommerce:customers:", "ecommerce:orders:"),
-    "social": (),  # platform:handle pairs, see _raw_digests
-    "messaging": (),
-}
-
-
-# --------------------------------------------------------------------------------------------------
-# Salt, tombstones and the eraser ingest uses
-# --------------------------------------------------------------------------------------------------
-
-
-def _salt(settings: Settings, create: bool) -> bytes | None:
-    path = settings.privacy_dir / SALT_FILE
-    if path.exists():
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    if not create:
-        return None
-    settings.privacy_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{SALT_FILE}.{uuid.uuid4().hex}")
-    tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
-    os.chmod(tmp, 0o600)
-    try:
-        os.link(tmp, path)  # never replace a salt another process just wrote: old hashes would break
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
-
-
-def _digest(salt: bytes, kind: str, value: str) -> str:
-    return hashlib.sha256(salt + f"{kind}:{value}".encode()).hexdigest()
-
-
-def read_tombstones(settings: Settings) -> pa.Table:
-    path = settings.privacy_dir / TOMBSTONES_FILE
-    # Parquet stores second timestamps as milliseconds: cast back so new rows concatenate.
-    return pq.read_table(path).cast(TOMBSTONE_SCHEMA) if path.exists() else TOMBSTONE_SCHEMA.empty_table()
-
-
-@dataclass
-class Eraser:
-    """Matches rows against the tombstones; ingest and :func:`forget` use the same instance logic."""
-
-    salt: bytes
-    hashes: frozenset[str]
-    phone_region: str = identifiers.DEFAULT_PHONE_REGION  # the home's market reads national numbers
-
-    @classmethod
-    def load(cls, settings: Settings) -> Eraser | None:
-        """The home's eraser, or None when nobody has been forgotten (ingest then skips the check)."""
-        salt = _salt(settings, create=False)
-        tombstones = read_tombstones(settings)
-        if salt is None or tombstones.num_rows == 0:
-            return None
-        return cls(salt, frozenset(tombstones.column("hash").to_pylist()), _phone_region(settings))
-
-    def digest(self, kind: str, value: str) -> str:
-        return _digest(self.salt, kind, value)
-
-    def _digests(self, kind: str, value: str) -> tuple[str, ...]:
-        """What a normalised value is checked against: an email also by its match key, so a spelling
-        identity reads as the same mailbox (``anna.hendriks+news@gmail.com``) is erased too."""
-        if kind == "email":
-            key = email_match_key(value)
-            if key is not None and key != value:
-                return (self.digest(kind, value), self.digest(kind, key))
-        return (self.digest(kind, value),)
-
-    def landed_mask(self, source: str, entity: str, table: pa.Table) -> np.ndarray:
-        """True for rows of a landed table whose identifiers hash to a tombstone."""
-        mask = np.zeros(table.num_rows, dtype=bool)
-        if table.num_rows == 0:
-            return mask
-        for ident in IDENTIFIERS.get((source, entity), ()):
-            if any(c not in table.column_names for c in ident.columns):
-                continue
-            if len(ident.columns) == 1:
-                column = table.column(ident.columns[0])
-                hits = [
-                    v for v in pc.unique(column).to_pylist()
-                    if v is not None and self._hit(ident, ident.normalise(v, region=self.phone_region))
-                ]
-            else:
-                column = pc.binary_join_element_wise(
-                    *(table.column(c) for c in ident.columns), "\x1f"
-                )
-                hits = [
-                    v for v in pc.unique(column).to_pylist()
-                    if v is not None and self._hit(ident, ident.normalise(*v.split("\x1f", 1)))
-                ]
-            if hits:
-                found = pc.is_in(column, value_set=pa.array(hits, pa.string())).fill_null(False)
-                mask |= found.to_numpy(zero_copy_only=False).astype(bool)
-        return mask
-
-    def quarantine_mask(self, source: str, table: pa.Table) -> np.ndarray:
-        """True for quarantined rows whose raw text carries a tombstoned identifier."""
-        mask = np.zeros(table.num_rows, dtype=bool)
-        for i, raw in enumerate(table.column("_raw").to_pylist()):
-            if raw and not self.hashes.isdisjoint(self._raw_digests(source, raw)):
-                mask[i] = True
-        return mask
-
-    def _hit(self, ident: _Identifier, value: str | None) -> bool:
-        return value is not None and not self.hashes.isdisjoint(self._digests(ident.kind, value))
-
-    def _raw_digests(self, source: str, raw: str) -> set[str]:
-        values = _raw_values(raw)
-        out: set[str] = set()
-        for value in values:
-            email = normalize_email(value)
-            if email:
-                out.update(self._digests("email", email))
-            phone = normalize_phone(value, self.phone_region)
-            if phone:
-                out.add(self.digest("phone", phone))
-            ident = _clean_id(value)
-            if ident:
-                for prefix in _RAW_RECORD_PREFIXES.get(source, ()):
-                    out.add(self.digest("record", prefix + ident))
-        if source == "social":
-            platforms = {_trim(v).lower() for v in values} & _platforms()
-            for platform in platforms:
-                for value in values:
-                    key = _social_id(platform, value)
-                    if key:
-                        out.add(self.digest("record", "social:profiles:" + key))
-        return out
-
-    def apply(self, source: str, entity: Entity, result: Validated) -> dict[str, int]:
-        """Drop erased rows from one validated batch (ingest); returns rows erased per entity name."""
-        erased: dict[str, int] = {entity.name: 0, **{c.name: 0 for c in entity.children}}
-        mask = self.landed_mask(source, entity.name, result.landed)
-        if mask.any():
-            gone = result.landed.filter(pa.array(mask))
-            result.landed = result.landed.filter(pa.array(~mask))
-            result.flagged = flag_counts(result.landed)
-            erased[entity.name] += int(mask.sum())
-            for child in entity.children:
-                table, _ = result.children[child.name]
-                kept, n = _drop_children(child, table, gone)
-                result.children[child.name] = (kept, flag_counts(kept))
-                erased[child.name] += n
-        qmask = self.quarantine_mask(source, result.quarantine)
-        if qmask.any():
-            result.quarantine = result.quarantine.filter(pa.array(~qmask))
-            result.reasons = Counter(result.quarantine.column("_reason").to_pylist())
-            erased[entity.name] += int(qmask.sum())
-        return erased
-
-
-def _raw_values(raw: str) -> set[str]:
-    """Candidate field values in a raw line: JSON scalars, CSV fields and plain tokens."""
-    values: set[str] = set()
-    with contextlib.suppress(ValueError, RecursionError):
-        _json_scalars(json.loads(raw), values)
-    with contextlib.suppress(csv.Error, StopIteration):
-        values.update(next(csv.reader(io.StringIO(raw))))
-    values.update(re.split(r"[\s,;\"'{}\[\]]+", raw))
-    values.update(re.findall(r"[+(]?[0-9][0-9 ()\-./]{6,}[0-9]", raw))  # phones typed with spaces
-    return {v for v in values if v and v.strip()}
-
-
-def _json_scalars(obj: Any, out: set[str]) -> None:
-    if isinstance(obj, dict):
-        for value in obj.values():
-            _json_scalars(value, out)
-    elif isinstance(obj, list):
-        for value in obj:
-            _json_scalars(value, out)
-    elif obj is not None and not isinstance(obj, bool):
-        out.add(str(obj))
-
-
-def _drop_children(child: Any, table: pa.Table, erased_parents: pa.Table) -> tuple[pa.Table, int]:
-    (key,) = [f.name for f in child.parent_key]
-    if table.num_rows == 0 or erased_parents.num_rows == 0:
-        return table, 0
-    found = pc.is_in(table.column(key), value_set=pc.unique(erased_parents.column(key)))
-    mask = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    return table.filter(pa.array(~mask)), int(mask.sum())
-
-
-def flag_counts(table: pa.Table) -> Counter:
-    """Rows per flagged field from a landed table's ``_flags`` column (as ingest counts them)."""
-    counts: Counter = Counter()
-    if "_flags" not in table.column_names:
-        return counts
-    for value, n in Counter(table.column("_flags").drop_null().to_pylist()).items():
-        for name in value.split(","):
-            counts[name] += n
-    return counts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,7 +129,6 @@ def forget(
     given = [v for v in (email, phone, customer_id) if v]
     if len(given) != 1:
         raise ForgetError("give exactly one of email, phone or customer_id")
-    from cdp.lock import home_lock
 
     # Under the home's lock: a run that had read the tombstones before this forget wrote them would
     # land the person again (cdp.lock).
@@ -414,8 +139,6 @@ def forget(
 def _forget(
     settings: Settings, email: str | None, phone: str | None, customer_id: str | None, reason: str
 ) -> ForgetResult:
-    from cdp import publish
-    from cdp.warehouse import forget_built
 
     forget_built(settings)  # warehouse rows are deleted below: no table stays claimed current
     person = _Person()
@@ -426,7 +149,7 @@ def _forget(
         person.emails.add(value)
         person.email_keys.add(email_match_key(value) or value)
     if phone is not None:
-        value = normalize_phone(phone, _phone_region(settings))
+        value = normalize_phone(phone, phone_region(settings))
         if value is None:
             raise ForgetError("the phone number cannot be read as a phone number of this market")
         person.phones.add(value)
@@ -440,7 +163,7 @@ def _forget(
         raise ForgetError("no such customer_id in the warehouse")
     result.customers, result.records = len(person.customer_ids), len(person.record_keys)
 
-    salt = _salt(settings, create=True)
+    salt = load_salt(settings, create=True)
     assert salt is not None
     if not person.record_keys and not _lake_holds(settings, salt, person):
         # Nobody to erase: saying "done" would leave the requester believing they were forgotten.
@@ -476,9 +199,8 @@ def _resolve(settings: Settings, person: _Person) -> None:
 
     The identifiers reach the engine as registered tables, never as SQL text (engines log statements).
     """
-    from cdp.engines import connect
 
-    if not _built(settings):
+    if not warehouse_exists(settings):
         return
     with connect(settings, read_only=True) as warehouse:
         if "customer_identity_map" not in warehouse.tables("marts") or (
@@ -486,11 +208,6 @@ def _resolve(settings: Settings, person: _Person) -> None:
         ):
             return
         _resolve_in(warehouse, person)
-
-
-def _built(settings: Settings) -> bool:
-    """False only for a DuckDB home without a warehouse file yet (Spark reports missing schemas)."""
-    return settings.engine != "duckdb" or settings.warehouse.exists()
 
 
 def _values(warehouse: Warehouse, name: str, values: Iterable[str]) -> str:
@@ -575,7 +292,7 @@ def _write_tombstones(
     new = pa.table(
         {
             "kind": [k for k, _ in rows],
-            "hash": [_digest(salt, k, v) for k, v in rows],
+            "hash": [digest(salt, k, v) for k, v in rows],
             "request_id": [request_id] * len(rows),
             "reason": [reason] * len(rows),
             "erased_at": [now] * len(rows),
@@ -596,19 +313,18 @@ def _write_tombstones(
 def _lake_holds(settings: Settings, salt: bytes, person: _Person) -> bool:
     """Does any landed row carry the person's identifiers? (A home whose warehouse is not built yet
     may still hold them in the lake.) Reads only the identifier columns; writes nothing."""
-    from ingest.contract import load_contract
-    from ingest.land import PART
 
     rows = [("email", v) for v in person.emails | person.email_keys] + [("phone", v) for v in person.phones]
-    eraser = Eraser(salt, frozenset(_digest(salt, k, v) for k, v in rows), _phone_region(settings))
+    eraser = Eraser(salt, frozenset(digest(salt, k, v) for k, v in rows), phone_region(settings))
     for source in _landed_sources(settings):
         for entity in load_contract(source).entities:
             columns = _identifier_columns(source, entity.name)
             if not columns:
                 continue
-            for folder in sorted((settings.lake / "landing" / source / entity.name).glob("load_date=*")):
-                if (folder / PART).exists():
-                    table = lake.read_table(folder / PART, columns=columns)
+            root = lake.entity_root(settings, lake.LANDING, source, entity.name)
+            for folder in sorted(root.glob("load_date=*")):
+                if (folder / lake.PART).exists():
+                    table = lake.read_table(folder / lake.PART, columns=columns)
                     if eraser.landed_mask(source, entity.name, table).any():
                         return True
     return False
@@ -616,17 +332,15 @@ def _lake_holds(settings: Settings, salt: bytes, person: _Person) -> bool:
 
 def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> None:
     """Rewrite every landed/quarantined partition holding a tombstoned row; update its manifest."""
-    from ingest.contract import load_contract
-    from ingest.land import PARQUET_OPTIONS, PART, manifest_path
 
     for source in _landed_sources(settings):
         contract = load_contract(source)
         for entity in contract.entities:
-            root = settings.lake / "landing" / source / entity.name
+            root = lake.entity_root(settings, lake.LANDING, source, entity.name)
             for folder in sorted(root.glob("load_date=*")):
                 day = folder.name.removeprefix("load_date=")
                 changes: dict[str, dict[str, Any]] = {}
-                landed_file = folder / PART
+                landed_file = folder / lake.PART
                 if landed_file.exists():
                     # Only the identifier columns to find matches; the whole partition only if one does.
                     table = lake.read_table(landed_file, columns=_identifier_columns(source, entity.name))
@@ -635,26 +349,28 @@ def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> Non
                         table = lake.read_table(landed_file)
                         gone = table.filter(pa.array(mask))
                         kept = table.filter(pa.array(~mask))
-                        lake.write_table(landed_file, kept, **PARQUET_OPTIONS)
+                        lake.write_table(landed_file, kept, **lake.PARQUET_OPTIONS)
                         changes[entity.name] = {"landed": int(mask.sum()), "flagged": flag_counts(kept)}
                         for child in entity.children:
-                            child_file = (
-                                settings.lake / "landing" / source / child.name / folder.name / PART
+                            child_file = lake.partition_file(
+                                settings, lake.LANDING, source, child.name, date.fromisoformat(day)
                             )
                             if not child_file.exists():
                                 continue
                             ctable = lake.read_table(child_file)
-                            ckept, n = _drop_children(child, ctable, gone)
+                            ckept, n = drop_children(child, ctable, gone)
                             if n:
-                                lake.write_table(child_file, ckept, **PARQUET_OPTIONS)
+                                lake.write_table(child_file, ckept, **lake.PARQUET_OPTIONS)
                                 changes[child.name] = {"landed": n, "flagged": flag_counts(ckept)}
-                q_file = settings.lake / "quarantine" / source / entity.name / folder.name / PART
+                q_file = lake.partition_file(
+                    settings, lake.QUARANTINE, source, entity.name, date.fromisoformat(day)
+                )
                 if q_file.exists():
                     qtable = lake.read_table(q_file)
                     qmask = eraser.quarantine_mask(source, qtable)
                     if qmask.any():
                         qkept = qtable.filter(pa.array(~qmask))
-                        lake.write_table(q_file, qkept, **PARQUET_OPTIONS)
+                        lake.write_table(q_file, qkept, **lake.PARQUET_OPTIONS)
                         changes.setdefault(entity.name, {})["quarantined"] = int(qmask.sum())
                         changes[entity.name]["reasons"] = Counter(qkept.column("_reason").to_pylist())
                 for name, change in changes.items():
@@ -670,7 +386,7 @@ def _scrub_lake(settings: Settings, eraser: Eraser, result: ForgetResult) -> Non
                         )
                         result.partitions_rewritten += 1
                 if changes:
-                    _update_manifest(manifest_path(settings, source, date.fromisoformat(day)), changes)
+                    _update_manifest(lake.manifest_path(settings, source, date.fromisoformat(day)), changes)
 
 
 def _identifier_columns(source: str, entity: str) -> list[str]:
@@ -678,7 +394,7 @@ def _identifier_columns(source: str, entity: str) -> list[str]:
 
 
 def _landed_sources(settings: Settings) -> list[str]:
-    root = settings.lake / "landing"
+    root = settings.lake / lake.LANDING
     known = {s for s, _ in IDENTIFIERS}
     return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name in known) if root.exists() else []
 
@@ -721,9 +437,8 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
     """Delete the person's rows from marts, restricted, ops, snapshots (customer_id) and intermediate
     tables (identifiers). One transaction on DuckDB; on Spark table by table (a failed run is
     completed by running the same request again: the tombstones stay)."""
-    from cdp.engines import connect
 
-    if not _built(settings):
+    if not warehouse_exists(settings):
         return
     keys = sorted(person.record_keys)
     ids = {
@@ -838,7 +553,6 @@ def _scrub_exports(settings: Settings, person: _Person, result: ForgetResult) ->
     """Remove the person's rows from published export files; keep manifests and ops.segment_exports true.
     Staging folders a killed export left behind (dot-folders, never published) are removed whole."""
     # Imported here, not at module level: exports pulls in sqlglot, which ingest (Eraser) need not load.
-    from exports.publish import remove_staging
 
     remove_staging(settings.exports)
     values = _export_values(person)
@@ -898,9 +612,8 @@ def _update_export_manifest(path: Path, touched: dict[str, tuple[int, str]]) -> 
 def _update_segment_exports(settings: Settings, changed: list[tuple[str, str, int, str]]) -> None:
     """Correct the export history (``ops.segment_exports``) for the files forget rewrote: per run date,
     the date's rows are read, corrected and written back (no row updates on Spark's Parquet)."""
-    from cdp.engines import connect
 
-    if not changed or not _built(settings):
+    if not changed or not warehouse_exists(settings):
         return
     table = "ops.segment_exports"
     with connect(settings, read_only=False) as warehouse:
@@ -929,134 +642,3 @@ def _write_audit(settings: Settings, result: ForgetResult, reason: str) -> None:
     entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "reason": reason, **result.to_dict()}
     with (settings.privacy_dir / "requests.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
-# --------------------------------------------------------------------------------------------------
-# Suppression list (listing; the logic is in dbt)
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Suppression:
-    channel: str
-    address: str  # masked
-    reason: str
-    since: str
-    source: str  # 'suppression file' | 'messaging unsubscribe feed'
-    usable: bool = True  # False: the address does not normalise, so it matches nobody
-
-
-mask_email = identifiers.mask_email
-mask_phone = identifiers.mask_phone
-
-
-def mask_address(address: str, region: str = identifiers.DEFAULT_PHONE_REGION) -> str:
-    email = normalize_email(address)
-    if email:
-        return mask_email(email)
-    phone = normalize_phone(address, region)
-    if phone:
-        return mask_phone(phone)
-    return "***"
-
-
-def suppressions(settings: Settings) -> list[Suppression]:
-    """Everyone suppressed: the suppression file's entries and the unsubscribe feed (warehouse), masked."""
-    out = list(_file_suppressions(settings))
-    out += _unsubscribe_suppressions(settings)
-    return out
-
-
-def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
-    for row in normalised_suppressions(settings):
-        email, phone = row["email_normalized"], row["phone_e164"]
-        yield Suppression(
-            channel=row["channel"],
-            address=mask_email(email) if email else mask_phone(phone) if phone else "***",
-            reason=(row["reason"] or "").strip(),
-            since=(row["added_at"] or "").strip(),
-            source="suppression file",
-            usable=bool(email or phone),
-        )
-
-
-#: Columns of the normalised suppression list dbt reads (source privacy.suppression_list).
-SUPPRESSION_COLUMNS = ("channel", "address", "email_normalized", "phone_e164", "reason", "added_at")
-
-
-def normalised_suppressions(settings: Settings) -> list[dict[str, str | None]]:
-    """The suppression file's rows with each address normalised as identity normalises it: email by
-    :func:`normalize_email` (dbt keys it with ``email_match_key`` too), phone by libphonenumber with
-    the market's region. An empty or unknown channel means ``all``: a typo must not let mail through."""
-    path = settings.suppression_file
-    if not path.exists():
-        return []
-    region = _phone_region(settings)
-    out: list[dict[str, str | None]] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
-            raw_channel = (row.get("channel") or "").strip(" ").lower()
-            channel = raw_channel if raw_channel in ("email", "sms") else "all"
-            address = row.get("address") or ""
-            out.append(
-                {
-                    "channel": channel,
-                    "address": address,
-                    "email_normalized": normalize_email(address) if channel in ("email", "all") else None,
-                    "phone_e164": normalize_phone(address, region) if channel in ("sms", "all") else None,
-                    "reason": row.get("reason"),
-                    "added_at": row.get("added_at"),
-                }
-            )
-    return out
-
-
-def write_normalised_suppressions(settings: Settings, path: Path) -> Path:
-    """Write :func:`normalised_suppressions` as the CSV dbt reads (``CDP_SUPPRESSION_FILE``), so the
-    warehouse matches phones with the very value libphonenumber gives (no phone rules in SQL).
-    Replaced atomically; the same input gives the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUPPRESSION_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(normalised_suppressions(settings))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.chmod(tmp, 0o600)  # the list holds addresses
-    os.replace(tmp, path)
-    return path
-
-
-def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:
-    from cdp.engines import connect
-
-    if not _built(settings):
-        return []
-    with connect(settings, read_only=True) as warehouse:
-        if "int_messaging_unsubscribes_deduplicated" not in warehouse.tables("intermediate"):
-            return []
-        rows = warehouse.rows(
-            "select channel, coalesce(email_normalized, phone_e164) as address, min(unsubscribed_at) "
-            "from intermediate.int_messaging_unsubscribes_deduplicated "
-            "group by channel, coalesce(email_normalized, phone_e164) order by 3, 1, 2"
-        )
-    return [
-        Suppression(
-            channel=channel,
-            address=mask_email(address) if channel == "email" else mask_phone(address),
-            reason="unsubscribed",
-            since=str(since)[:19] if since else "",
-            source="messaging unsubscribe feed",
-        )
-        for channel, address, since in rows
-    ]
-
-
-def add_suppression(
-    settings: Settings, channel: str, address: str, reason: str, added_at: str | None = None
-) -> None:
-    """Append one entry to the suppression file (used by tests and scripts; the CSV may be edited too)."""
-    settings.ensure()
-    when = added_at or datetime.now(UTC).isoformat(timespec="seconds")
-    with settings.suppression_file.open("a", newline="", encoding="utf-8") as handle:
-        csv.writer(handle, lineterminator="\n").writerow([channel, address, reason, when])

@@ -15,7 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cdp import lake
 from cdp.config import Settings
+from cdp.engines import connect
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
@@ -26,7 +28,6 @@ def render(settings: Settings, run_date: date) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    from cdp.engines import connect
 
     with connect(settings, read_only=True) as wh:
         built = set(wh.tables("marts"))  # a report section per mart that was built
@@ -203,7 +204,7 @@ def _signed(before: int | None, now: int) -> str:
 
 def _landing_rows(settings: Settings, run_date: date) -> list[tuple[str, str, int, int, int]]:
     rows = []
-    for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
+    for path in lake.manifests_of(settings, run_date):
         manifest = json.loads(path.read_text(encoding="utf-8"))
         for entity, stats in sorted(manifest["entities"].items()):
             rows.append(

@@ -35,6 +35,10 @@ ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gb
 DEFAULT_SOURCES = ("pos", "ecommerce", "social", "messaging")
 
 
+#: What the export does with a segment definition that does not build (``exports.invalid_segments``).
+INVALID_SEGMENT_POLICIES = ("fail", "report")
+
+
 class SiteConfigError(ValueError):
     """``<home>/config/cdp.yml`` is not valid; the message names the file and the key."""
 
@@ -59,6 +63,9 @@ class SiteConfig:
     drop_wait_timeout_minutes: int = 360
     drop_wait_poke_seconds: int = 300
     quarantine_retention_days: int = 90
+    # A segment definition that does not build: "fail" the export (the night publishes nothing) or
+    # "report" it (manifest, cdp summary) and export the others.
+    invalid_segments: str = "fail"
     file_group: str | None = None
     path: Path | None = None  # the file read, None when defaults only
 
@@ -85,7 +92,7 @@ def load_site(home: Path) -> SiteConfig:
         if loaded is not None and not isinstance(loaded, dict):
             raise SiteConfigError(f"{path}: expected a mapping of settings")
         doc = loaded or {}
-    unknown = set(doc) - {"market", "sources", "drop_wait", "quarantine", "files"}
+    unknown = set(doc) - {"market", "sources", "drop_wait", "quarantine", "files", "exports"}
     if unknown:
         raise SiteConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     market = str(os.environ.get("CDP_MARKET") or doc.get("market") or "nl").strip().lower()
@@ -93,6 +100,16 @@ def load_site(home: Path) -> SiteConfig:
     wait = _mapping(path, "drop_wait", doc.get("drop_wait"))
     quarantine = _mapping(path, "quarantine", doc.get("quarantine"))
     files = _mapping(path, "files", doc.get("files"))
+    exports = _mapping(path, "exports", doc.get("exports"))
+    unknown = set(exports) - {"invalid_segments"}
+    if unknown:
+        raise SiteConfigError(f"{path}: exports: unknown key(s) {', '.join(sorted(unknown))}")
+    invalid_segments = str(exports.get("invalid_segments") or "fail").strip().lower()
+    if invalid_segments not in INVALID_SEGMENT_POLICIES:
+        raise SiteConfigError(
+            f"{path}: exports.invalid_segments must be one of {', '.join(INVALID_SEGMENT_POLICIES)}, "
+            f"got {invalid_segments!r}"
+        )
     return SiteConfig(
         market=market,
         sources=sources,
@@ -102,6 +119,7 @@ def load_site(home: Path) -> SiteConfig:
             path, "quarantine.retention_days", quarantine.get("retention_days", 90)
         ),
         file_group=(str(files["group"]) if files.get("group") else None),
+        invalid_segments=invalid_segments,
         path=path if path.exists() else None,
     )
 

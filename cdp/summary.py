@@ -10,7 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cdp import lake
 from cdp.config import Settings
+from cdp.engines import EngineUnavailable, connect
 
 
 @dataclass
@@ -28,7 +30,6 @@ class Summary:
 
 def _warehouse_counts(settings: Settings, summary: Summary) -> None:
     """Rows per table of the layers (one query on either engine) and the RFM segment sizes."""
-    from cdp.engines import EngineUnavailable, connect
 
     try:
         with connect(settings, read_only=True) as wh:
@@ -104,7 +105,7 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
 def _manifests(settings: Settings, dates: list[date]) -> list[dict[str, Any]]:
     found = []
     for run_date in dates:
-        for path in sorted((settings.lake / "manifests").glob(f"*/load_date={run_date.isoformat()}.json")):
+        for path in lake.manifests_of(settings, run_date):
             found.append(json.loads(path.read_text(encoding="utf-8")))
     return found
 

@@ -1,121 +1,37 @@
-"""Build the warehouse: ``dbt build`` of ``dbt_project/`` (dbt-duckdb) as of one logical date.
+"""The warehouse stages: the night's models, built by dbt as of one logical date, with the CLV fit
+between their two halves.
 
-dbt runs in-process through its programmatic API (``dbtRunner``). Every path comes from
-:class:`cdp.config.Settings`: the DuckDB file (``CDP_WAREHOUSE``), the lake the sources read
-(``CDP_LAKE``), dbt's target folder (manifest, compiled SQL, docs) and its logs. dbt never writes into
-the repository. Failures raise :class:`WarehouseBuildError` naming the failing nodes; messages carry
-node names, statuses and counts, and quoted values from database errors are redacted so that no
-personal data reaches logs or exceptions.
+Three stages, each its own step in :mod:`cdp.pipeline` (and its own task in the DAG):
+
+1. :func:`build_models` - ``dbt build`` of everything up to the CLV sufficient statistics (and all
+   that does not depend on CLV): staging, identity, orders, customers, the snapshot, restricted;
+2. :func:`fit_clv` - Python fits BG/NBD and Gamma-Gamma on those statistics and writes schema
+   ``clv_fit`` (:mod:`cdp.clv.nightly`; the same code on every engine);
+3. :func:`build_value_models` - ``dbt build`` of what reads the fit (``source:clv_fit+``: CLV, value
+   marts, campaign results).
+
+:func:`build` runs the three in order: for commands that need the whole warehouse outside a night
+(``cdp forget`` rebuilding, ``cdp identity train``, tests, benchmarks). How dbt is called is
+:mod:`cdp.dbt_runner`.
+
+dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them out
+(dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
+skips the data tests too: only for test loops that check their own invariants (never nightly).
+``data_tests`` as model names runs only the data tests on those models (all of a test's models in the
+list): a command that builds a selection for one consumer gates on what that consumer reads (``cdp
+identity train``); the nightly build always runs them all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
-import os
-import re
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from cdp.config import DBT_PROJECT_DIR, Settings
-from cdp.market import market_of
-from cdp.privacy import write_normalised_suppressions
-
-# Statuses dbt reports for a node that did not succeed (run results of models/seeds/tests/unit tests).
-_FAILED = {"error", "fail", "runtime error"}
-_QUOTED = re.compile(r"'[^']*'")
-
-
-class WarehouseBuildError(RuntimeError):
-    """``dbt build`` failed; ``failures`` lists (node, status, message) without personal data."""
-
-    def __init__(self, run_date: date | None, failures: list[dict[str, str]], detail: str = "") -> None:
-        self.run_date = run_date
-        self.failures = failures
-        lines = [f"{f['node']} [{f['status']}]: {f['message']}" for f in failures]
-        when = f" for {run_date.isoformat()}" if run_date else ""
-        head = f"dbt failed{when}: {len(failures)} node(s) failed" if failures else f"dbt failed{when}"
-        super().__init__("\n".join([head, *lines, *([detail] if detail else [])]))
-
-
-@dataclass
-class BuildResult:
-    """What a build did: counts per status, per node timings and where dbt put its artefacts."""
-
-    run_date: str
-    success: bool
-    seconds: float
-    counts: dict[str, int] = field(default_factory=dict)
-    nodes: list[dict[str, Any]] = field(default_factory=list)
-    target_path: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def dbt_args(settings: Settings, command: list[str], run_date: date | None = None) -> list[str]:
-    """The dbt CLI arguments for ``command`` with this home's paths (usable from a shell too)."""
-    args = [
-        *command,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(settings.dbt_target_dir),
-        "--log-path",
-        str(settings.logs / "dbt"),
-        # The console shows our step progress; dbt's own lines go to <home>/logs/dbt/dbt.log.
-        "--quiet",
-    ]
-    if command[0] not in ("deps", "clean"):
-        args += ["--target", settings.engine]
-    # The home's market (cdp/markets/*.yml): time zone, gender words, postcode area, currency.
-    variables: dict[str, Any] = market_of(settings).dbt_vars()
-    if run_date is not None:
-        variables["run_date"] = run_date.isoformat()
-    return [*args, "--vars", json.dumps(variables, ensure_ascii=False)]
-
-
-def dbt_vars() -> dict[str, Any]:
-    """The project's vars as declared in dbt_project.yml (the defaults every build runs with)."""
-    import yaml
-
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return dict(project.get("vars") or {})
-
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment variables the dbt project reads (profiles.yml and the sources)."""
-    from cdp.lake import uri
-
-    env = {
-        "CDP_WAREHOUSE": str(settings.warehouse),
-        # s3://... for DuckDB (fsspec, cdp.dbt_lake_plugin), s3a://... for Spark (Hadoop's S3A).
-        "CDP_LAKE": uri(settings.lake, settings.engine),
-        # The config files stay in the home folder wherever the lake is (the sources' default is
-        # <lake>/../config, which only holds for the default lake).
-        # The suppression list as cdp.privacy normalised it (phones by libphonenumber), see _prepare.
-        "CDP_SUPPRESSION_FILE": str(normalised_suppression_file(settings)),
-        "CDP_IDENTITY_OVERRIDES_FILE": str(settings.identity_overrides_file),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # int_identity_match_parameters: the deployment's trained model, else the shipped seed.
-        "CDP_IDENTITY_MODEL_FILE": "",
-    }
-    if settings.identity_model_file.exists():
-        env["CDP_IDENTITY_MODEL_FILE"] = str(settings.identity_model_file)
-    if settings.engine == "spark":
-        from cdp.engines import spark_env
-
-        env.update(spark_env(settings))
-    return env
-
+from cdp.clv.nightly import fit_for_date
+from cdp.config import Settings
+from cdp.dbt_runner import BuildResult, build_step, data_tests_on, inputs_key, prepare, record_built
 
 # What the night's CLV fit (cdp.clv.nightly) feeds: built after the fit, in a second dbt invocation.
 AFTER_CLV_FIT = "source:clv_fit+"
@@ -126,6 +42,50 @@ CLV_FIT_INPUTS = (
 )
 
 
+def build_models(
+    settings: Settings,
+    run_date: date,
+    select: str | None = None,
+    unit_tests: bool = False,
+    data_tests: bool | Collection[str] = True,
+) -> BuildResult:
+    """Stage 1: ``dbt build`` of every model that does not read the CLV fit; raises on any failure.
+
+    With ``select``, only that selection (still without what reads the fit). What it built is claimed
+    current (:func:`cdp.dbt_runner.is_current`) when nothing changed under the build.
+    """
+    started = time.perf_counter()
+    selectors = _selectors(settings, select, data_tests)
+    prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
+    inputs = inputs_key(settings)
+    nodes = build_step(settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
+    if inputs is not None and inputs == inputs_key(settings):  # nothing changed under the build
+        record_built(settings, run_date, inputs, nodes, data_tests)
+    return _result(run_date, started, nodes, settings)
+
+
+def fit_clv(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Stage 2: fit the CLV models on the statistics stage 1 built (:func:`cdp.clv.nightly.fit_for_date`)."""
+    return fit_for_date(settings, run_date)
+
+
+def build_value_models(
+    settings: Settings,
+    run_date: date,
+    select: str | None = None,
+    unit_tests: bool = False,
+    data_tests: bool | Collection[str] = True,
+) -> BuildResult:
+    """Stage 3: ``dbt build`` of what reads the CLV fit (within ``select`` when given)."""
+    started = time.perf_counter()
+    selectors = _selectors(settings, select, data_tests)
+    after = [f"{s},{AFTER_CLV_FIT}" for s in selectors] or [AFTER_CLV_FIT]
+    # Every node here reads clv_fit (written outside dbt), so none is ever claimed current: the claims
+    # stage 1 made stand.
+    nodes = build_step(settings, run_date, after, [], unit_tests, data_tests, keep_claims=True)
+    return _result(run_date, started, nodes, settings)
+
+
 def build(
     settings: Settings,
     run_date: date,
@@ -133,39 +93,28 @@ def build(
     unit_tests: bool = False,
     data_tests: bool | Collection[str] = True,
 ) -> BuildResult:
-    """``dbt build`` (seeds, models, data tests) as of ``run_date``; raises on any failure.
-
-    Three steps, one result: dbt builds everything up to the CLV sufficient statistics (and all that
-    does not depend on CLV), Python fits the CLV models on them (:func:`cdp.clv.nightly.fit_for_date`,
-    the same on every engine), dbt builds what reads the fit. A failure in the first step stops the
-    build before the fit. With ``select``, each step keeps to the selection; the fit runs when the
-    first step built its inputs.
-
-    dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them
-    out (dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
-    skips the data tests too: only for test loops that check their own invariants (never nightly).
-    ``data_tests`` as model names runs only the data tests on those models (all of a test's models in
-    the list): a command that builds a selection for one consumer gates on what that consumer reads
-    (``cdp identity train``); the nightly build always runs them all.
-    """
-    from cdp.clv.nightly import fit_for_date
-
+    """The three stages in order, one result; raises on any failure (a failure in stage 1 stops before
+    the fit). With ``select``, each keeps to the selection; the fit and stage 3 run when stage 1 built
+    the fit's inputs."""
     started = time.perf_counter()
+    first = build_models(settings, run_date, select, unit_tests, data_tests)
+    nodes = list(first.nodes)
+    if {n["node"] for n in nodes if n["status"] == "success"} & set(CLV_FIT_INPUTS):
+        fit_clv(settings, run_date)
+        nodes += build_value_models(settings, run_date, select, unit_tests, data_tests).nodes
+    return _result(run_date, started, nodes, settings)
+
+
+def _selectors(settings: Settings, select: str | None, data_tests: bool | Collection[str]) -> list[str]:
     selectors = select.split() if select else []
     if not isinstance(data_tests, bool) and not selectors:
         raise ValueError("data_tests as model names needs a selection (select=...)")
-    _prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
-    inputs = _inputs_key(settings)
     # Data tests by name (only those of the named models), when not all of the selection's run.
-    tests = None if isinstance(data_tests, bool) else _data_tests_on(settings, data_tests)
-    before = [*selectors, *(tests or [])]
-    nodes = _build_step(settings, run_date, before, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
-    if {n["node"] for n in nodes if n["status"] == "success"} & set(CLV_FIT_INPUTS):
-        fit_for_date(settings, run_date)
-        after = [f"{s},{AFTER_CLV_FIT}" for s in [*selectors, *(tests or [])]] or [AFTER_CLV_FIT]
-        nodes += _build_step(settings, run_date, after, [], unit_tests, data_tests)
-    if inputs is not None and inputs == _inputs_key(settings):  # nothing changed under the build
-        _record_built(settings, run_date, inputs, nodes, data_tests)
+    tests = [] if isinstance(data_tests, bool) else data_tests_on(settings, data_tests)
+    return [*selectors, *tests]
+
+
+def _result(run_date: date, started: float, nodes: list[dict[str, Any]], settings: Settings) -> BuildResult:
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node["status"]] = counts.get(node["status"], 0) + 1
@@ -177,393 +126,3 @@ def build(
         nodes=nodes,
         target_path=str(settings.dbt_target_dir),
     )
-
-
-def _build_step(
-    settings: Settings,
-    run_date: date,
-    selectors: list[str],
-    extra: list[str],
-    unit_tests: bool,
-    data_tests: bool | Collection[str],
-) -> list[dict[str, Any]]:
-    """One ``dbt build`` invocation; raises :class:`WarehouseBuildError` naming the failed nodes."""
-    command = ["build"]
-    if selectors:
-        command += ["--select", *selectors]
-    if not isinstance(data_tests, bool):
-        # No test comes with its model (indirect selection): the selectors name the ones to run.
-        command += ["--indirect-selection", "empty"]
-    command += extra
-    if not unit_tests:
-        command += ["--exclude-resource-type", "unit_test"]
-    if not data_tests:
-        command += ["--exclude-resource-type", "test"]
-    # dbt would write manifest.json again after the run (2 MB at 67 models, and graph.gpickle): the
-    # parse already wrote it; run_results.json, the one artefact of the run, is written below.
-    command += ["--no-write-json"]
-    result = _invoke(settings, dbt_args(settings, command, run_date))
-    if hasattr(result.result, "write"):
-        result.result.write(str(settings.dbt_target_dir / "run_results.json"))
-    nodes = _node_results(result.result)
-    failures = [
-        {"node": n["node"], "status": n["status"], "message": n["message"]}
-        for n in nodes
-        if n["status"] in _FAILED
-    ]
-    if not result.success or failures:
-        raise WarehouseBuildError(run_date, failures, _redact(str(result.exception or "")))
-    return nodes
-
-
-def _data_tests_on(settings: Settings, models: Collection[str]) -> list[str]:
-    """Names of the data tests whose models are all among ``models`` (dbt model names)."""
-    wanted = {f"model.{_project_name()}.{name}" for name in models}
-    _prepare(settings)
-    with _environ(dbt_env(settings)):
-        manifest = _parsed_manifest(settings, [])
-    names = []
-    for node in manifest.nodes.values():
-        if node.resource_type != "test":
-            continue
-        parents = [p for p in node.depends_on.nodes if p.startswith("model.")]
-        if parents and set(parents) <= wanted:
-            names.append(node.name)
-    return sorted(names)
-
-
-def _project_name() -> str:
-    import yaml
-
-    return str(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["name"])
-
-
-# What the builds of this home left current: node -> run date, inputs key, tested, parents. Written by
-# build() after a build that succeeded with its inputs unchanged; removed before any dbt command that
-# writes tables (a failed or foreign-selected build leaves nothing claimed).
-_BUILT_FILE = "cdp_built.json"
-_MATERIALISED = ("model.", "seed.", "snapshot.")
-
-
-def is_current(
-    settings: Settings, run_date: date, models: Collection[str], tested: Collection[str] = ()
-) -> bool:
-    """True when ``models`` and everything they read were built as of ``run_date`` by cdp builds of
-    this home, from the project, configuration, landed files and environment as they are now, and
-    the data tests of ``tested`` ran on them then (a consumer may read the tables instead of
-    rebuilding them: the same build would give the same tables). Conservative: anything unknown
-    (an object-store lake, a source that is not a file, a node built by another command) is False.
-    """
-    path = settings.dbt_target_dir / _BUILT_FILE
-    inputs = _inputs_key(settings)
-    if inputs is None or not path.exists():
-        return False
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    identity = _warehouse_identity(settings)
-    if identity is None or state.get("warehouse") != identity:
-        return False
-    built, sources = state.get("nodes", {}), state.get("file_sources", [])
-    project = _project_name()
-    wanted = {f"model.{project}.{name}" for name in models}
-    must_be_tested = {f"model.{project}.{name}" for name in tested}
-    todo, seen = list(wanted | must_be_tested), set()
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if node.startswith("source."):
-            if node not in sources:
-                return False
-            continue
-        record = built.get(node)
-        if not record or record["run_date"] != run_date.isoformat() or record["inputs"] != inputs:
-            return False
-        if node in must_be_tested and not record["tested"]:
-            return False
-        todo += record["parents"]
-    return True
-
-
-def forget_built(settings: Settings) -> None:
-    """Claim nothing current any more (before anything changes tables outside a build)."""
-    (settings.dbt_target_dir / _BUILT_FILE).unlink(missing_ok=True)
-
-
-def _record_built(
-    settings: Settings,
-    run_date: date,
-    inputs: str,
-    nodes: list[dict[str, Any]],
-    data_tests: bool | Collection[str],
-) -> None:
-    manifest = next(iter(_MANIFEST_CACHE.values()), None)
-    if manifest is None:
-        return
-    project = _project_name()
-    tested = (
-        {f"model.{project}.{name}" for name in data_tests} if not isinstance(data_tests, bool) else None
-    )
-    built: dict[str, Any] = {}
-    for result in nodes:
-        node = manifest.nodes.get(result["node"])
-        if result["status"] != "success" or node is None or not result["node"].startswith(_MATERIALISED):
-            continue
-        built[result["node"]] = {
-            "run_date": run_date.isoformat(),
-            "inputs": inputs,
-            "tested": bool(data_tests) if tested is None else result["node"] in tested,
-            "parents": sorted(getattr(node.depends_on, "nodes", [])),
-        }
-    # Sources read from the files the inputs key covers (landed data, configuration files); any other
-    # (tables written outside dbt: ops, clv_fit) keeps what reads it from ever being current.
-    from cdp.lake import uri
-
-    landing = uri(settings.lake, settings.engine).rstrip("/") + "/landing/"
-    config = {str(f) for f in (settings.suppression_file, settings.identity_overrides_file,
-                               settings.identity_model_file)}
-    file_sources = sorted(
-        unique_id
-        for unique_id, source in manifest.sources.items()
-        if str(source.meta.get("location") or "").startswith(landing)
-        or str(source.meta.get("location") or "") in config
-    )
-    state = {"warehouse": _warehouse_identity(settings), "file_sources": file_sources, "nodes": built}
-    path = settings.dbt_target_dir / _BUILT_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _warehouse_identity(settings: Settings) -> list[int] | str | None:
-    """The DuckDB file (device, inode: a replaced file is another warehouse). None on Spark: its tables
-    live in a metastore this check does not look at, so nothing is claimed current there."""
-    if settings.engine != "duckdb":
-        return None
-    try:
-        stat = os.stat(settings.warehouse)
-    except OSError:
-        return "missing"
-    return [stat.st_dev, stat.st_ino]
-
-
-def _inputs_key(settings: Settings) -> str | None:
-    """A hash of everything a build reads besides the run date and the warehouse's own tables: dbt and
-    adapter versions, the engine, the environment dbt runs with (paths of the lake, the warehouse and
-    the configuration files), the project's files (models, macros, seeds, profiles), the configuration
-    files' contents and the landed files (path, size, modification time). None for a lake on an object
-    store (not listed here: never current)."""
-    import hashlib
-    from importlib.metadata import version
-
-    from cdp.lake import is_remote
-
-    if is_remote(settings.lake):
-        return None
-    digest = hashlib.sha256()
-    # Not the warehouse's path: the night builds in a copy that is then renamed into place, and
-    # _warehouse_identity (the file's inode) already says which warehouse the state belongs to.
-    env = sorted((k, v) for k, v in dbt_env(settings).items() if k != "CDP_WAREHOUSE")
-    head = [version("dbt-core"), version(f"dbt-{settings.engine}"), settings.engine, env]
-    digest.update(json.dumps(head).encode())
-    for path, _, _ in _project_state():
-        digest.update(f"\0{os.path.relpath(path, DBT_PROJECT_DIR)}\0".encode())
-        digest.update(Path(path).read_bytes())
-    config = (settings.suppression_file, settings.identity_overrides_file, settings.identity_model_file)
-    for path in (Path(__file__).with_name("dbt_lake_plugin.py"), *config):
-        digest.update(f"\0{path}\0".encode())
-        digest.update(path.read_bytes() if path.exists() else b"missing")
-    for root, dirs, files in os.walk(Path(settings.lake) / "landing"):
-        dirs.sort()
-        for name in sorted(files):
-            stat = os.stat(os.path.join(root, name))
-            digest.update(f"\0{os.path.join(root, name)} {stat.st_size} {stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
-
-
-def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
-    """``dbt docs generate`` against the built warehouse; returns the folder holding ``index.html``.
-
-    With ``run_date`` the compiled SQL shown in the docs is that date's; without it dbt skips
-    compiling (``--no-compile``) and documents the project and the warehouse catalog as they are.
-    """
-    command = ["docs", "generate"] if run_date else ["docs", "generate", "--no-compile"]
-    result = _invoke(settings, dbt_args(settings, command, run_date))
-    if not result.success:
-        raise WarehouseBuildError(run_date, [], _redact(str(result.exception or "docs generate failed")))
-    return settings.dbt_target_dir
-
-
-def _invoke(settings: Settings, args: list[str]) -> Any:
-    from dbt.cli.main import dbtRunner
-
-    from cdp.engines import spark_session
-
-    _prepare(settings)
-    if settings.engine == "spark":
-        spark_session(settings)  # start the JVM here: a missing Java fails in one line, not in dbt
-    if args[0] in ("build", "run", "seed", "snapshot"):
-        forget_built(settings)  # tables change: what was current may not be any more
-    with _environ(dbt_env(settings)):
-        try:
-            if args[0] not in _WITH_MANIFEST:
-                return dbtRunner().invoke(args)
-            return dbtRunner(manifest=_parsed_manifest(settings, args)).invoke(args)
-        finally:
-            _release_duckdb()
-
-
-def _prepare(settings: Settings) -> None:
-    from cdp.engines import check_engine
-
-    check_engine(settings.engine)
-    settings.ensure()
-    settings.dbt_target_dir.mkdir(parents=True, exist_ok=True)
-    (settings.logs / "dbt").mkdir(parents=True, exist_ok=True)
-    write_normalised_suppressions(settings, normalised_suppression_file(settings))
-
-
-def normalised_suppression_file(settings: Settings) -> Path:
-    """Where the build reads the suppression list from: ``<home>/cache``, rewritten before every dbt
-    command from ``<home>/config/suppression.csv`` (which people edit and the inputs key hashes)."""
-    return settings.cache / "suppression_normalised.csv"
-
-
-# Commands that run on a parsed project: they get the manifest from _parsed_manifest, not their own parse.
-_WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
-# The last parse in this process: its key and the manifest as parsed (each invocation runs on a copy).
-_MANIFEST_CACHE: dict[tuple[Any, ...], Any] = {}
-
-
-def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
-    """The project parsed once per process and environment, reused by every invocation.
-
-    dbt parses the whole project (every model, test and macro: ~4 s, whatever the data size) at the
-    start of every command, and its partial parsing (``partial_parse.msgpack``) is void as soon as the
-    ``--vars`` differ, so each new ``run_date`` paid a full parse. Here the parse never sees
-    ``run_date``: the models read it only when they are compiled (``run_date()`` falls back while
-    parsing), so one parse serves every date, and dbt's partial parsing stays valid from night to
-    night. In one process, invocations with the same environment and unchanged project files skip
-    the parse altogether (the nightly build's second invocation, ``cdp identity train`` and a build
-    after it). Each invocation gets its own copy: dbt marks nodes compiled in the manifest it runs on
-    (ephemeral CTEs are injected once), so a manifest that ran one date must not run another.
-    """
-    from dbt.cli.main import dbtRunner
-
-    parse_vars = _vars_of(args)
-    parse_vars.pop("run_date", None)
-    # The environment dbt and the project read (dbt_env is applied by the caller), the vars, the files.
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("CDP_", "DBT_")))
-    key = (settings.engine, str(settings.dbt_target_dir), tuple(env),
-           json.dumps(parse_vars, sort_keys=True), _project_state())
-    if key in _MANIFEST_CACHE:
-        return _unrun_copy(_MANIFEST_CACHE[key])
-    command = ["parse", *(["--vars", json.dumps(parse_vars)] if parse_vars else [])]
-    result = dbtRunner().invoke(dbt_args(settings, command))
-    if not result.success:
-        raise WarehouseBuildError(None, [], _redact(str(result.exception or "dbt parse failed")))
-    _MANIFEST_CACHE.clear()
-    _MANIFEST_CACHE[key] = result.result
-    return _unrun_copy(result.result)
-
-
-def _unrun_copy(manifest: Any) -> Any:
-    """A manifest sharing the parsed macros, sources and lookups, with its own copy of the nodes and
-    unit tests (what running a command mutates: compiled code, injected CTEs). Not ``copy.copy``: dbt's
-    ``Manifest.__reduce_ex__`` passes its fields out of order (1.11), so pickle and copy break it."""
-    from dbt.mp_context import get_mp_context
-
-    fresh = object.__new__(type(manifest))
-    fresh.__dict__.update(manifest.__dict__)
-    fresh.nodes = copy.deepcopy(manifest.nodes)
-    fresh.unit_tests = copy.deepcopy(manifest.unit_tests)
-    fresh._lock = get_mp_context().Lock()
-    return fresh
-
-
-def _vars_of(args: list[str]) -> dict[str, Any]:
-    """The ``--vars`` of a dbt command line (JSON or YAML, as dbt reads them)."""
-    if "--vars" not in args:
-        return {}
-    import yaml
-
-    return dict(yaml.safe_load(args[args.index("--vars") + 1]) or {})
-
-
-def _project_state() -> tuple[tuple[str, int, int], ...]:
-    """Path, size and modification time of every file of the dbt project: a change means a new parse."""
-    state = []
-    for root, dirs, files in os.walk(DBT_PROJECT_DIR):
-        dirs[:] = sorted(d for d in dirs if d not in ("target", "logs", "dbt_packages"))
-        for name in sorted(files):
-            stat = os.stat(os.path.join(root, name))
-            state.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
-    return tuple(state)
-
-
-def _release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after a command.
-
-    Otherwise a later ``duckdb.connect(warehouse, read_only=True)`` in the same process (exports,
-    reports, Great Expectations) fails with "different configuration than existing connections".
-    """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - another adapter
-        return
-    with DuckDBConnectionManager._LOCK:
-        environment = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-    if environment is not None:
-        # Best effort: the next command opens a fresh environment anyway.
-        with contextlib.suppress(Exception):
-            environment.close()
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-def _node_results(run_result: Any) -> list[dict[str, Any]]:
-    nodes = []
-    for item in getattr(run_result, "results", None) or []:
-        node = getattr(item, "node", None)
-        status = str(getattr(item.status, "value", item.status))
-        nodes.append(
-            {
-                "node": getattr(node, "unique_id", "?"),
-                "status": status,
-                "seconds": round(float(getattr(item, "execution_time", 0.0) or 0.0), 3),
-                "failures": getattr(item, "failures", None),
-                "message": _redact(str(item.message or "")) if status in _FAILED else "",
-            }
-        )
-    return nodes
-
-
-_JAVA_FRAME = re.compile(r"^\s*(at [\w$.<>]+\(|\.\.\. \d+ more)")
-
-
-def _redact(message: str) -> str:
-    """Drop quoted literals (data values in database errors), Java stack frames (Spark's errors carry
-    them) and py4j's wrapper line; keep the first lines."""
-    text = _QUOTED.sub("'…'", message)
-    lines = [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip() and not _JAVA_FRAME.match(line) and "An error occurred while calling" not in line
-    ]
-    return " | ".join(lines[:6])[:1000]

@@ -5,8 +5,11 @@ Lands each configured channel's drop for the run's **data date**, gates it with 
 builds the customer view and scores with dbt (into the night's build file), gates the marts, exports
 the segment files and publishes the warehouse (one rename: readers see the whole night or the last one).
 
-Every task calls a function of `cdp.pipeline`, the same functions `cdp run` calls, and every task
-replaces its own date's partition: clearing a task, re-running a day or backfilling a range is safe.
+One task per stage of `cdp.stages.STAGES` (the list `cdp run` iterates too), in its order; each calls
+the `cdp.pipeline` function of its name, and replaces its own date's partition: clearing a task,
+re-running a day or backfilling a range is safe. The CLV fit is its own task between the two halves
+of the dbt build. Assets are emitted after the gate that guards them (`cdp_landed` by `gate_landed`,
+`cdp_exports` by `export`, `cdp_marts` by `publish_warehouse`).
 
 * **Which day a run processes.** The schedule is a data-interval timetable (midnight to midnight in
   `CDP_SCHEDULE_TIMEZONE`, default UTC): the run for day D is created when D has ended and processes D,
@@ -27,10 +30,8 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
 from cdp.scheduling import NightlyTimetable
+from cdp.stages import STAGES
 
-LANDED = Asset("cdp_landed")
-MARTS = Asset("cdp_marts")
-EXPORTS = Asset("cdp_exports")
 SCHEDULE_TIMEZONE = os.environ.get("CDP_SCHEDULE_TIMEZONE", "UTC")
 POKE_SECONDS = int(os.environ.get("CDP_DROP_POKE_SECONDS", "300"))
 # A label that cannot be rendered must not fail the task: default to nothing.
@@ -67,6 +68,61 @@ def _label(source: str) -> None:
     get_current_context()["source_name"] = source
 
 
+def _call(stage_name: str, context, *args) -> dict:
+    from cdp import pipeline
+
+    return getattr(pipeline, stage_name)(_settings(), _run_date(context), *args)
+
+
+def _task(stage):
+    """One task for one stage of ``cdp.stages.STAGES``, calling the ``cdp.pipeline`` function of its
+    name (what ``cdp run`` calls). ``prepare`` returns the configured sources the per-source stage is
+    mapped over."""
+    outlets = [Asset(stage.asset)] if stage.asset else []
+    if stage.per_source:
+
+        def per_source(source: str, **context) -> dict:
+            _label(source)
+            return _call(stage.name, context, source)
+
+        return task(task_id=stage.name, outlets=outlets, map_index_template=LABEL)(per_source)
+    if stage.name == "prepare":
+
+        def prepare(**context) -> list[str]:
+            """The sources this retailer has (``<home>/config/cdp.yml``, read when the run starts) and
+            the night's housekeeping (:func:`cdp.pipeline.prepare`)."""
+            return _call("prepare", context)["sources"]
+
+        return task(task_id=stage.name, outlets=outlets)(prepare)
+
+    def run_stage(**context) -> dict:
+        return _call(stage.name, context)
+
+    return task(task_id=stage.name, outlets=outlets)(run_stage)
+
+
+@task.sensor(mode="reschedule", poke_interval=POKE_SECONDS, map_index_template=LABEL)
+def wait_for_drop(source: str, **context):
+    """Waits for the source's drop for the run's data date (before its ``ingest_source`` task)."""
+    from airflow.sdk import PokeReturnValue
+
+    from cdp import pipeline
+
+    _label(source)
+    settings = _settings()
+    day = _run_date(context)
+    missing = pipeline.missing_drop_files(settings, day, source)
+    if not missing:
+        return PokeReturnValue(is_done=True)
+    ended = context.get("data_interval_end") or context["dag_run"].run_after
+    waited = pendulum.now("UTC") - pendulum.instance(ended)
+    if waited >= timedelta(minutes=settings.site.drop_wait_timeout_minutes):
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(pipeline.missing_drop_message(settings, day, source, missing))
+    return PokeReturnValue(is_done=False)
+
+
 @dag(
     dag_id="cdp_nightly",
     schedule=NightlyTimetable("0 0 * * *", timezone=SCHEDULE_TIMEZONE),
@@ -79,82 +135,18 @@ def _label(source: str) -> None:
     doc_md=__doc__,
 )
 def cdp_nightly():
-    @task
-    def prepare(**context) -> list[str]:
-        """The sources this retailer has (``<home>/config/cdp.yml``, read when the run starts) and the
-        night's housekeeping (:func:`cdp.pipeline.prepare`)."""
-        from cdp import pipeline
-
-        return pipeline.prepare(_settings(), _run_date(context))["sources"]
-
-    @task.sensor(mode="reschedule", poke_interval=POKE_SECONDS, map_index_template=LABEL)
-    def wait_for_drop(source: str, **context):
-        from airflow.sdk import PokeReturnValue
-
-        from cdp import pipeline
-
-        _label(source)
-        settings = _settings()
-        day = _run_date(context)
-        missing = pipeline.missing_drop_files(settings, day, source)
-        if not missing:
-            return PokeReturnValue(is_done=True)
-        ended = context.get("data_interval_end") or context["dag_run"].run_after
-        waited = pendulum.now("UTC") - pendulum.instance(ended)
-        if waited >= timedelta(minutes=settings.site.drop_wait_timeout_minutes):
-            from airflow.exceptions import AirflowFailException
-
-            raise AirflowFailException(pipeline.missing_drop_message(settings, day, source, missing))
-        return PokeReturnValue(is_done=False)
-
-    @task(outlets=[LANDED], map_index_template=LABEL)
-    def ingest_source(source: str, **context) -> dict:
-        from cdp import pipeline
-
-        _label(source)
-        return pipeline.ingest_source(_settings(), _run_date(context), source)
-
-    @task
-    def gate_landed(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.gate_landed(_settings(), _run_date(context))
-
-    @task
-    def dbt_build(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.build_warehouse(_settings(), _run_date(context))
-
-    @task(outlets=[MARTS])
-    def gate_marts(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.gate_marts(_settings(), _run_date(context))
-
-    @task(outlets=[EXPORTS])
-    def export(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.export(_settings(), _run_date(context))
-
-    @task
-    def publish(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.publish_warehouse(_settings(), _run_date(context))
-
-    @task
-    def report(**context) -> dict:
-        from cdp import pipeline
-
-        return pipeline.write_report(_settings(), _run_date(context))
-
-    sources = prepare()
-    waited = wait_for_drop.expand(source=sources)
-    landed = ingest_source.expand(source=sources)
-    waited >> landed
-    landed >> gate_landed() >> dbt_build() >> gate_marts() >> export() >> publish() >> report()
+    previous = None
+    for stage in STAGES:
+        if stage.per_source:
+            sources = previous  # the sources prepare returned: one mapped task per source
+            waited = wait_for_drop.expand(source=sources)
+            current = _task(stage).expand(source=sources)
+            waited >> current
+        else:
+            current = _task(stage)()
+            if previous is not None:
+                previous >> current
+        previous = current
 
 
 cdp_nightly()

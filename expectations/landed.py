@@ -7,8 +7,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdp import lake
+from expectations import suites
 from expectations.contracts import EntitySpec, entity_specs
 from expectations.result import GateResult, Issue
+from expectations.runner import GxRun
 from expectations.settings import CRITICAL, MISSING_DATA_SEVERITY
 
 if TYPE_CHECKING:
@@ -17,18 +20,8 @@ if TYPE_CHECKING:
     from cdp.config import Settings
 
 
-def partition_path(settings: Settings, source: str, entity: str, run_date: date) -> Path:
-    return (
-        settings.lake / "landing" / source / entity / f"load_date={run_date.isoformat()}" / "part-0.parquet"
-    )
-
-
-def manifest_path(settings: Settings, source: str, run_date: date) -> Path:
-    return settings.lake / "manifests" / source / f"load_date={run_date.isoformat()}.json"
-
-
 def read_manifest(settings: Settings, source: str, run_date: date) -> dict[str, Any] | None:
-    path = manifest_path(settings, source, run_date)
+    path = lake.manifest_path(settings, source, run_date)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
@@ -42,7 +35,6 @@ def read_partition(path: Path, spec: EntitySpec) -> tuple[pd.DataFrame, list[str
     """The checked columns only (decimals as float64); also the contract columns the file lacks."""
     import pyarrow as pa
 
-    from cdp import lake
 
     present = set(lake.read_schema(path).names)
     missing = [c for c in spec.column_names if c not in present]
@@ -59,8 +51,6 @@ def run_landed_gate(settings: Settings, run_date: date) -> GateResult:
     """Validate every landed entity's ``load_date=run_date`` partition; see ``expectations`` docs."""
     import pandas as pd
 
-    from expectations import suites
-    from expectations.runner import GxRun
 
     run = GxRun("landed", settings, run_date)
     manifests: dict[str, dict[str, Any] | None] = {}
@@ -82,7 +72,7 @@ def run_landed_gate(settings: Settings, run_date: date) -> GateResult:
         stats = (manifest or {}).get("entities", {}).get(spec.entity)
         if stats is not None:
             rates[spec.name] = quarantine_rate(stats)
-        path = partition_path(settings, spec.source, spec.entity, run_date)
+        path = lake.partition_file(settings, lake.LANDING, spec.source, spec.entity, run_date)
         if not path.exists():
             if manifest is not None and (stats is None or stats.get("rows_landed", 0) > 0):
                 run.add_issue(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from cdp.engines import EngineUnavailable, WarehouseError, connect
 from expectations.result import GateResult, Issue
+from expectations.runner import GxRun
 from expectations.settings import CRITICAL
+from expectations.suites import DELIVERED, mart_suites
 
 if TYPE_CHECKING:
     from cdp.config import Settings
@@ -19,9 +22,6 @@ def run_mart_gate(settings: Settings, run_date: date) -> GateResult:
     On Spark the suites run on Spark DataFrames through GX's Spark data source (the metrics are
     computed by the cluster); on DuckDB on pandas frames of the same queries.
     """
-    from cdp.engines import EngineUnavailable, WarehouseError, connect
-    from expectations.runner import GxRun
-    from expectations.suites import mart_suites
 
     try:
         # The engine's session first: GX's Spark data source would otherwise start a bare one.
@@ -45,8 +45,6 @@ def run_mart_gate(settings: Settings, run_date: date) -> GateResult:
 def _delivered(warehouse) -> dict[str, int]:
     """Rows delivered for each mart whose minimum depends on it (:data:`expectations.suites.DELIVERED`);
     a count that cannot be read is left out (the mart is then held to at least one row)."""
-    from cdp.engines import WarehouseError
-    from expectations.suites import DELIVERED
 
     counts = {}
     for table, query in DELIVERED.items():

@@ -19,7 +19,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from cdp import lake
 from cdp.config import SOURCES
+from cdp.engines import connect
+from cdp.ops_tables import ensure_ops_tables
 from expectations.contracts import EntitySpec, entity_specs
 from expectations.landed import quarantine_rate, read_manifest
 
@@ -42,8 +45,6 @@ def record_dq_metrics(settings: Settings, run_date: date) -> list[Metric]:
     """
     import pyarrow as pa
 
-    from cdp.engines import connect
-    from cdp.ops_tables import ensure_ops_tables
 
     with connect(settings, read_only=False) as warehouse:
         metrics = sorted(
@@ -86,9 +87,9 @@ def _quarantine_rates(settings: Settings, run_date: date) -> list[Metric]:
 
 def _partitions(settings: Settings, spec: EntitySpec, run_date: date) -> list[Path]:
     """Landed partition files of ``spec`` with load_date ≤ run_date."""
-    root = settings.lake / "landing" / spec.source / spec.entity
+    root = lake.entity_root(settings, lake.LANDING, spec.source, spec.entity)
     files = []
-    for path in sorted(root.glob("load_date=*/part-0.parquet")):
+    for path in sorted(root.glob(f"load_date=*/{lake.PART}")):
         try:
             load_date = date.fromisoformat(path.parent.name.removeprefix("load_date="))
         except ValueError:
@@ -106,7 +107,8 @@ def _landed_metrics(warehouse: Warehouse, settings: Settings, run_date: date) ->
         if not files:
             continue
         view = f"_cdp_landed_{spec.source}_{spec.entity}"
-        warehouse.parquet_view(view, files, base=settings.lake / "landing" / spec.source / spec.entity)
+        root = lake.entity_root(settings, lake.LANDING, spec.source, spec.entity)
+        warehouse.parquet_view(view, files, base=root)
         key = ", ".join(warehouse.dialect.quote(k) for k in spec.key)
         rows, duplicated = warehouse.row(
             "select coalesce(sum(n), 0), coalesce(sum(case when n > 1 then n else 0 end), 0) "

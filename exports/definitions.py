@@ -12,7 +12,11 @@ data), ``destinations`` (names from ``exports.destinations``), optional ``attrib
 operations or functions outside a short allow-list. It only chooses members; consent, suppression and
 contactability are applied after it, in the export's final query (:mod:`exports.publish`).
 
-A bad definition is reported with its file and the problem and skipped; the other segments still run.
+A bad definition (one that does not parse, names an unknown column or destination, or no longer runs
+against the marts, e.g. after a column was renamed) fails the export with its file and the problem
+(:class:`SegmentDefinitionError`): a campaign audience never disappears silently. A home that prefers
+the other segments to go out sets ``exports.invalid_segments: report`` in ``config/cdp.yml``: the bad
+ones are then listed in the export's manifest and in ``cdp summary``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING
 import yaml
 from sqlglot import exp
 
+from cdp.engines import WarehouseError
 from exports.destinations import DESTINATIONS
 from exports.filters import FilterError, parse_filter, render_filter
 
@@ -39,7 +44,7 @@ BASE_TABLE = "marts.customer_360"
 # The mart's declared columns (its dbt YAML) are what a filter may name: the contract analysts see.
 BASE_MODEL_YML = (
     Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts" / "customers"
-    / "_customers__value_marts.yml"
+    / "customer_360.yml"
 )
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 _KEYS = {
@@ -172,6 +177,17 @@ def _parse(path: Path) -> SegmentDefinition:
     )
 
 
+class SegmentDefinitionError(ValueError):
+    """Segment definitions that do not build; the message names each file and its problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} segment definition(s) do not build, nothing was exported "
+            f"(exports.invalid_segments: report exports the others): {'; '.join(problems)}"
+        )
+
+
 @cache
 def declared_columns() -> frozenset[str]:
     """The columns ``customer_360`` declares in its dbt YAML (lower-cased)."""
@@ -184,7 +200,6 @@ def declared_columns() -> frozenset[str]:
 
 def _check_against_warehouse(definition: SegmentDefinition, warehouse: Warehouse, columns: set[str]) -> None:
     """Plan the filter against the marts (no rows read): unknown columns and SQL errors surface here."""
-    from cdp.engines import WarehouseError
 
     unknown = [name for name in definition.attributes
                if name not in columns or name not in declared_columns()]

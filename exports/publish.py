@@ -40,8 +40,16 @@ import pyarrow as pa
 
 from cdp.config import DBT_PROJECT_DIR, Settings
 from cdp.dialect import Dialect
+from cdp.engines import connect
 from cdp.ops_tables import ensure_ops_tables
-from exports.definitions import BASE_TABLE, SEGMENTS_DIR, SegmentDefinition, load_definitions
+from cdp.project import dbt_vars
+from exports.definitions import (
+    BASE_TABLE,
+    SEGMENTS_DIR,
+    SegmentDefinition,
+    SegmentDefinitionError,
+    load_definitions,
+)
 from exports.destinations import DESTINATIONS
 
 if TYPE_CHECKING:
@@ -128,13 +136,18 @@ class ExportRun:
     rejected: list[str] = field(default_factory=list)
 
 
-def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_DIR) -> ExportRun:
-    """Export every valid segment definition in ``folder`` for ``run_date``.
+def export_segments(
+    settings: Settings, run_date: date, folder: Path = SEGMENTS_DIR, invalid_segments: str | None = None
+) -> ExportRun:
+    """Export every segment definition in ``folder`` for ``run_date``.
+
+    A definition that does not build raises :class:`SegmentDefinitionError` before anything is
+    written, unless ``invalid_segments`` (default: the home's ``exports.invalid_segments``) is
+    ``"report"``: then it is logged, listed in the manifest and the others are exported.
 
     Exports of one home run one at a time (a lock file in the exports folder): the leftovers of an
     export that was killed are removed first, which must never hit the staging folder of a live one.
     """
-    from cdp.engines import connect
 
     target = settings.exports / run_date.isoformat()
     settings.exports.mkdir(parents=True, exist_ok=True)
@@ -145,6 +158,9 @@ def export_segments(settings: Settings, run_date: date, folder: Path = SEGMENTS_
         try:
             with connect(settings, read_only=False) as warehouse, duckdb.connect() as files:
                 loaded = load_definitions(folder, warehouse)
+                policy = invalid_segments or settings.site.invalid_segments
+                if loaded.errors and policy == "fail":
+                    raise SegmentDefinitionError([str(error) for error in loaded.errors])
                 for error in loaded.errors:
                     log.error("segment definition rejected: %s", error)
                     run.rejected.append(str(error))
@@ -219,7 +235,6 @@ def _blocked_addresses_sql(warehouse: Warehouse) -> str:
     - identity's own verdict (``intermediate.int_identity_identifiers_screened`` 'junk' or 'shared',
       which also covers a store phone typed for a few members who conflict), when the warehouse has it.
     """
-    from cdp.warehouse import dbt_vars
 
     limit = int(dbt_vars().get("identity_max_records_per_identifier", 20))
     literal = warehouse.dialect.literal

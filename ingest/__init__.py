@@ -5,9 +5,11 @@ Contract rules, landed layout, quarantine and manifest are specified in ``ingest
 
 from __future__ import annotations
 
+from cdp.lake import manifest_path, partition
+
 from .contract import Contract, Entity, Field, list_sources, load_contract
 from .errors import IngestError
-from .land import EntityReport, LoadReport, land_source, manifest_path, partition
+from .land import EntityReport, LoadReport, land_source
 
 __all__ = [
     "Contract",

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cdp import identifiers
+from cdp import identifiers, lake
 from cdp.market import market_of
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
     from .contract import Contract
 
-#: The landing writer's settings (ingest.land.PARQUET_OPTIONS): deterministic, byte-identical re-runs.
-_PARQUET = {"compression": "zstd", "write_statistics": True}
 
 
 def for_market(settings: Settings, contract: Contract) -> Contract:
@@ -68,6 +66,7 @@ def add_derived_columns(settings: Settings, contract: Contract, stage: Path) -> 
     for entity in contract.entities:
         if (contract.source, entity.name) not in identifiers.PHONE_FIELDS:
             continue
-        for path in sorted((stage / "landing" / entity.name).glob("*.parquet")):
+        for path in sorted((stage / lake.LANDING / entity.name).glob("*.parquet")):
             table = pq.read_table(path)
-            pq.write_table(derive_table(contract.source, entity.name, table, region), path, **_PARQUET)
+            derived = derive_table(contract.source, entity.name, table, region)
+            pq.write_table(derived, path, **lake.PARQUET_OPTIONS)

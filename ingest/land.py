@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 
 from cdp import lake
 from cdp.config import Settings
+from ingest.erasure import Eraser
 
 from . import derive
 from .contract import QUARANTINE_SCHEMA, Contract, Entity, load_contract
@@ -44,15 +44,9 @@ from .readers import (
 )
 from .validate import Reasons, validate
 
-if TYPE_CHECKING:
-    from cdp.privacy import Eraser
-
 log = logging.getLogger("ingest")
 
-PART = "part-0.parquet"
 _NOT_IN_MANIFEST = ("entity", "landed_path", "quarantine_path")
-#: Deterministic writer settings: the same input gives byte-identical files (no timestamps inside).
-PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 
 @dataclass
@@ -136,15 +130,6 @@ class LoadReport:
                 for name, e in self.entities.items()
             },
         }
-
-
-def partition(settings: Settings, zone: str, source: str, entity: str, load_date: date) -> Path:
-    """``<lake>/<zone>/<source>/<entity>/load_date=YYYY-MM-DD`` (zone: landing | quarantine)."""
-    return settings.lake / zone / source / entity / f"load_date={load_date.isoformat()}"
-
-
-def manifest_path(settings: Settings, source: str, load_date: date) -> Path:
-    return settings.lake / "manifests" / source / f"load_date={load_date.isoformat()}.json"
 
 
 def drop_dir(settings: Settings, source: str, load_date: date) -> Path:
@@ -249,21 +234,21 @@ def _land_entity(
     child_flags: dict[str, Counter] = {c.name: Counter() for c in entity.children}
 
     def staged(zone: str, name: str) -> Path:
-        target = stage / zone / name / PART
+        target = stage / zone / name / lake.PART
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
     writers = {
-        ("landing", entity.name): pq.ParquetWriter(
-            staged("landing", entity.name), entity.schema(), **PARQUET_OPTIONS
+        (lake.LANDING, entity.name): pq.ParquetWriter(
+            staged(lake.LANDING, entity.name), entity.schema(), **lake.PARQUET_OPTIONS
         )
     }
-    writers[("quarantine", entity.name)] = pq.ParquetWriter(
-        staged("quarantine", entity.name), QUARANTINE_SCHEMA, **PARQUET_OPTIONS
+    writers[(lake.QUARANTINE, entity.name)] = pq.ParquetWriter(
+        staged(lake.QUARANTINE, entity.name), QUARANTINE_SCHEMA, **lake.PARQUET_OPTIONS
     )
     for c in entity.children:
-        writers[("landing", c.name)] = pq.ParquetWriter(
-            staged("landing", c.name), c.schema(), **PARQUET_OPTIONS
+        writers[(lake.LANDING, c.name)] = pq.ParquetWriter(
+            staged(lake.LANDING, c.name), c.schema(), **lake.PARQUET_OPTIONS
         )
     limits = contract.limits
     if info is None:
@@ -299,15 +284,15 @@ def _land_entity(
             reason_counts.update(result.reasons)
             flag_counts.update(result.flagged)
             if result.landed.num_rows:
-                writers[("landing", entity.name)].write_table(result.landed)
+                writers[(lake.LANDING, entity.name)].write_table(result.landed)
             if result.quarantine.num_rows:
-                writers[("quarantine", entity.name)].write_table(result.quarantine)
+                writers[(lake.QUARANTINE, entity.name)].write_table(result.quarantine)
             for cname, (table, flags) in result.children.items():
                 child_reports[cname].rows_read += table.num_rows
                 child_reports[cname].rows_landed += table.num_rows
                 child_flags[cname].update(flags)
                 if table.num_rows:
-                    writers[("landing", cname)].write_table(table)
+                    writers[(lake.LANDING, cname)].write_table(table)
     except FileProblem as exc:
         raise _error(contract.source, entity.name, path, load_date, str(exc)) from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -400,7 +385,6 @@ def land_source(settings: Settings, source: str, load_date: date, absent: bool =
     gets an empty partition with the contract's schema and the manifest says it is not configured, so
     the models that read it see no rows instead of a missing folder. Nobody has to fabricate files.
     """
-    from cdp.privacy import Eraser
 
     contract = derive.for_market(settings, load_contract(source))  # the home's market: local time zone
     entities, encoding = ([], "utf-8") if absent else _configured(settings, contract)
@@ -421,14 +405,14 @@ def land_source(settings: Settings, source: str, load_date: date, absent: bool =
                 reports[rep.entity] = rep
         derive.add_derived_columns(settings, contract, stage)  # E.164 columns next to phone fields
         for name, rep in reports.items():
-            dest = partition(settings, "landing", source, name, load_date) / PART
-            lake.publish_file(stage / "landing" / name / PART, dest)
+            dest = lake.partition(settings, lake.LANDING, source, name, load_date) / lake.PART
+            lake.publish_file(stage / lake.LANDING / name / lake.PART, dest)
             rep.landed_path = str(dest)
             if rep.derived_from is None:
-                qdest = partition(settings, "quarantine", source, name, load_date) / PART
-                lake.publish_file(stage / "quarantine" / name / PART, qdest)
+                qdest = lake.partition(settings, lake.QUARANTINE, source, name, load_date) / lake.PART
+                lake.publish_file(stage / lake.QUARANTINE / name / lake.PART, qdest)
                 rep.quarantine_path = str(qdest)
-        mpath = manifest_path(settings, source, load_date)
+        mpath = lake.manifest_path(settings, source, load_date)
         doc = {
             "source": source,
             "load_date": load_date.isoformat(),

@@ -20,14 +20,11 @@ from cdp.config import Settings
 
 log = logging.getLogger("ingest")
 
-_PARQUET = {"compression": "zstd", "write_statistics": True}
-
-
 def expire_quarantine(settings: Settings, run_date: date) -> int:
     """Empty the raw text of quarantined rows loaded more than the retention period before
     ``run_date``; returns how many rows lost their raw text tonight."""
     keep_from = run_date - timedelta(days=settings.site.quarantine_retention_days)
-    root = settings.lake / "quarantine"
+    root = settings.lake / lake.QUARANTINE
     if not root.exists():
         return 0
     expired = 0
@@ -43,7 +40,8 @@ def expire_quarantine(settings: Settings, run_date: date) -> int:
             continue
         index = table.column_names.index("_raw")
         emptied = pa.nulls(table.num_rows, pa.string())
-        lake.write_table(path, table.set_column(index, table.schema.field(index), emptied), **_PARQUET)
+        emptied_table = table.set_column(index, table.schema.field(index), emptied)
+        lake.write_table(path, emptied_table, **lake.PARQUET_OPTIONS)
         expired += holding
     if expired:
         log.info("quarantine: raw text of %d row(s) loaded before %s dropped (retention)", expired, keep_from)

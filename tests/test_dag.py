@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from cdp.config import PROJECT_ROOT, SOURCES, Settings
 from cdp.evaluate import score_identity
+from cdp.stages import STAGES
 
 DAGS = PROJECT_ROOT / "dags"
 
@@ -36,12 +38,14 @@ def _python(args: list[str], env: dict[str, str], timeout: int = 900) -> subproc
 def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
     env = _airflow_env(tmp_path)
     code = (
+        "import json\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
         "assert not bag.import_errors, bag.import_errors\n"
         "dag = bag.dags['cdp_nightly']\n"
         "print(sorted(dag.tags), dag.default_args['retries'], dag.catchup, dag.max_active_runs)\n"
         "print(','.join(t.task_id for t in dag.topological_sort()))\n"
+        "print(json.dumps({t.task_id: sorted(o.name for o in t.outlets) for t in dag.tasks if t.outlets}))\n"
         "sensor = dag.task_dict['wait_for_drop']\n"
         "print(dag.task_dict['ingest_source'].map_index_template, sensor.map_index_template,"
         " sensor.partial_kwargs.get('mode'))\n"
@@ -49,10 +53,18 @@ def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
     result = _python(["-c", code], env)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
-    assert lines[-3] == "['cdp', 'nightly'] 2 False 1"
-    assert lines[-2] == (
-        "prepare,wait_for_drop,ingest_source,gate_landed,dbt_build,gate_marts,export,publish,report"
+    assert lines[-4] == "['cdp', 'nightly'] 2 False 1"
+    # One task per stage, in the order cdp run follows (cdp.stages), the CLV fit its own task; the DAG
+    # adds only the sensor that waits for each source's drop.
+    assert lines[-3] == (
+        "prepare,wait_for_drop,ingest_source,gate_landed,build_models,fit_clv,build_value_models,"
+        "gate_marts,export,publish_warehouse,write_report"
     )
+    assert lines[-3].replace("wait_for_drop,", "") == ",".join(s.name for s in STAGES)
+    # Assets only after the gate that guards them (marts: when the warehouse is published).
+    assert json.loads(lines[-2]) == {
+        "gate_landed": ["cdp_landed"], "export": ["cdp_exports"], "publish_warehouse": ["cdp_marts"],
+    }
     # Mapped tasks are labelled with their source in the UI; the sensor frees its worker slot.
     assert lines[-1] == "{{ source_name | default('') }} {{ source_name | default('') }} reschedule"
 

@@ -27,7 +27,8 @@ import pytest
 import yaml
 
 from cdp.config import CONTRACTS_DIR, DBT_PROJECT_DIR, Settings
-from cdp.warehouse import WarehouseBuildError, build, docs_generate
+from cdp.dbt_runner import WarehouseBuildError, docs_generate
+from cdp.warehouse import build
 from ingest.derive import derive_table
 
 pytestmark = pytest.mark.slow
@@ -628,11 +629,11 @@ def test_snapshot_keeps_profile_history_by_run_date(tmp_path: Path) -> None:
 def _build_snapshot(settings: Settings, day: date) -> None:
     """dbt build of the snapshot and its parents only (tests whose parents are all built, so other
     marts left as of an earlier date are not tested against the new dim_customers)."""
-    from cdp import warehouse
+    from cdp import dbt_runner
 
     command = ["build", "--select", "+dim_customers_snapshot", "--indirect-selection", "cautious"]
     command += ["--exclude-resource-type", "unit_test"]
-    result = warehouse._invoke(settings, warehouse.dbt_args(settings, command, day))
+    result = dbt_runner.invoke(settings, dbt_runner.dbt_args(settings, command, day))
     assert result.success, result.exception
 
 
@@ -728,10 +729,10 @@ def test_dbt_writes_nothing_into_the_repository(built: Settings) -> None:
 
 
 def test_missing_run_date_fails_clearly(built: Settings) -> None:
-    from cdp import warehouse
+    from cdp import dbt_runner
 
-    args = warehouse.dbt_args(built, ["compile", "--select", "stg_pos__transactions"])
-    result = warehouse._invoke(built, args)
+    args = dbt_runner.dbt_args(built, ["compile", "--select", "stg_pos__transactions"])
+    result = dbt_runner.invoke(built, args)
     assert not result.success
     assert "run_date" in str(result.exception)
 

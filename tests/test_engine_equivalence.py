@@ -263,7 +263,7 @@ def test_a_failed_night_on_spark_publishes_nothing(homes: tuple[Settings, Settin
     keep the last good night, nothing is exported), and a critical expectation fails the mart gate
     (Great Expectations on Spark DataFrames). Runs last: it changes the Spark home."""
     import expectations
-    from cdp.warehouse import WarehouseBuildError
+    from cdp.dbt_runner import WarehouseBuildError
 
     _, spark = homes
     bad_day = END + timedelta(days=1)
@@ -272,7 +272,7 @@ def test_a_failed_night_on_spark_publishes_nothing(homes: tuple[Settings, Settin
     members.mkdir(parents=True)
     (members / "part-0.parquet").write_bytes(b"not a parquet file")  # an identity input, unreadable
     with pytest.raises(WarehouseBuildError) as failed:
-        pipeline.build_warehouse(spark, bad_day)
+        pipeline.build_models(spark, bad_day)
     message = str(failed.value)  # Spark fails while registering the sources, before any model
     assert "loyalty_members/load_date=" in message
     assert "CANNOT_READ_FILE_FOOTER" in message

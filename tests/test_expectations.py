@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import expectations
+from cdp import lake
 from cdp.config import Settings
 from expectations.contracts import entity_specs
-from expectations.landed import manifest_path, partition_path
 
 RUN_DATE = date(2026, 3, 10)
 TS = datetime(2026, 3, 10, 9, 30)
@@ -92,13 +92,13 @@ def _write_partition(settings: Settings, source: str, entity: str, rows: list[di
         {**{f.name: None for f in fields}, **row, "_source_file": "x", "_source_line": i + 1}
         for i, row in enumerate(rows)
     ]
-    path = partition_path(settings, source, entity, day)
+    path = lake.partition_file(settings, lake.LANDING, source, entity, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(records, schema=schema), path)
 
 
 def _write_manifest(settings: Settings, source: str, day: date, counts: dict[str, tuple[int, int]]) -> None:
-    path = manifest_path(settings, source, day)
+    path = lake.manifest_path(settings, source, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     entities = {
         entity: {"rows_read": landed + quarantined, "rows_landed": landed, "rows_quarantined": quarantined}
@@ -182,7 +182,7 @@ def test_min_nonzero_pattern_and_missing_partition(home: Settings) -> None:
     tx[0]["quantity"] = 0
     tx[1]["currency"] = "euro"
     land_day(home, overrides={("ecommerce", "order_lines"): lines, ("pos", "transactions"): tx})
-    partition_path(home, "social", "profiles", RUN_DATE).unlink()
+    lake.partition_file(home, lake.LANDING, "social", "profiles", RUN_DATE).unlink()
 
     result = expectations.run_landed_gate(home, RUN_DATE)
 
@@ -230,14 +230,14 @@ def test_quarantine_rate_thresholds(home: Settings, quarantined: int, severity: 
 
 def test_missing_manifest_is_critical(home: Settings) -> None:
     land_day(home)
-    manifest_path(home, "messaging", RUN_DATE).unlink()
+    lake.manifest_path(home, "messaging", RUN_DATE).unlink()
     result = expectations.run_landed_gate(home, RUN_DATE)
     assert [(i.expectation, i.column) for i in result.critical] == [("manifest_exists", "messaging")]
 
 
 def test_empty_partition_passes_and_missing_column_is_reported_once(home: Settings) -> None:
     land_day(home, overrides={("messaging", "unsubscribes"): []})  # a header-only drop
-    path = partition_path(home, "ecommerce", "orders", RUN_DATE)
+    path = lake.partition_file(home, lake.LANDING, "ecommerce", "orders", RUN_DATE)
     pq.write_table(pq.read_table(path).drop_columns(["currency"]), path)
 
     result = expectations.run_landed_gate(home, RUN_DATE)

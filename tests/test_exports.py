@@ -11,10 +11,11 @@ import duckdb
 import pytest
 
 from cdp.config import Settings
-from exports import export_segments, load_definitions
+from exports import SegmentDefinitionError, export_segments, load_definitions
 from exports.definitions import SEGMENTS_DIR
 
 DAY = date(2026, 3, 10)
+UNEXPORTED_DAY = date(2026, 3, 20)  # no test exports this day
 CHAMPIONS = "filter: rfm_segment = 'Champions'\nconsent: email\n"
 
 # customer_id, rfm_segment, lifecycle_stage, email, phone, can_email, can_sms
@@ -78,10 +79,7 @@ def test_shipped_definitions_are_valid() -> None:
     }
 
 
-def test_bad_definitions_are_rejected_by_file_and_do_not_stop_the_others(
-    settings: Settings, tmp_path: Path
-) -> None:
-    folder = tmp_path / "segments"
+def _bad_definitions(folder: Path) -> None:
     write_segment(
         folder, "good", CHAMPIONS + "destinations: [mailchimp]\n"
     )
@@ -94,7 +92,34 @@ def test_bad_definitions_are_rejected_by_file_and_do_not_stop_the_others(
     write_segment(folder, "bad_destination", "filter: 'true'\nconsent: email\ndestinations: [fax]\n")
     write_segment(folder, "no_consent", "filter: 'true'\ndestinations: [sms]\n")
 
-    run = export_segments(settings, DAY, folder)
+
+def test_bad_definitions_fail_the_export_by_name_and_export_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 20: a definition that no longer builds was logged and skipped while the export succeeded,
+    so a campaign audience disappeared without anyone being told."""
+    folder = tmp_path / "segments"
+    _bad_definitions(folder)
+    with pytest.raises(SegmentDefinitionError) as raised:
+        export_segments(settings, UNEXPORTED_DAY, folder)
+
+    message = str(raised.value)
+    assert message.startswith("4 segment definition(s) do not build, nothing was exported")
+    for name in ("bad_column.yml", "bad_sql.yml", "bad_destination.yml", "no_consent.yml"):
+        assert name in message
+    assert "good" not in message.replace("good.yml", "")
+    assert "\n" not in message
+    assert not (settings.exports / UNEXPORTED_DAY.isoformat()).exists()
+    assert not [p for p in settings.exports.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_bad_definitions_can_be_reported_while_the_others_export(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "segments"
+    _bad_definitions(folder)
+
+    run = export_segments(settings, DAY, folder, invalid_segments="report")
 
     rejected = "\n".join(run.rejected)
     assert "bad_column.yml: unknown column" in rejected or "bad_column.yml: filter does not run" in rejected

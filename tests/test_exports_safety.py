@@ -133,7 +133,7 @@ def test_union_injection_is_refused_and_exports_nothing(home: Settings, tmp_path
         folder, "champions", "filter: rfm_segment = 'Champions'\nconsent: email\ndestinations: [mailchimp]\n"
     )
 
-    run = export_segments(home, DAY, folder)
+    run = export_segments(home, DAY, folder, invalid_segments="report")
 
     assert len(run.rejected) == 1
     assert run.rejected[0].startswith("champions_all.yml: filter")
@@ -492,7 +492,8 @@ def pos_only(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             header = ",".join(f.name for f in entity.fields) + "\n" if contract.format == "csv" else "\n"
             (folder / entity.file).write_text(header, encoding="utf-8")
         pipeline.ingest_source(settings, DAY, source)
-    pipeline.build_warehouse(settings, DAY)
+    for stage in (pipeline.build_models, pipeline.fit_clv, pipeline.build_value_models):
+        stage(settings, DAY)
     pipeline.publish_warehouse(settings, DAY)  # the export of this test runs on its own, after the night
     return settings
 

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import ingest
-from cdp import identifiers, privacy, warehouse
+from cdp import dbt_runner, identifiers, suppression, warehouse
 from cdp.cli import app
 from cdp.config import Settings
 from cdp.generator import generate
+from ingest import erasure
 
 END = date(2026, 11, 15)
 SOURCES = ("pos", "ecommerce", "social", "messaging")
@@ -67,7 +68,7 @@ def sql_email_rules(tmp_path_factory: pytest.TempPathFactory) -> str:
         "select v, {{ normalize_email('v') }} as normalized, "
         "{{ email_match_key(normalize_email('v')) }} as match_key from corpus"
     )
-    result = warehouse._invoke(settings, warehouse.dbt_args(settings, ["compile", "--inline", inline]))
+    result = dbt_runner.invoke(settings, dbt_runner.dbt_args(settings, ["compile", "--inline", inline]))
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code
 
@@ -124,7 +125,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     result = generate(raw, people=200, days=1, end_date=END, seed=5)
     _append_anna(raw, result.drop_dates[0])
     settings = Settings.load(home=root / "home", raw=raw).ensure()
-    privacy.add_suppression(settings, "email", "ANNA.HENDRIKS+NEWS@gmail.com", "asked by phone", "2026-11-01")
+    suppression.add_suppression(
+        settings, "email", "ANNA.HENDRIKS+NEWS@gmail.com", "asked by phone", "2026-11-01"
+    )
     for day in result.drop_dates:
         for source in SOURCES:
             ingest.land_source(settings, source, date.fromisoformat(day))
@@ -150,14 +153,14 @@ def test_a_suppressed_spelling_suppresses_the_person(home: dict[str, Any]) -> No
 
 def test_a_forget_that_matches_nobody_says_so_and_fails(home: dict[str, Any]) -> None:
     settings = home["settings"]
-    before = privacy.read_tombstones(settings).num_rows
+    before = erasure.read_tombstones(settings).num_rows
     result = CliRunner().invoke(
         app, ["forget", "--email", "nobody.at.all@example.org", "--home", str(settings.home)]
     )
     assert result.exit_code != 0
     assert "nobody in the warehouse or the lake" in " ".join(result.output.split())
     assert "nobody.at.all" not in result.output
-    assert privacy.read_tombstones(settings).num_rows == before
+    assert erasure.read_tombstones(settings).num_rows == before
 
 
 def test_forget_by_another_spelling_erases_the_person(home: dict[str, Any]) -> None:
@@ -176,7 +179,7 @@ def test_forget_by_another_spelling_erases_the_person(home: dict[str, Any]) -> N
         ).fetchone()
     assert left == (0,)
     # A re-sent row in yet another spelling is erased at landing (the tombstone holds the match key).
-    eraser = privacy.Eraser.load(settings)
+    eraser = erasure.Eraser.load(settings)
     assert eraser is not None
     resent = " a.n.n.a.h.e.n.d.r.i.k.s+x@GoogleMail.com"
     table = pa.table({"customer_id": ["C1"], "email": [resent], "phone": pa.array([None], pa.string())})

@@ -460,7 +460,7 @@ def test_lambda_is_scaled_to_the_base_it_scores(resolved: Settings) -> None:
 def test_identity_train_writes_the_model_later_builds_score_with(resolved: Settings) -> None:
     from cdp.cli import app
     from cdp.identity.train import PARAMETERS_FILE, read_parameters
-    from cdp.warehouse import dbt_env
+    from cdp.project import dbt_env
 
     assert not resolved.identity_model_file.exists()
     assert dbt_env(resolved)["CDP_IDENTITY_MODEL_FILE"] == ""

@@ -75,12 +75,12 @@ def test_unknown_blocking_column_is_a_clear_error() -> None:
 def test_pairs_are_current_only_when_built_for_that_date_from_the_same_inputs(tmp_path: Path) -> None:
     """`cdp identity train` trains on the warehouse's pairs instead of rebuilding them only when the
     last cdp build made them (and everything they read) for that date, tested, from the same landed
-    files, configuration and project (cdp.warehouse.is_current; the state a build writes is faked
+    files, configuration and project (cdp.dbt_runner.is_current; the state a build writes is faked
     here, no dbt)."""
     import json
     from datetime import date
 
-    from cdp import warehouse
+    from cdp import dbt_runner
     from cdp.config import Settings
 
     settings = Settings.load(home=tmp_path).ensure()
@@ -93,10 +93,10 @@ def test_pairs_are_current_only_when_built_for_that_date_from_the_same_inputs(tm
     day = date(2024, 1, 2)
 
     def write_state(parents_of_staging: list[str], tested: bool = True, run_date: date = day) -> None:
-        inputs = warehouse._inputs_key(settings)
+        inputs = dbt_runner.inputs_key(settings)
         record = {"run_date": run_date.isoformat(), "inputs": inputs, "tested": tested}
         state = {
-            "warehouse": warehouse._warehouse_identity(settings),
+            "warehouse": dbt_runner._warehouse_identity(settings),
             "file_sources": ["source.cdp.pos.loyalty_members"],
             "nodes": {
                 "model.cdp.stg_pos__loyalty_members": {**record, "parents": parents_of_staging},
@@ -109,12 +109,12 @@ def test_pairs_are_current_only_when_built_for_that_date_from_the_same_inputs(tm
 
     def current() -> bool:
         pairs = ["int_identity_pairs_compared"]
-        return warehouse.is_current(settings, day, pairs, tested=pairs)
+        return dbt_runner.is_current(settings, day, pairs, tested=pairs)
 
     assert not current()  # nothing built yet
     write_state(["source.cdp.pos.loyalty_members"])
     assert current()
-    assert not warehouse.is_current(settings, date(2024, 1, 3), ["int_identity_pairs_compared"])
+    assert not dbt_runner.is_current(settings, date(2024, 1, 3), ["int_identity_pairs_compared"])
     write_state(["source.cdp.pos.loyalty_members"], tested=False)
     assert not current()  # the gating tests did not run on that build
     write_state(["source.cdp.ops.segment_runs"])
@@ -129,5 +129,5 @@ def test_pairs_are_current_only_when_built_for_that_date_from_the_same_inputs(tm
         overrides.write("keep_apart,pos:loyalty_members:1,pos:loyalty_members:2,test,me,2024-01-01\n")
     assert not current()  # so did the configuration
     write_state(["source.cdp.pos.loyalty_members"])
-    warehouse.forget_built(settings)
+    dbt_runner.forget_built(settings)
     assert not current()

@@ -690,9 +690,10 @@ def test_erased_rows_move_their_lines_too(home):
     """A forgotten person's rows are erased, not quarantined; their physical lines (a quoted newline
     makes one record two lines) are counted as erased, so the line reconciliation still holds."""
     from cdp import privacy
+    from ingest import erasure
 
     settings = home.ensure()
-    salt = privacy._salt(settings, create=True)
+    salt = erasure.load_salt(settings, create=True)
     person = privacy._Person(record_keys={"pos:loyalty_members:L1"})
     privacy._write_tombstones(settings, salt, person, "r1", "test")
     rows = [tx("R1"), tx("R2", sku='"two\nlines"').replace(",,", ",L1,", 1), tx("R3")]

@@ -18,9 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from cdp import pipeline, privacy, warehouse
+from cdp import identifiers, pipeline, privacy, suppression, warehouse
 from cdp.cli import app
 from cdp.config import Settings
+from ingest import erasure
 
 TX_HEADER = (
     "receipt_id,line_no,store_id,tx_time,loyalty_card_no,sku,category,quantity,unit_price,discount,"
@@ -123,7 +124,7 @@ def test_python_normalisation_matches_dbt_staging(world: dict[str, Any]) -> None
                     "and stg._source_file = landed._source_file and stg._source_line = landed._source_line "
                     f"where landed.{raw_col} is not null"
                 ).fetchall()
-                normalise = privacy.normalize_email if kind == "e" else privacy.normalize_phone
+                normalise = identifiers.normalize_email if kind == "e" else identifiers.normalize_phone
                 mismatches = [i for i, (raw, expected) in enumerate(rows) if normalise(raw) != expected]
                 assert not mismatches, f"{view}.{stg_col}: {len(mismatches)} of {len(rows)} differ"
                 compared += len(rows)
@@ -132,15 +133,15 @@ def test_python_normalisation_matches_dbt_staging(world: dict[str, Any]) -> None
 
 def test_eraser_matches_quarantined_raw_text(tmp_path: Path) -> None:
     settings = Settings.load(home=tmp_path / "home", raw=tmp_path / "raw").ensure()
-    salt = privacy._salt(settings, create=True)
+    salt = erasure.load_salt(settings, create=True)
     assert salt is not None
     assert (settings.privacy_dir / "salt").exists()
     hashes = {
-        privacy._digest(salt, "email", "jan@example.com"),
-        privacy._digest(salt, "record", "pos:loyalty_members:L123"),
-        privacy._digest(salt, "record", "social:profiles:instagram:jan_d"),
+        erasure.digest(salt, "email", "jan@example.com"),
+        erasure.digest(salt, "record", "pos:loyalty_members:L123"),
+        erasure.digest(salt, "record", "social:profiles:instagram:jan_d"),
     }
-    eraser = privacy.Eraser(salt, frozenset(hashes))
+    eraser = erasure.Eraser(salt, frozenset(hashes))
     quarantine = pa.table({"_raw": [
         'R1,1,S01,2024-01-15 14:30:00, L123 ,SKU,,1,x,,EUR,',  # card, CSV
         '{"order_id": "O1", "guest_email": " JAN@Example.com", "lines": "bad"}',  # email, JSON
@@ -173,11 +174,11 @@ def test_ingest_erases_tombstoned_rows_at_landing(tmp_path: Path) -> None:
         "L300,Jan,Jansen,,,06-1234 5678,,,,,,,2024-03-30 10:00:00,,",  # forgotten phone, other card
         "L200,Piet,Pieters,,,,piet@example.com,,,,,,2024-03-30 10:00:00,,",
     ]) + "\n")
-    salt = privacy._salt(settings, create=True)
+    salt = erasure.load_salt(settings, create=True)
     person = privacy._Person(record_keys={"pos:loyalty_members:L100"}, phones={"+31612345678"})
     privacy._write_tombstones(settings, salt, privacy._Person(emails={"a@b.nl"}), "r0", "first request")
     privacy._write_tombstones(settings, salt, person, "r1", "test")
-    assert privacy.read_tombstones(settings).num_rows == 3
+    assert erasure.read_tombstones(settings).num_rows == 3
 
     report = land_source(settings, "pos", day)
     tx, members = report.entities["transactions"], report.entities["loyalty_members"]
@@ -230,7 +231,7 @@ def test_suppressed_address_on_one_record_keeps_the_person_out_of_every_export(w
     assert len(records) >= 2
 
     # Suppress the address of the record that is NOT exported; rebuild what reads the list, export.
-    privacy.add_suppression(settings, "email", f"  {other_email.upper()} ", "complaint", "2026-03-01")
+    suppression.add_suppression(settings, "email", f"  {other_email.upper()} ", "complaint", "2026-03-01")
     warehouse.build(settings, day, select="stg_privacy__suppressions+")
     pipeline.export(settings, day)
 
@@ -248,7 +249,7 @@ def test_suppressed_address_on_one_record_keeps_the_person_out_of_every_export(w
 
     result = CliRunner().invoke(app, ["suppression", "list", "--home", str(settings.home), "--limit", "5"])
     assert result.exit_code == 0, result.output
-    assert privacy.mask_email(other_email) in result.output
+    assert identifiers.mask_email(other_email) in result.output
     assert other_email not in result.output
     assert "suppression file" in result.output
     assert "messaging unsubscribe feed" in result.output
@@ -313,17 +314,17 @@ def _assert_gone_from_lake(settings: Settings, person: dict[str, set[str]]) -> N
                 assert not found, f"{path}: {column} of the forgotten person"
         for column in ("email", "guest_email", "address"):
             if column in table.column_names:
-                values = {privacy.normalize_email(v) for v in table.column(column).to_pylist()}
+                values = {identifiers.normalize_email(v) for v in table.column(column).to_pylist()}
                 found = values & person["emails"]
                 assert not found, f"{path}: {column} of the forgotten person"
         for column in ("phone", "address"):
             if column in table.column_names and person["phones"]:
-                values = {privacy.normalize_phone(v) for v in table.column(column).to_pylist()}
+                values = {identifiers.normalize_phone(v) for v in table.column(column).to_pylist()}
                 found = values & person["phones"]
                 assert not found, f"{path}: {column} of the forgotten person"
         if "user_handle" in table.column_names:
             handles = {
-                privacy._social_id(p, h)
+                identifiers.social_id(p, h)
                 for p, h in zip(table.column("platform").to_pylist(), table.column("user_handle").to_pylist(),
                                 strict=True)
             }
@@ -400,7 +401,7 @@ def test_forget_erases_a_person_everywhere_and_for_good(world: dict[str, Any]) -
     assert "1 customer(s)" in result.output
 
     # (a) tombstones and salt: hashes only
-    tombstones = privacy.read_tombstones(settings)
+    tombstones = erasure.read_tombstones(settings)
     assert set(tombstones.column("kind").to_pylist()) >= {"email", "record"}
     dump = json.dumps(tombstones.to_pylist(), default=str)
     assert not [v for v in person["emails"] | person["record_keys"] if v in dump]

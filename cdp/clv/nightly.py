@@ -7,16 +7,19 @@ thousand groups whatever the number of customers. This step fits BG/NBD and Gamm
 ``clv_fit`` of the dbt project), replacing the previous night's; the dbt models after it
 (``int_clv_models_fitted``, ``customer_clv`` ...) read them for their run date only. The same code runs
 on DuckDB and Spark: it reads and writes through :func:`cdp.engines.connect`, never one row per
-customer. :func:`cdp.warehouse.build` calls it; there is no separate command.
+customer. It is the pipeline's ``clv:fit`` stage (:func:`cdp.warehouse.fit_clv`).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 
-if TYPE_CHECKING:
-    from cdp.config import Settings
+from cdp.clv import fit_models, fit_records, predict_groups
+from cdp.config import Settings
+from cdp.engines import connect
+from cdp.project import dbt_vars
 
 FIT_SCHEMA = "clv_fit"
 FREQUENCY_GROUPS = "intermediate.int_clv_frequency_groups_aggregated"
@@ -25,10 +28,6 @@ SPEND_GROUPS = "intermediate.int_clv_spend_groups_aggregated"
 
 def fit_for_date(settings: Settings, run_date: date) -> dict[str, Any]:
     """Fit on the aggregated groups of ``run_date`` and write ``clv_fit.*``; returns counts."""
-    from cdp.clv import fit_models, fit_records, predict_groups
-    from cdp.engines import connect
-    from cdp.warehouse import dbt_vars
-
     dbt_var = dbt_vars()
     time_unit_days = float(dbt_var["clv_time_unit_days"])
     with connect(settings, read_only=False) as warehouse:
@@ -58,8 +57,6 @@ def fit_for_date(settings: Settings, run_date: date) -> dict[str, Any]:
 
 def _as_numbers(frame: Any) -> Any:
     """Decimal columns (an engine's exact sums) as float64, so both engines hand the fit the same input."""
-    from decimal import Decimal
-
     for column in frame.columns:
         if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, Decimal)).any():
             frame[column] = frame[column].astype("float64")

@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cdp import dbt_runner, publish, warehouse
 from cdp.config import DBT_PROJECT_DIR
+from cdp.engines import connect
+from cdp.lock import home_lock
 
 if TYPE_CHECKING:
     from datetime import date
@@ -295,13 +298,12 @@ def build_pairs(settings: Settings, run_date: date, rebuild: bool = False) -> bo
     """dbt build of the candidate and sampled pairs as of ``run_date``, with the data tests of the
     models the fit reads (:data:`GATING_MODELS`); True when it built.
 
-    Not when the warehouse already holds them as of ``run_date`` (:func:`cdp.warehouse.is_current`:
+    Not when the warehouse already holds them as of ``run_date`` (:func:`cdp.dbt_runner.is_current`:
     built by a cdp build of that date from the same project, configuration, landed files and
     environment, these tests passed then), as after the night's build: the same build would give the
     same tables. ``rebuild`` builds anyway."""
-    from cdp import warehouse
 
-    if not rebuild and warehouse.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
+    if not rebuild and dbt_runner.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
         log.info("the candidate and sampled pairs are current for %s: training on them", run_date)
         return False
     warehouse.build(settings, run_date, select=TRAIN_SELECT, data_tests=GATING_MODELS)
@@ -314,11 +316,9 @@ def train_for_date(settings: Settings, run_date: date, output: Path, rebuild: bo
     Holds the home's lock. The published warehouse is only read: when the pairs must be built, they
     are built in a private copy (:func:`cdp.publish.scratch`) that is thrown away after the fit, so
     analysts' tables never change under them and a night's build in progress is not touched."""
-    from cdp import publish, warehouse
-    from cdp.lock import home_lock
 
     with home_lock(settings.home, f"cdp identity train for {run_date.isoformat()}"):
-        if not rebuild and warehouse.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
+        if not rebuild and dbt_runner.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
             log.info("the candidate and sampled pairs are current for %s: training on them", run_date)
             return train(settings, output)
         try:
@@ -326,7 +326,7 @@ def train_for_date(settings: Settings, run_date: date, output: Path, rebuild: bo
                 build_pairs(scratch, run_date, rebuild=True)
                 return train(scratch, output)
         finally:
-            warehouse.forget_built(settings)  # the state describes the copy, which is gone
+            dbt_runner.forget_built(settings)  # the state describes the copy, which is gone
 
 
 def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) -> MatchModel:
@@ -334,7 +334,6 @@ def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) 
     write it to ``output``.
 
     ``start_from`` only names the comparisons and their levels (EM starts m from it; u is measured)."""
-    from cdp.engines import connect
 
     start = read_parameters(start_from)
     names = list(start.m)
