@@ -45,6 +45,11 @@ def models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def own_yaml(node: dict[str, Any]) -> str:
+    """models/<layer>/<area>/<model>.yml: where a model's properties and unit tests belong."""
+    return str(Path(node["original_file_path"]).with_suffix(".yml"))
+
+
 def layer(node: dict[str, Any]) -> str:
     """staging, intermediate, marts or restricted: the model's top folder under models/."""
     return Path(node["original_file_path"]).parts[1]
@@ -76,3 +81,61 @@ def test_staging_models_read_one_source_table(manifest: dict[str, Any]) -> None:
         if not name.startswith(prefix) or not name.endswith("s") or folder != source["source_name"]:
             bad.append(f"{name}: expected {prefix}<entity>s in models/staging/{source['source_name']}/")
     assert bad == []
+
+
+def test_every_model_is_described(manifest: dict[str, Any]) -> None:
+    """dbt_project_evaluator's fct_undocumented_models."""
+    assert sorted(name for name, node in models(manifest).items() if not node["description"].strip()) == []
+
+
+def test_one_yaml_per_model_beside_it(manifest: dict[str, Any]) -> None:
+    """models/<layer>/<area>/<model>.yml declares <model>.sql and nothing else (jaffle-shop's orders.yml)."""
+    bad = []
+    for name, node in models(manifest).items():
+        expected = own_yaml(node)
+        patch = (node.get("patch_path") or "").split("://", 1)[-1]
+        if patch != expected:
+            bad.append(f"{name}: declared in {patch or 'no YAML'}, expected {expected}")
+    assert bad == []
+
+
+def test_unit_tests_beside_their_model(manifest: dict[str, Any]) -> None:
+    """A model's dbt unit tests live in the model's own YAML."""
+    yaml_of = {name: own_yaml(node) for name, node in models(manifest).items()}
+    bad = [
+        f"{test['name']} ({test['model']}) in {test['original_file_path']}"
+        for test in manifest["unit_tests"].values()
+        if test["original_file_path"] != yaml_of[test["model"]]
+    ]
+    assert manifest["unit_tests"]
+    assert bad == []
+
+
+def test_model_yaml_files_are_named_after_a_model() -> None:
+    """Under models/, a YAML file is <model>.yml or a _<name>__sources.yml / _<name>__exposures.yml."""
+    models_dir = DBT_PROJECT_DIR / "models"
+    bad = [
+        str(path.relative_to(models_dir))
+        for path in sorted(models_dir.rglob("*.yml"))
+        if not path.with_suffix(".sql").exists()
+        and not path.name.endswith(("__sources.yml", "__exposures.yml"))
+    ]
+    assert bad == []
+
+
+def test_readme_states_the_vars_dbt_project_yml_sets() -> None:
+    """A var the README names with its value, as "`name` (value)", has that value in dbt_project.yml."""
+    import re
+
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    readme = (DBT_PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    stated = re.findall(r"`(\w+)`\s*\((-?[\d.]+)\)", readme)
+    assert stated
+    wrong = {
+        name: (value, project["vars"][name])
+        for name, value in stated
+        if name in project["vars"] and str(project["vars"][name]) != value
+    }
+    assert wrong == {}
