@@ -9,18 +9,17 @@ the customer id's history (created, merged, split ...). Reads either engine (``c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cdp import identifiers
 from cdp.config import Settings
 from cdp.engines import connect
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
 
-_MASK_EMAIL = "left({col}, 1) || '***@' || split_part({col}, '@', 2)"
-_MASK_PHONE = "left({col}, 3) || '******' || right({col}, 2)"
-_MASK_NAME = "left({col}, 1) || '***'"
 COMPARISONS = ("first_name", "last_name", "birth_date", "postcode", "address", "city", "gender")
 _LEVEL_NAMES = {
     "first_name": {3: "exact", 2: "close", 1: "near", 0: "differs"},
@@ -85,15 +84,23 @@ def explain(settings: Settings, customer_id: str) -> Explanation:
 
 def _fill(wh: Warehouse, result: Explanation, wanted: str) -> None:
     members = "_cdp_explain_members"
-    result.records = wh.rows(
-        "select records.record_key, "
-        f"coalesce({_MASK_NAME.format(col='records.first_name')}, '-') || ' ' || "
-        f"coalesce({_MASK_NAME.format(col='coalesce(records.last_name, records.display_name)')}, '-'), "
-        f"{_MASK_EMAIL.format(col='records.email_normalized')}, "
-        f"{_MASK_PHONE.format(col='records.phone_e164')}, records.updated_at "
-        f"from {members} as members inner join intermediate.int_identity_records_unioned as records "
-        "on members.record_key = records.record_key order by records.record_key"
-    )
+    # Masked here with cdp.identifiers (the one implementation per kind, equal to the dbt macros).
+    result.records = [
+        (
+            key,
+            f"{_masked(identifiers.mask_name, first)} {_masked(identifiers.mask_name, last)}",
+            identifiers.mask_email(email) if email else None,
+            identifiers.mask_phone(phone) if phone else None,
+            updated_at,
+        )
+        for key, first, last, email, phone, updated_at in wh.rows(
+            "select records.record_key, records.first_name, "
+            "coalesce(records.last_name, records.display_name), records.email_normalized, "
+            "records.phone_e164, records.updated_at "
+            f"from {members} as members inner join intermediate.int_identity_records_unioned as records "
+            "on members.record_key = records.record_key order by records.record_key"
+        )
+    ]
     if not result.records:
         return
     result.cluster = wh.row(
@@ -116,19 +123,22 @@ def _fill(wh: Warehouse, result: Explanation, wanted: str) -> None:
     for row in rows:
         levels = dict(zip(COMPARISONS, row[7:], strict=True))
         result.links.append(Link(*row[:7], agreement=_agreement(levels) if row[5] is not None else ""))
-    result.ignored = wh.rows(
-        "select distinct identifier_type, case identifier_type when 'email' then "
-        + _MASK_EMAIL.format(col="identifier_value")
-        + " else "
-        + _MASK_PHONE.format(col="identifier_value")
-        + " end as identifier_masked, identifier_status, record_count "
+    ignored = wh.rows(
+        "select distinct identifier_type, identifier_value, identifier_status, record_count "
         "from intermediate.int_identity_identifiers_screened "
         "where identifier_status in ('junk', 'shared') "
-        f"and record_key in (select record_key from {members}) "
-        "order by identifier_type, identifier_masked"
+        f"and record_key in (select record_key from {members})"
     )
+    result.ignored = sorted({
+        (kind, (identifiers.mask_email if kind == "email" else identifiers.mask_phone)(value), status, count)
+        for kind, value, status, count in ignored
+    })
     result.history = wh.rows(
         "select as_of_date, event_type, customer_id, previous_customer_id, record_count "
         f"from marts.customer_id_history where customer_id = {wanted} or previous_customer_id = {wanted} "
         "order by as_of_date, event_type, customer_id, previous_customer_id"
     )
+
+
+def _masked(mask: Callable[[str], str], value: str | None) -> str:
+    return mask(value) if value else "-"

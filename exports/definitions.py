@@ -33,6 +33,7 @@ import yaml
 from sqlglot import exp
 
 from cdp.engines import WarehouseError
+from cdp.identifiers import mask_email, mask_phone
 from exports.destinations import DESTINATIONS
 from exports.filters import FilterError, parse_filter, render_filter
 
@@ -229,14 +230,16 @@ def preview(warehouse: Warehouse, definition: SegmentDefinition, sample: int = 1
         "select count(*), coalesce(sum(case when contacts.can_email then 1 else 0 end), 0), "
         f"coalesce(sum(case when contacts.can_sms then 1 else 0 end), 0) {members}"
     )
-    rows = warehouse.arrow(
-        "select base.customer_id, "
-        "case when contacts.email is null then null "
-        "else left(contacts.email, 1) || '***@' || split_part(contacts.email, '@', 2) end as email, "
-        "case when contacts.phone is null then null else '***' || right(contacts.phone, 2) end as phone, "
-        f"contacts.can_email, contacts.can_sms {members} order by base.customer_id limit {int(sample)}"
-    ).to_pylist()
+    rows = warehouse.rows(
+        "select base.customer_id, contacts.email, contacts.phone, contacts.can_email, contacts.can_sms "
+        f"{members} order by base.customer_id limit {int(sample)}"
+    )
+    # Masked with cdp.identifiers: the one implementation per kind, equal to the marts' dbt macros.
+    sample_rows = [
+        (customer_id, mask_email(email) if email else None, mask_phone(phone) if phone else None, *flags)
+        for customer_id, email, phone, *flags in rows
+    ]
     return {
         "size": int(size), "emailable": int(emailable), "textable": int(textable),
-        "sample": [tuple(row.values()) for row in rows],
+        "sample": sample_rows,
     }
