@@ -139,3 +139,39 @@ def test_readme_states_the_vars_dbt_project_yml_sets() -> None:
         if name in project["vars"] and str(project["vars"][name]) != value
     }
     assert wrong == {}
+
+
+def project_macros(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["name"]: m for m in manifest["macros"].values() if m["package_name"] == PROJECT}
+
+
+def test_every_macro_is_documented_in_yaml(manifest: dict[str, Any]) -> None:
+    """macros/<area>/_<area>__macros.yml describes every macro of the folder and names its arguments."""
+    bad = []
+    for name, macro in project_macros(manifest).items():
+        folder = Path(macro["original_file_path"]).parent
+        expected = str(folder / f"_{folder.name}__macros.yml")
+        patch = (macro.get("patch_path") or "").split("://", 1)[-1]
+        if not macro["description"].strip() or patch != expected:
+            bad.append(f"{name}: {patch or 'no YAML'}, expected a description in {expected}")
+        elif any(not argument.get("description") for argument in macro["arguments"]):
+            bad.append(f"{name}: an argument without a description")
+    assert bad == []
+
+
+def test_engine_twins_live_in_cross_engine(manifest: dict[str, Any]) -> None:
+    """adapter.dispatch implementations (default__x, duckdb__x, spark__x, an adapter's materialization)
+    and the macros that dispatch to them sit together in macros/cross_engine/."""
+    import re
+
+    macros = project_macros(manifest)
+    twins = {name for name in macros if re.match(r"^(default|duckdb|spark)__|^materialization_", name)}
+    dispatchers = {name for name, m in macros.items() if "adapter.dispatch(" in m["macro_sql"]}
+    assert twins
+    assert dispatchers
+    bad = sorted(
+        f"{name}: {macros[name]['original_file_path']}"
+        for name in twins | dispatchers
+        if Path(macros[name]["original_file_path"]).parts[:2] != ("macros", "cross_engine")
+    )
+    assert bad == []

@@ -2,7 +2,7 @@
 -- on any of the customer's records, as of run_date, with the surviving value (plain, as text) and its
 -- provenance (the record it came from, its source and updated_at, the rule that chose it). The rule of
 -- each attribute is declared in the var survivorship_rules (dbt_project.yml) and rendered here at
--- compile time (macros/survivorship.sql); each rule is one set-based pass with a window function:
+-- compile time (macros/customers/survivorship.sql); each rule is one set-based pass with a window function:
 --   most_recent      latest updated_at, then smallest record_key
 --   source_priority  first source of the attribute's list, then latest updated_at, then smallest record_key
 --   most_frequent    value held by most records, then latest updated_at, then smallest record_key

@@ -6,7 +6,7 @@
 -- checkout (source_record_count, guest_order_count), which would open a new version almost daily.
 -- Ephemeral: compiled into the snapshot's query. When the snapshot already holds a later date than
 -- run_date (re-running or backfilling an old date), this returns the snapshot's current versions
--- instead, so the snapshot does not change (macros/snapshots.sql).
+-- instead, so the snapshot does not change (macros/project/snapshots.sql).
 {{ config(materialized='ephemeral') }}
 {%- set tracked_columns = [
     'gender', 'birth_year', 'city', 'has_email', 'has_phone', 'email_masked', 'email_sha256',

@@ -9,7 +9,7 @@
 --     the other ids are merged into it;
 --   * a cluster heir to no id (new records only, or the smaller part of a split) gets a new id,
 --     'C' + 16 hex digits of md5(cluster label @ D): new on every date, so ids are never reused.
--- The run writes the events of D only and replaces D's slice (macros/incremental.sql): a re-run of a
+-- The run writes the events of D only and replaces D's slice (macros/cross_engine/relations.sql): a re-run of a
 -- date recomputes it from the same inputs, later dates keep theirs. To correct data of an older date,
 -- re-run it and every later date (cdp backfill runs dates in order).
 -- An append-only log per date needs no row-level update, so it runs the same on every engine.

@@ -3,7 +3,7 @@
 --     (int_identity_identifiers_screened; link_rule email / phone / email+phone);
 --   * probabilistic: match_probability >= identity_match_threshold (int_identity_pairs_scored);
 --   * override: a force_merge row of the overrides file (<home>/config/identity_overrides.csv).
--- Guard: a link between records whose strong attributes conflict is rejected (macros/identity.sql:
+-- Guard: a link between records whose strong attributes conflict is rejected (macros/identity/identity.sql:
 -- birth dates known and more than a typo apart, or first names known, in Latin letters, more than
 -- identity_name_distances[1] edits apart and not swapped - each a conflict only when the other
 -- attribute does not agree), so a household at one address does not merge. A keep_apart override

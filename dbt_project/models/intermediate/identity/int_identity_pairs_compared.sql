@@ -4,7 +4,7 @@
 --   first_name, last_name: 3 exact, 2 within name_distances[0] edits, 1 within name_distances[1], 0
 --   birth_date: 2 exact, 1 one typo (a changed or transposed digit, day/month swapped), 0
 --   postcode: 3 exact, 2 same area, 1 one typo, 0;   address: 2 exact, 1 within address_distance
---   edits or the same street with the same house number or one missing, 0 (macros/identity_comparisons.sql)
+--   edits or the same street with the same house number or one missing, 0 (macros/identity/identity_comparisons.sql)
 --   city, gender: 1 exact, 0
 -- Names are compared the way round that fits best (first/last swapped on some forms).
 with

@@ -1,5 +1,5 @@
 -- Comparison keys of every non-stub identity record: what the matcher compares. Names, places and
--- emails reduced to the form two spellings of the same thing share (macros/identity.sql):
+-- emails reduced to the form two spellings of the same thing share (macros/identity/identity.sql):
 --   * first/last name: letters only, lower case, accents and full-width folded (any script kept);
 --     social profiles carry only a display name: its first word is the first name, the rest the last
 --     (var market_name_order family_first: the first word, or a Han name's first character, is the last);

@@ -1,4 +1,24 @@
 {#-
+    Engine twins for aggregates: median, a sorted string aggregate, and dbt-spark's listagg made to
+    respect the order as DuckDB's does.
+    Every macro whose SQL differs between engines lives in macros/cross_engine/ (dispatch twins).
+-#}
+
+{#- Aggregate: the group's values of a string expression, sorted and joined with '|' - an exact,
+    order-independent signature of a set (here: the records a record is linked to). -#}
+{% macro sorted_string_agg(expression) -%}
+    {{ return(adapter.dispatch('sorted_string_agg', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sorted_string_agg(expression) -%}
+    string_agg({{ expression }}, '|' order by {{ expression }})
+{%- endmacro %}
+
+{% macro spark__sorted_string_agg(expression) -%}
+    array_join(array_sort(collect_list({{ expression }})), '|')
+{%- endmacro %}
+
+{#-
     Override of dbt-spark's listagg, which ignores the order (collect_list has none): the values are
     collected with their sort key and sorted, so `dbt.listagg(x, ',', 'order by k [desc]')` joins in
     the same order as on DuckDB. One sort key, as this project uses it.
@@ -23,4 +43,18 @@
     {%- else -%}
         array_join({{ collected }}, {{ delimiter_text }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- Median of a numeric expression (aggregate). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro spark__median(expression) -%}
+    {#- Exact, interpolated between the two middle values like DuckDB's median. -#}
+    percentile({{ expression }}, 0.5)
 {%- endmacro %}

@@ -1,9 +1,7 @@
 {#-
-    Cleaning macros used by staging. Portable building blocks (trim, lower, translate, substr, case)
-    live in the generic macros; engine-specific functions sit behind adapter.dispatch with a
-    `default__` implementation written for DuckDB and a `spark__` one beside it (dbt-spark). Regular
-    expressions are written once, in the RE2 dialect DuckDB reads; spark_regex() turns a pattern into
-    the Java dialect and string-literal escaping Spark reads.
+    Engine twins for text: accent and full-width folding, regular expressions (written once in RE2,
+    spark_regex() translates), initcap, edit distance and SHA-256. `default__` is DuckDB, `spark__` beside it.
+    Every macro whose SQL differs between engines lives in macros/cross_engine/ (dispatch twins).
 -#}
 
 {#- Full-width ASCII variants U+FF01..U+FF5E -> U+0021..U+007E, ideographic space U+3000 -> space. -#}
@@ -42,6 +40,7 @@
 {% macro default__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
 {%- endmacro %}
+
 {% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, '{{ spark_regex(pattern) }}', '{{ replacement }}')
 {%- endmacro %}
@@ -54,6 +53,7 @@
 {% macro default__regexp_matches(expression, pattern) -%}
     regexp_matches({{ expression }}, '{{ pattern }}')
 {%- endmacro %}
+
 {% macro spark__regexp_matches(expression, pattern) -%}
     ({{ expression }} rlike '{{ spark_regex(pattern) }}')
 {%- endmacro %}
@@ -76,6 +76,7 @@
         ''
     )
 {%- endmacro %}
+
 {% macro spark__initcap(expression) -%}
     {#- Spark's initcap() splits on spaces only. sequence(1, 0) counts down, so '' is its own case. -#}
     case
@@ -91,72 +92,57 @@
     end
 {%- endmacro %}
 
-{#- Trimmed, lower-cased, full-width folded email; null when empty or not exactly one '@'. Python's twin is
-    cdp.identifiers.normalize_email (tests/test_forget_spellings.py runs both over one corpus). 'İ' is
-    replaced first: DuckDB lowers it to 'i', Spark (Java) to 'i' + a combining dot. -#}
-{% macro normalize_email(expression) -%}
-    {%- set folded = "lower(replace(trim(" ~ fold_fullwidth(expression) ~ "), 'İ', 'I'))" -%}
-    case
-        when {{ regexp_matches(folded, '^[^@[:space:]]+@[^@[:space:]]+$') }}
-            then {{ folded }}
-    end
+{#- 'Éloïse' -> 'Eloise'. -#}
+{% macro fold_accents(expression) -%}
+    {{ return(adapter.dispatch('fold_accents', 'cdp')(expression)) }}
 {%- endmacro %}
 
-{#- Phones have no macro: ingest lands `<field>_e164` next to every phone field, parsed by libphonenumber
-    with the market's region (cdp/identifiers.py, ingest/derive.py), so both engines read one value. -#}
-
-{#-
-    Person/place names, second step (call on a column already passed through clean_text): proper-case
-    only when written in Latin letters AND typed all upper or all lower case ('JAN DE VRIES' ->
-    'Jan De Vries'); mixed case as typed is kept ('McDonald', 'van der Berg'); non-Latin scripts as typed.
-    Two steps so that the per-character initcap works on a plain column, not on a long expression.
--#}
-{% macro proper_case_name(column) -%}
-    case
-        when {{ regexp_matches(column, "^[A-Za-zÀ-ÖØ-öø-ɏ'' .-]+$") }}
-            and ({{ column }} = upper({{ column }}) or {{ column }} = lower({{ column }}))
-            then {{ initcap(column) }}
-        else {{ column }}
-    end
+{% macro default__fold_accents(expression) -%}
+    strip_accents({{ expression }})
 {%- endmacro %}
 
-{#- Free text -> trimmed, whitespace collapsed, null when empty (addresses, postcodes, cities). -#}
-{% macro clean_text(expression) -%}
-    nullif({{ regexp_replace_all('trim(' ~ fold_fullwidth(expression) ~ ')', '\\s+', ' ') }}, '')
+{% macro spark__fold_accents(expression) -%}
+    {#- Spark has no Unicode normalisation in SQL: each precomposed Latin, Greek and Cyrillic letter
+        whose canonical decomposition is one base letter plus marks (U+00C0-U+024F, U+0370-U+04FF,
+        U+1E00-U+1EFF; generated with Python's unicodedata, checked against DuckDB's strip_accents),
+        then any stand-alone combining mark dropped, as strip_accents does. -#}
+    regexp_replace(
+        translate(
+            {{ expression }},
+            'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǢǣǦǧǨǩǪǫǬǭǮǯǰǴǵǸǹǺǻǼǽǾǿȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẛẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹʹ;΅Ά·ΈΉΊΌΎΏΐΪΫάέήίΰϊϋόύώϓϔЀЁЃЇЌЍЎЙйѐёѓїќѝўѶѷӁӂӐӑӒӓӖӗӚӛӜӝӞӟӢӣӤӥӦӧӪӫӬӭӮӯӰӱӲӳӴӵӸӹ',
+            'AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzOoUuAaIiOoUuUuUuUuUuAaAaÆæGgKkOoOoƷʒjGgNnAaÆæØøAaAaEeEeIiIiOoOoRrRrUuUuSsTtHhAaEeOoOoOoOoYyAaBbBbBbCcDdDdDdDdDdEeEeEeEeEeFfGgHhHhHhHhHhIiIiKkKkKkLlLlLlLlMmMmMmNnNnNnNnOoOoOoOoPpPpRrRrRrRrSsSsSsSsSsTtTtTtTtUuUuUuUuUuVvVvWwWwWwWwWwXxXxYyZzZzZzhtwyſAaAaAaAaAaAaAaAaAaAaAaAaEeEeEeEeEeEeEeEeIiIiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUuYyYyYyYyʹ;¨Α·ΕΗΙΟΥΩιΙΥαεηιυιυουωϒϒЕЕГІКИУИиеегікиуѴѵЖжАаАаЕеӘәЖжЗзИиИиОоӨөЭэУуУуУуЧчЫы'
+        ),
+        '\\p{M}', ''
+    )
 {%- endmacro %}
 
-{#- Free-text gender -> 'female' | 'male' | 'other' | null (unknown / not given). The words are the var
-    gender_vocabulary: the home's market profile (cdp/markets/*.yml: 'vrouw', '男', '女士', ...), passed
-    by cdp.warehouse; one rule for every market, the vocabulary is data. -#}
-{% macro normalize_gender(expression) -%}
-    {%- set vocabulary = var('gender_vocabulary') -%}
-    case
-        when {{ expression }} is null then null
-        {%- for value in ['female', 'male', 'other'] %}
-        {%- set words = vocabulary.get(value) or [] %}
-        {%- if words %}
-        when lower(trim({{ expression }})) in ({% for word in words %}'{{ word | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
-            then '{{ value }}'
-        {%- endif %}
-        {%- endfor %}
-    end
+{#- Levenshtein distance of two strings, counted in UTF-8 bytes on every engine: DuckDB's
+    levenshtein() counts bytes, Spark's counts characters; Spark reads each byte as one ISO-8859-1
+    character first. (Bytes are also the better unit here: two different one-character CJK surnames
+    are 3 edits apart, "differs", not 1, "close".) -#}
+{% macro edit_distance(left, right) -%}
+    {{ return(adapter.dispatch('edit_distance', 'cdp')(left, right)) }}
 {%- endmacro %}
 
-{#- Trimmed; empty -> null (ids and codes that must keep their case). -#}
-{% macro nullif_blank(expression) -%}
-    nullif(trim({{ expression }}), '')
+{% macro default__edit_distance(left, right) -%}
+    levenshtein({{ left }}, {{ right }})
 {%- endmacro %}
 
-{#- A UTC timestamp (naive, as every `_at` column) as wall-clock time in `timezone` (an IANA name, e.g.
-    var market_timezone): what a store's clock showed. DuckDB: the UTC instant, then its local time
-    (ICU); Spark: from_utc_timestamp. -#}
-{% macro local_timestamp(expression, timezone) -%}
-    {{ return(adapter.dispatch('local_timestamp', 'cdp')(expression, timezone)) }}
+{% macro spark__edit_distance(left, right) -%}
+    levenshtein(
+        decode(encode({{ left }}, 'UTF-8'), 'ISO-8859-1'), decode(encode({{ right }}, 'UTF-8'), 'ISO-8859-1')
+    )
 {%- endmacro %}
 
-{% macro default__local_timestamp(expression, timezone) -%}
-    timezone('{{ timezone }}', timezone('UTC', {{ expression }}))
+{#- SHA-256 of a string as 64 lower-case hex digits (null stays null). -#}
+{% macro sha256_hex(expression) -%}
+    {{ return(adapter.dispatch('sha256_hex', 'cdp')(expression)) }}
 {%- endmacro %}
-{% macro spark__local_timestamp(expression, timezone) -%}
-    from_utc_timestamp({{ expression }}, '{{ timezone }}')
+
+{% macro default__sha256_hex(expression) -%}
+    sha256({{ expression }})
+{%- endmacro %}
+
+{% macro spark__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
 {%- endmacro %}

@@ -1,33 +1,7 @@
 {#-
     Helpers of the value marts (customer_behaviour, customer_lifecycle, customer_tiers). Engine-specific
-    functions sit behind adapter.dispatch: `default__` written for DuckDB, `spark__` beside it.
+    functions (median, iso_day_of_week) sit behind adapter.dispatch in macros/cross_engine/.
 -#}
-
-{#- Median of a numeric expression (aggregate). -#}
-{% macro median(expression) -%}
-    {{ return(adapter.dispatch('median', 'cdp')(expression)) }}
-{%- endmacro %}
-
-{% macro default__median(expression) -%}
-    median({{ expression }})
-{%- endmacro %}
-{% macro spark__median(expression) -%}
-    {#- Exact, interpolated between the two middle values like DuckDB's median. -#}
-    percentile({{ expression }}, 0.5)
-{%- endmacro %}
-
-{#- ISO day of week of a date/timestamp: 1 = Monday .. 7 = Sunday. -#}
-{% macro iso_day_of_week(expression) -%}
-    {{ return(adapter.dispatch('iso_day_of_week', 'cdp')(expression)) }}
-{%- endmacro %}
-
-{% macro default__iso_day_of_week(expression) -%}
-    isodow({{ expression }})
-{%- endmacro %}
-{% macro spark__iso_day_of_week(expression) -%}
-    {#- dayofweek(): 1 = Sunday .. 7 = Saturday. -#}
-    ((dayofweek({{ expression }}) + 5) % 7 + 1)
-{%- endmacro %}
 
 {#- A numeric var that may be left null: the literal, or `fallback` (a SQL expression) when null. -#}
 {% macro var_or(name, fallback) -%}
