@@ -9,6 +9,7 @@ file present so that models enabled only with one (stg_config__identity_match_pa
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,68 @@ def test_engine_twins_live_in_cross_engine(manifest: dict[str, Any]) -> None:
         if Path(macros[name]["original_file_path"]).parts[:2] != ("macros", "cross_engine")
     )
     assert bad == []
+
+
+# Personal data, declared once (issue 20, point 4): every column that holds it carries
+# config: {meta: {pii: <kind>}} (read back as node.columns[name].meta["pii"]), kinds from this closed
+# list (dbt_project/README.md, "Personal data"); masked or hashed forms add meta pii_form.
+PII_KINDS = frozenset(
+    {
+        "email",
+        "phone",
+        "name",
+        "address",
+        "postcode",
+        "city",
+        "birth_date",
+        "gender",
+        "handle",
+        "source_id",
+        "customer_key",
+        "record_key",
+        "match_key",
+        "free_text",
+    }
+)
+PII_FORMS = frozenset({"masked", "hashed"})
+LOOKS_PERSONAL = re.compile(
+    r"email|phone|first_name|last_name|display_name|address|street|postcode|city|birth|handle|gender"
+    r"|house_number|name_key|name_pair|record_key|loyalty_card|source_record_id|customer_id|ip_address"
+)
+# Flags, counts, consent, the source an attribute came from, agreement levels: about a person's data,
+# not the data itself.
+NOT_PERSONAL = re.compile(r"^(has|is|can)_|_count$|_opt_in$|_source$|^gamma_|^weight_|^rejected_|_since$")
+
+
+def declared_columns(manifest: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(resource, column, column properties) of every model, snapshot and source of the project."""
+    nodes = [
+        node
+        for node in [*manifest["nodes"].values(), *manifest["sources"].values()]
+        if node["resource_type"] in ("model", "snapshot", "source") and node["package_name"] == PROJECT
+    ]
+    return [(node["unique_id"], name, column) for node in nodes for name, column in node["columns"].items()]
+
+
+def test_personal_columns_declare_their_kind(manifest: dict[str, Any]) -> None:
+    undeclared = sorted(
+        f"{resource}.{name}"
+        for resource, name, column in declared_columns(manifest)
+        if LOOKS_PERSONAL.search(name) and not NOT_PERSONAL.search(name) and "pii" not in column["meta"]
+    )
+    assert undeclared == []
+
+
+def test_pii_kinds_come_from_the_closed_list(manifest: dict[str, Any]) -> None:
+    declared = [(f"{r}.{n}", c["meta"]) for r, n, c in declared_columns(manifest) if "pii" in c["meta"]]
+    assert len(declared) > 100
+    assert [(column, meta) for column, meta in declared if meta["pii"] not in PII_KINDS] == []
+    assert [
+        (column, meta) for column, meta in declared if meta.get("pii_form", "masked") not in PII_FORMS
+    ] == []
+
+
+def test_readme_lists_the_pii_kinds() -> None:
+    readme = (DBT_PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Personal data", 1)[-1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\* `(\w+)`", section, re.M)) == PII_KINDS
