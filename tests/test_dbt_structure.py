@@ -196,6 +196,7 @@ PII_KINDS = frozenset(
         "customer_key",
         "record_key",
         "match_key",
+        "contact_point",
         "free_text",
     }
 )
