@@ -242,3 +242,15 @@ def test_readme_lists_the_pii_kinds() -> None:
     readme = (DBT_PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Personal data", 1)[-1].split("\n## ", 1)[0]
     assert set(re.findall(r"^\* `(\w+)`", section, re.M)) == PII_KINDS
+
+
+def test_models_that_read_their_previous_result_are_incremental(manifest: dict[str, Any]) -> None:
+    """A model that reads its own table (its previous result, through ``this``) declares it: it is an
+    incremental model, so dbt knows the table is state, --full-refresh rebuilds it from scratch, and
+    no engine has to read a table it is replacing."""
+    self_reading = re.compile(r"previous_state\(|identity_grouping_previous\(|\{\{\s*this\s*\}\}")
+    readers = {name: node for name, node in models(manifest).items() if self_reading.search(node["raw_code"])}
+    assert "int_identity_records_grouped" in readers
+    assert {name: node["config"]["materialized"] for name, node in readers.items()} == dict.fromkeys(
+        readers, "incremental"
+    )

@@ -55,32 +55,46 @@ with
 select * from {{ prefix }}_converged
 {%- endmacro %}
 
+{#- Spark: one query of all rounds is too deep for its planner, so every round is a checkpoint table,
+    written by the model's pre-hooks (connected_components_hooks) when the model runs; rendering the
+    model only reads the last round's table (no DDL while SQL is rendered: `dbt compile` writes nothing). -#}
 {% macro spark__connected_components(edges_sql, prefix, rounds) -%}
-    {%- set last_round = connected_components_round_relation(prefix, rounds) -%}
-    {%- if execute -%}
-        {%- set first_round -%}
-            select
-                record_key,
-                node_key,
-                record_key as component_label
-            from ({{ edges_sql }}) as edges
-        {%- endset -%}
-        {%- do checkpoint_table(connected_components_round_relation(prefix, 0), first_round) -%}
-        {%- for round in range(1, rounds + 1) -%}
-            {%- set previous = connected_components_round_relation(prefix, round - 1) -%}
-            {%- set next_round -%}
-                with {{ label_propagation_round(previous, 'propagated') }}
-                select * from propagated
-            {%- endset -%}
-            {%- do checkpoint_table(connected_components_round_relation(prefix, round), next_round) -%}
-            {%- do run_query('drop table if exists ' ~ previous) -%}
-        {%- endfor -%}
-    {%- endif -%}
     select
         record_key,
         min(component_label) as component_label
-    from {{ last_round }}
+    from {{ connected_components_round_relation(prefix, rounds) }}
     group by record_key
+{%- endmacro %}
+
+{#- Pre-hooks (strings, rendered when the model runs, in its context) that write the checkpoint tables
+    spark__connected_components reads: `edges` is a Jinja expression that renders the edges SQL in the
+    model's context (e.g. "link_nodes(identity_strong_links())"). None on DuckDB (one query). -#}
+{% macro connected_components_hooks(edges, prefix, rounds) -%}
+    {{ return(adapter.dispatch('connected_components_hooks', 'cdp')(edges, prefix, rounds)) }}
+{%- endmacro %}
+
+{% macro default__connected_components_hooks(edges, prefix, rounds) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro spark__connected_components_hooks(edges, prefix, rounds) -%}
+    {%- set hooks = [
+        "drop table if exists {{ connected_components_round_relation('" ~ prefix ~ "', 0) }}",
+        "create table {{ connected_components_round_relation('" ~ prefix ~ "', 0) }} using parquet as "
+        ~ "select record_key, node_key, record_key as component_label from ({{ " ~ edges ~ " }}) as edges",
+    ] -%}
+    {%- for round in range(1, rounds + 1) -%}
+        {%- set previous = "{{ connected_components_round_relation('" ~ prefix ~ "', " ~ (round - 1) ~ ") }}" -%}
+        {%- set current = "{{ connected_components_round_relation('" ~ prefix ~ "', " ~ round ~ ") }}" -%}
+        {%- do hooks.append("drop table if exists " ~ current) -%}
+        {%- do hooks.append(
+            "create table " ~ current ~ " using parquet as with "
+            ~ "{{ label_propagation_round(connected_components_round_relation('" ~ prefix ~ "', " ~ (round - 1)
+            ~ "), 'propagated') }} select * from propagated"
+        ) -%}
+        {%- do hooks.append("drop table if exists " ~ previous) -%}
+    {%- endfor -%}
+    {{ return(hooks) }}
 {%- endmacro %}
 
 {#- One round of connected_components(): CTEs `<name>_*`, ending in `<name>` (record_key, node_key,
@@ -160,10 +174,4 @@ select * from {{ prefix }}_converged
 
 {% macro spark__release_connected_components(prefix, rounds) -%}
     drop table if exists {{ connected_components_round_relation(prefix, rounds) }}
-{%- endmacro %}
-
-{#- Replace table `relation` (schema.name) with the result of `sql` (a checkpoint between queries). -#}
-{% macro checkpoint_table(relation, sql) -%}
-    {%- do run_query('drop table if exists ' ~ relation) -%}
-    {%- do run_query('create table ' ~ relation ~ ' using parquet as ' ~ sql) -%}
 {%- endmacro %}

@@ -49,11 +49,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The relation holding this model's result as it was before this run, or none: first build, not
-    executing, or a table written before it had the column `marker` (an older layout is not a state).
-    Render-time only: call it in the model body. -#}
-{% macro previous_state(marker) -%}
-    {%- if not execute -%}
+{#- The existing table of an incremental model, when this run may read it as its previous state:
+    an incremental run (is_incremental(): the table exists and this is not a --full-refresh) of a table
+    that has the column `marker` (its newest column, so an older layout is not taken for a state);
+    none otherwise, and at parse time. Reads metadata only. -#}
+{% macro previous_state_source(marker) -%}
+    {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set existing = load_relation(this) -%}
@@ -61,29 +62,59 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-    {%- if marker | lower not in columns -%}
+    {{ return(existing if marker | lower in columns else none) }}
+{%- endmacro %}
+
+{#- The relation an incremental model reads its previous result from (`this` as it was before this
+    run), or none (first build, --full-refresh, an older layout, parse time). Rendering runs no DDL:
+    the copy Spark reads is made by the pre-hooks of previous_state_hooks() when the model runs. -#}
+{% macro previous_state(marker) -%}
+    {%- set existing = previous_state_source(marker) -%}
+    {%- if existing is none -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(adapter.dispatch('previous_state', 'cdp')(existing)) }}
 {%- endmacro %}
 
-{#- dbt-duckdb builds the new table beside the old one and swaps them at the end: the old table is
-    readable while the new one is built. -#}
+{#- DuckDB: the incremental run builds its new rows into a temporary table (reading `this`) before
+    it replaces the table's rows (incremental strategy replace_all), so the table itself is the state. -#}
 {% macro default__previous_state(existing) -%}
     {{ return(existing) }}
 {%- endmacro %}
 
-{#- dbt-spark drops a Parquet table before it creates the new one (no swap), so the old result is
-    copied first (a checkpoint table, dropped by release_previous_state in the post-hook). The copy is
-    made while the model is rendered, before the materialization runs, as connected_components does. -#}
+{#- Spark: `insert overwrite` cannot read the table it overwrites, so the model reads a copy of it,
+    made by its pre-hooks (previous_state_hooks) and dropped by its post-hook (release_previous_state). -#}
 {% macro spark__previous_state(existing) -%}
-    {%- set copy = previous_state_relation() -%}
-    {%- do checkpoint_table(copy, 'select * from ' ~ existing) -%}
-    {{ return(copy) }}
+    {{ return(previous_state_relation()) }}
 {%- endmacro %}
 
+{#- The copy of a model's previous result on engines that cannot read a table while overwriting it. -#}
 {% macro previous_state_relation() -%}
     {{- this.schema }}.{{ this.identifier }}__previous
+{%- endmacro %}
+
+{#- Pre-hooks (strings, rendered when the model runs) of a model that calls previous_state(marker). -#}
+{% macro previous_state_hooks(marker) -%}
+    {{ return(adapter.dispatch('previous_state_hooks', 'cdp')(marker)) }}
+{%- endmacro %}
+
+{% macro default__previous_state_hooks(marker) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro spark__previous_state_hooks(marker) -%}
+    {{ return([
+        "drop table if exists {{ previous_state_relation() }}",
+        "{{ copy_previous_state('" ~ marker ~ "') }}",
+    ]) }}
+{%- endmacro %}
+
+{#- The statement copying the previous state (empty when there is none: the hook is skipped). -#}
+{% macro copy_previous_state(marker) -%}
+    {%- set existing = previous_state_source(marker) -%}
+    {%- if existing is not none -%}
+        create table {{ previous_state_relation() }} using parquet as select * from {{ existing }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- post-hook of a model that calls previous_state(). -#}
@@ -96,6 +127,33 @@
 
 {% macro spark__release_previous_state() -%}
     drop table if exists {{ previous_state_relation() }}
+{%- endmacro %}
+
+{#- Config of an incremental model whose every run replaces all its rows (a state that is read back,
+    int_identity_records_grouped): DuckDB deletes the rows and inserts the new ones (strategy
+    replace_all below); Spark overwrites the table (insert_overwrite without partitions). A new
+    column is added to an existing table. Use as config(materialized='incremental', **replace_whole_table()). -#}
+{% macro replace_whole_table() -%}
+    {{ return(adapter.dispatch('replace_whole_table', 'cdp')()) }}
+{%- endmacro %}
+
+{% macro default__replace_whole_table() -%}
+    {{ return({'incremental_strategy': 'replace_all', 'on_schema_change': 'append_new_columns'}) }}
+{%- endmacro %}
+
+{% macro spark__replace_whole_table() -%}
+    {{ return({
+        'incremental_strategy': 'insert_overwrite', 'file_format': 'parquet', 'on_schema_change': 'append_new_columns'
+    }) }}
+{%- endmacro %}
+
+{#- Incremental strategy replace_all (dbt-duckdb looks up get_incremental_<strategy>_sql): every row of
+    the target is replaced by the new rows, in one transaction. -#}
+{% macro get_incremental_replace_all_sql(arg_dict) -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ arg_dict['target_relation'] }};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
 
 {#-

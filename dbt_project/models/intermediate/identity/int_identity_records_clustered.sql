@@ -8,27 +8,13 @@
 -- cluster_status: ok | split | dissolved.
 {%- set rounds = var('identity_label_rounds') | int %}
 {%- set max_records = var('identity_max_cluster_records') | int %}
-{%- set strong = var('identity_strong_match_threshold') %}
-{#- The hook is rendered when it runs (a string): rendered here, `this` would still carry the default
-    schema. -#}
-{{ config(post_hook=["{{ release_connected_components('pass2', " ~ rounds ~ ") }}"]) }}
-{%- set strong_links -%}
-    (
-        select
-            links.record_key_l,
-            links.record_key_r
-        from {{ ref('int_identity_links') }} as links
-        inner join {{ ref('int_identity_records_grouped') }} as grouped
-            on links.record_key_l = grouped.record_key
-        where
-            links.is_accepted
-            and grouped.review_reason is not null
-            and (
-                links.link_rule in ('email+phone', 'override')
-                or links.match_probability >= {{ strong }}
-            )
-    ) as strong_links
-{%- endset %}
+{#- Hooks are strings rendered when the model runs (rendered here, `this` would still carry the
+    default schema). On Spark the pre-hooks write pass 2's label propagation checkpoints; rendering
+    this model runs no DDL. -#}
+{{ config(
+    pre_hook=connected_components_hooks('link_nodes(identity_strong_links())', 'pass2', rounds),
+    post_hook=["{{ release_connected_components('pass2', " ~ rounds ~ ") }}"],
+) }}
 with
 
 pass1 as (
@@ -57,7 +43,7 @@ force_merged as (
 
 pass2_labels as (
 
-    {{ connected_components(link_nodes(strong_links), 'pass2', rounds) }}
+    {{ connected_components(link_nodes(identity_strong_links()), 'pass2', rounds) }}
 
 ),
 

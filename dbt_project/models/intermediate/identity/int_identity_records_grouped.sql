@@ -14,98 +14,36 @@
 -- record keeps its group. Labels are the smallest record_key of a component, so a recomputed group and
 -- a carried one are labelled as a full rebuild labels them: the result equals a full rebuild (tested
 -- over 30 nights). A re-run of the same or an older date, or changed settings, recompute everything.
+-- Incremental model: its table before the run is the state (identity_grouping_previous(): none on a
+-- first build or --full-refresh, which compute every group); every run replaces all rows
+-- (replace_whole_table). The SQL pieces are macros (macros/identity/identity_grouping.sql) because on
+-- Spark the pre-hooks render them too: they copy the state (Spark cannot overwrite a table it reads)
+-- and write pass 1's label propagation checkpoints when the model runs; rendering runs no DDL.
 -- depends_on: {{ ref('stg_config__identity_overrides') }}
 {%- set rounds = var('identity_label_rounds') | int %}
 {%- set max_records = var('identity_max_cluster_records') | int %}
-{#- A state written by other grouping logic or settings is not reused: the signature hashes the
-    rendered conflict test (its settings included) and the cluster limit; bump the version when the
-    rest of this model's logic changes. -#}
-{%- set conflict_test = groups_with_conflicts('records', ['label'], 'force_merged', 'sizes', max_records) %}
-{%- set state_signature = 'v1-' ~ local_md5(conflict_test ~ '|' ~ max_records)[:12] %}
-{#- Marker: the newest column, so a state table written before it is not read. #}
-{%- set previous = previous_state('first_name_spelled_key') %}
-{#- The hooks are rendered when they run (strings): rendered here, `this` would still carry the
-    default schema. -#}
-{{ config(post_hook=[
-    "{{ release_connected_components('pass1', " ~ rounds ~ ") }}",
-    "{{ release_previous_state() }}",
-]) }}
-{#- Records as of this run with what decides their group (int_identity_records_link_state). -#}
-{%- set current_records -%}
-(select * from {{ ref('int_identity_records_link_state') }})
-{%- endset %}
-{%- set previous_records -%}
-    (
-        select *
-        from {{ previous }}
-        where
-            as_of_date < {{ run_date_literal() }}
-            and state_signature = '{{ state_signature }}'
-    )
-{%- endset %}
-{#- Records whose group is recomputed in this run. -#}
-{%- set affected_records -%}
-{%- if previous is none %}
-select record_key from records
-{%- else %}
-select current_records.record_key
-from {{ current_records }} as current_records
-left join {{ previous_records }} as previous_records
-    on current_records.record_key = previous_records.record_key
-where
-    previous_records.record_key is null
-    or previous_records.pass1_label in (
-        select previous_records.pass1_label
-        from {{ previous_records }} as previous_records
-        left join {{ current_records }} as current_records
-            on previous_records.record_key = current_records.record_key
-        where
-            current_records.record_key is null
-            or previous_records.review_reason is not null
-            or previous_records.link_signature <> current_records.link_signature
-            or {{ differs('previous_records.first_name_key', 'current_records.first_name_key') }}
-            or {{ differs('previous_records.first_name_spelled_key', 'current_records.first_name_spelled_key') }}
-            or {{ differs('previous_records.last_name_key', 'current_records.last_name_key') }}
-            or {{ differs('previous_records.birth_date_key', 'current_records.birth_date_key') }}
-            or previous_records.record_key in (
-                select overrides.record_key_a
-                from {{ ref('stg_config__identity_overrides') }} as overrides
-                union all
-                select overrides.record_key_b
-                from {{ ref('stg_config__identity_overrides') }} as overrides
-            )
-    )
-{%- endif %}
-{%- endset %}
-{#- The accepted links among the records recomputed (all of them on a first build). -#}
-{%- set all_accepted_links -%}
-    (
-        select
-            record_key_l,
-            record_key_r
-        from {{ ref('int_identity_links') }}
-        where is_accepted
-    ) as accepted
-{%- endset %}
-{%- set affected_accepted_links -%}
-    (
-        select
-            links.record_key_l,
-            links.record_key_r
-        from {{ ref('int_identity_links') }} as links
-        inner join ({{ affected_records }}) as affected_l
-            on links.record_key_l = affected_l.record_key
-        inner join ({{ affected_records }}) as affected_r
-            on links.record_key_r = affected_r.record_key
-        where links.is_accepted
-    ) as accepted
-{%- endset %}
-{%- set affected_links = all_accepted_links if previous is none else affected_accepted_links %}
+{%- set state_signature = identity_grouping_state_signature() %}
+{%- set previous = identity_grouping_previous() %}
+{#- Hooks are strings rendered when the model runs (rendered here, `this` would still carry the
+    default schema). -#}
+{{ config(
+    materialized='incremental',
+    pre_hook=previous_state_hooks(identity_grouping_marker()) + connected_components_hooks(
+        'link_nodes(identity_grouping_links(identity_grouping_previous()))', 'pass1', rounds
+    ),
+    post_hook=[
+        "{{ release_connected_components('pass1', " ~ rounds ~ ") }}",
+        "{{ release_previous_state() }}",
+    ],
+    **replace_whole_table()
+) }}
+{%- set affected_records = identity_grouping_affected_records(previous) %}
+{%- set previous_records = identity_grouping_previous_records(previous) %}
 with
 
 records as (
 
-    select * from {{ current_records }} as current_records
+    select * from {{ identity_grouping_current_records() }} as current_records
 
 ),
 
@@ -160,7 +98,7 @@ force_merged as (
 
 pass1_labels as (
 
-    {{ connected_components(link_nodes(affected_links), 'pass1', rounds) }}
+    {{ connected_components(link_nodes(identity_grouping_links(previous)), 'pass1', rounds) }}
 
 ),
 
