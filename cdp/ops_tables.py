@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 # Types in the spelling both engines accept.
 OPS_TABLES: dict[str, list[tuple[str, str]]] = {
-    "ops.dq_metrics": [("run_date", "date"), ("source", "string"), ("metric", "string"), ("value", "double")],
     "ops.segment_membership": [
         ("run_date", "date"), ("segment", "string"), ("customer_id", "string"), ("is_control", "boolean"),
         ("definition_hash", "string"),

@@ -166,11 +166,11 @@ def _count(value: object) -> str:
 
 
 def _dq_metrics(wh: Warehouse, run_date: date) -> list[tuple[str, str, float]]:
-    if "dq_metrics" not in wh.tables("ops"):
+    if "data_quality_history" not in wh.tables("marts"):
         return []
     return wh.rows(
-        "select source, metric, value from ops.dq_metrics "
-        f"where run_date = {wh.dialect.literal(run_date)} order by source, metric"
+        "select source_name, metric, metric_value from marts.data_quality_history "
+        f"where as_of_date = {wh.dialect.literal(run_date)} order by source_name, metric"
     )
 
 

@@ -1,11 +1,10 @@
-"""Data-quality gates (Great Expectations 1.x) and data-quality metrics.
+"""Data-quality gates (Great Expectations 1.x); the metrics are the dbt model marts.data_quality_history.
 
 Public API::
 
     run_landed_gate(settings, run_date) -> GateResult   # landed Parquet partitions of run_date
     run_mart_gate(settings, run_date) -> GateResult     # marts.* tables (DuckDB or Spark warehouse)
     assert_passed(result)                                # raises GateFailed on a critical failure
-    record_dq_metrics(settings, run_date) -> list        # ops.dq_metrics rows for run_date (replaced)
 
 Suites are defined in code (``expectations.suites``), derived from the source contracts for the landed
 gate; thresholds live in ``expectations.settings``. Each gate writes, under
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 from expectations.landed import run_landed_gate
 from expectations.marts import run_mart_gate
-from expectations.metrics import record_dq_metrics
 from expectations.result import GateFailed, GateResult, Issue, assert_passed
 
 __all__ = [
@@ -27,7 +25,6 @@ __all__ = [
     "GateResult",
     "Issue",
     "assert_passed",
-    "record_dq_metrics",
     "run_landed_gate",
     "run_mart_gate",
 ]

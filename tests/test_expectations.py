@@ -366,34 +366,3 @@ def test_mart_gate_flags_bad_phone_future_order_and_missing_table(home: Settings
     assert ("marts.customer_rfm", "table_readable") in critical
     assert [(i.suite, i.column) for i in result.warnings] == [("restricted.customer_profiles", "email")]
     assert SECRET not in str(result.to_dict()) + result.html_path.read_text()
-
-
-# --------------------------------------------------------------------------------------- dq metrics
-
-
-def test_record_dq_metrics_is_idempotent(home: Settings) -> None:
-    land_day(home, quarantined={("pos", "transactions"): 2})
-    previous = date(2026, 3, 9)
-    land_day(home, day=previous)  # the same keys the day before → every row is a duplicate by then
-    make_warehouse(home.warehouse)
-
-    first = expectations.record_dq_metrics(home, RUN_DATE)
-    second = expectations.record_dq_metrics(home, RUN_DATE)
-    expectations.record_dq_metrics(home, previous)
-
-    assert first == second
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        rows = con.execute(
-            "select source, metric, value from ops.dq_metrics where run_date = ? order by 1, 2", [RUN_DATE]
-        ).fetchall()
-        assert con.execute("select count(distinct run_date) from ops.dq_metrics").fetchone()[0] == 2
-    assert rows == sorted(first)
-    values = {(s, m): v for s, m, v in rows}
-    assert len(values) == len(rows)  # one row per source and metric
-    assert values[("pos", "quarantine_rate")] == pytest.approx(2 / 6)  # 4 rows landed + 2 quarantined
-    assert values[("pos", "duplicate_rate")] == 1.0
-    assert values[("pos", "contact_completeness")] == 1.0  # both members have an email
-    assert values[("ecommerce", "contact_completeness")] == 0.5
-    assert values[("social", "contact_completeness")] == 0.0
-    assert values[("pos", "match_rate")] == pytest.approx(1 / 2)
-    assert values[("ecommerce", "match_rate")] == 1.0

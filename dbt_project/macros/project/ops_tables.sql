@@ -1,16 +1,12 @@
 {#-
     on-run-start: the pipeline's own history tables (source `ops`), which the steps after the build
-    fill (exports/publish.py, expectations/metrics.py) and campaign_results reads back. Created empty
+    fill (exports/publish.py) and campaign_results reads back. Created empty
     when missing so that the first build of a new warehouse finds them; never altered or emptied here.
     Same columns as cdp/ops_tables.py; on Spark Parquet partitioned by run_date (a re-run overwrites
     its date's partition).
 -#}
 {% macro create_ops_tables() -%}
     {%- set tables = {
-        'dq_metrics': [
-            ('run_date', 'date'), ('source', dbt.type_string()), ('metric', dbt.type_string()),
-            ('value', 'double'),
-        ],
         'segment_membership': [
             ('run_date', 'date'), ('segment', dbt.type_string()), ('customer_id', dbt.type_string()),
             ('is_control', dbt.type_boolean()), ('definition_hash', dbt.type_string()),

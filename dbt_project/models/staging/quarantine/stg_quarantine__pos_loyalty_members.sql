@@ -1,0 +1,24 @@
+-- Quarantined pos loyalty_members rows up to run_date: when and why, never the raw text.
+with
+
+source as (
+
+    select * from {{ source('quarantine', 'pos_loyalty_members') }}
+    where load_date <= {{ run_date_literal() }}
+
+),
+
+renamed as (
+
+    select
+        'pos' as source_name,
+        'loyalty_members' as entity,
+        cast(load_date as date) as load_date,
+        _reason as reason,
+        _source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as _source_line
+    from source
+
+)
+
+select * from renamed
