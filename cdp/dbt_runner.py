@@ -152,6 +152,36 @@ _BUILT_FILE = "cdp_built.json"
 _MATERIALISED = ("model.", "seed.", "snapshot.")
 
 
+#: Where the warehouse keeps tables (not views over the lake, which cdp forget scrubs in the lake itself).
+_TABLE_MATERIALISATIONS = ("table", "incremental", "snapshot")
+
+
+def personal_columns(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
+    """The catalogue of personal data: ``"schema.table"`` -> column -> its ``meta`` (``pii``: the kind,
+    ``pii_form``: plain unless masked or hashed), as the dbt YAML declares it (dbt_project/README.md),
+    for every table the warehouse holds: models materialised as tables, snapshots, and the sources
+    the pipeline writes into the warehouse (``ops``). Erasure reads this instead of guessing by name.
+    """
+    prepare(settings)
+    with _environ(dbt_env(settings)):
+        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]))
+    catalogue: dict[str, dict[str, dict[str, str]]] = {}
+    for node in manifest.nodes.values():
+        if node.resource_type not in ("model", "snapshot"):
+            continue
+        if node.resource_type == "model" and node.config.materialized not in _TABLE_MATERIALISATIONS:
+            continue
+        catalogue[f"{node.schema}.{node.alias}"] = _declared(node.columns)
+    for source in manifest.sources.values():
+        if source.schema == "ops":
+            catalogue[f"{source.schema}.{source.identifier}"] = _declared(source.columns)
+    return catalogue
+
+
+def _declared(columns: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {name: dict(column.meta) for name, column in columns.items() if column.meta.get("pii")}
+
+
 def is_current(
     settings: Settings, run_date: date, models: Collection[str], tested: Collection[str] = ()
 ) -> bool:

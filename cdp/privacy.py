@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from cdp import lake, publish
 from cdp.config import Settings
-from cdp.dbt_runner import forget_built
+from cdp.dbt_runner import forget_built, personal_columns
 from cdp.engines import connect, warehouse_exists
 from cdp.identifiers import email_match_key, normalize_email, normalize_phone
 from cdp.lock import home_lock
@@ -90,6 +90,8 @@ class ForgetResult:
     lake_rows_erased: dict[str, int] = field(default_factory=dict)  # 'zone/source/entity' -> rows
     partitions_rewritten: int = 0
     warehouse_rows_deleted: dict[str, int] = field(default_factory=dict)
+    # Tables declaring personal data but no column that can find a person (none in the shipped project).
+    unerasable_tables: list[str] = field(default_factory=list)
     export_rows_removed: int = 0
     export_files_rewritten: int = 0
 
@@ -434,58 +436,46 @@ def _ordered(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) -> None:
-    """Delete the person's rows from marts, restricted, ops, snapshots (customer_id) and intermediate
-    tables (identifiers). One transaction on DuckDB; on Spark table by table (a failed run is
-    completed by running the same request again: the tombstones stay)."""
-
+    """Delete the person's rows from every warehouse table that declares personal data in the dbt
+    catalogue (:func:`cdp.dbt_runner.personal_columns`): by the columns it declares as customer key,
+    record key, source id, email, phone, handle or contact point (:func:`erasure_predicates`).
+    Intermediate tables included (the next build would rebuild them from the scrubbed lake anyway);
+    views read the lake, scrubbed before. One transaction on DuckDB; on Spark table by table (a
+    failed run is completed by running the same request again: the tombstones stay)."""
     if not warehouse_exists(settings):
         return
+    catalogue = personal_columns(settings)
     keys = sorted(person.record_keys)
-    ids = {
+    profiles = [k.removeprefix("social:profiles:") for k in keys if k.startswith("social:profiles:")]
+    values = {
         "customer_ids": sorted(person.customer_ids),
         "record_keys": keys,
+        "source_ids": sorted({key.split(":", 2)[2] for key in keys if key.count(":") >= 2}),
         "emails": sorted(person.emails),
+        "email_hashes": sorted(hashlib.sha256(e.encode()).hexdigest() for e in person.emails),
         "phones": sorted(person.phones),
-        "cards": sorted(k.removeprefix("pos:loyalty_members:") for k in keys if k.startswith("pos:")),
-        "accounts": sorted(
-            k.removeprefix("ecommerce:customers:") for k in keys if k.startswith("ecommerce:customers:")
-        ),
-        "orders": sorted(
-            k.removeprefix("ecommerce:orders:") for k in keys if k.startswith("ecommerce:orders:")
-        ),
-        "profiles": sorted(
-            k.removeprefix("social:profiles:") for k in keys if k.startswith("social:profiles:")
-        ),
+        "phone_hashes": sorted(hashlib.sha256(p.encode()).hexdigest() for p in person.phones),
+        "profiles": sorted(profiles),
+        "handles": sorted(profile.split(":", 1)[-1] for profile in profiles),
     }
     with connect(settings, read_only=False) as warehouse:
-        tables = {
-            (schema, table): set(warehouse.columns(f"{schema}.{table}"))
-            for schema in ("marts", "restricted", "ops", "snapshots", "intermediate")
+        present = {
+            f"{schema}.{table}": set(warehouse.columns(f"{schema}.{table}"))
+            for schema in sorted({name.split(".", 1)[0] for name in catalogue})
             for table in warehouse.tables(schema, views=False)
         }
-        for name, values in ids.items():
-            if name != "orders":
-                _values(warehouse, f"forget_{name}", values)
-        # Orders of the person's accounts and guest orders, for order lines keyed by order_id only.
-        if ("intermediate", "int_ecommerce_orders_deduplicated") in tables:
-            ids["orders"] = sorted(
-                set(ids["orders"])
-                | {
-                    r[0]
-                    for r in warehouse.rows(
-                        "select order_id from intermediate.int_ecommerce_orders_deduplicated "
-                        "where customer_id in (select v from forget_accounts) "
-                        "or guest_email_normalized in (select v from forget_emails) "
-                        "or billing_phone_e164 in (select v from forget_phones)"
-                    )
-                }
-            )
-        _values(warehouse, "forget_orders", ids["orders"])
-        where = {
-            f"{schema}.{table}": " or ".join(predicates)
-            for (schema, table), cols in sorted(tables.items())
-            if (predicates := _predicates(schema, table, cols))
-        }
+        for name, vals in values.items():
+            _values(warehouse, f"forget_{name}", vals)
+        where = {}
+        for table, declared in sorted(catalogue.items()):
+            if table not in present:
+                continue
+            predicates = erasure_predicates({c: m for c, m in declared.items() if c in present[table]},
+                                            present[table])
+            if predicates:
+                where[table] = " or ".join(predicates)
+            elif declared:
+                result.unerasable_tables.append(table)
         # Which tables hold the person, in one query: a statement per table costs Spark ~0.5 s each.
         holding = {
             name: int(count)
@@ -504,32 +494,40 @@ def _scrub_warehouse(settings: Settings, person: _Person, result: ForgetResult) 
             warehouse.execute("checkpoint")
 
 
-# Columns holding a source record key (source:entity:id; a social handle is personal data).
-_RECORD_KEY_COLUMNS = ("record_key", "record_key_l", "record_key_r", "first_record_key")
+#: Which of the person's values a column of each declared kind (plain form) is matched against.
+_MATCHED_BY = {
+    "customer_key": ("customer_ids",),
+    "record_key": ("record_keys",),
+    "source_id": ("source_ids",),
+    "email": ("emails",),
+    "phone": ("phones",),
+    "contact_point": ("emails", "phones"),
+}
+_HASHED = {"email": "email_hashes", "phone": "phone_hashes"}
 
 
-def _predicates(schema: str, table: str, cols: set[str]) -> list[str]:
-    keys = [f"{c} in (select v from forget_record_keys)" for c in _RECORD_KEY_COLUMNS if c in cols]
-    if schema in ("marts", "restricted", "ops", "snapshots"):  # snapshots: every version of the profile
-        by_id = ["customer_id in (select v from forget_customer_ids)"] if "customer_id" in cols else []
-        return by_id + keys
-    out = keys
-    simple = {
-        "email_normalized": "emails",
-        "guest_email_normalized": "emails",
-        "phone_e164": "phones",
-        "billing_phone_e164": "phones",
-        "loyalty_card_no": "cards",
-        "order_id": "orders",
-    }
-    for column, name in simple.items():
-        if column in cols:
-            out.append(f"{column} in (select v from forget_{name})")
-    if "customer_id" in cols:  # CDP ids (C…) and web shop account ids never collide
-        out.append("customer_id in (select v from forget_customer_ids)")
-        out.append("customer_id in (select v from forget_accounts)")
-    if {"platform", "user_handle"} <= cols:
-        out.append("platform || ':' || user_handle in (select v from forget_profiles)")
+def erasure_predicates(declared: dict[str, dict[str, str]], columns: set[str]) -> list[str]:
+    """SQL predicates selecting a forgotten person's rows of one table, from the personal columns it
+    declares (``column -> meta``, :func:`cdp.dbt_runner.personal_columns`) and the columns it has.
+    Masked values identify nobody and names, addresses or match keys are not unique: those columns
+    erase nothing by themselves (a table holding only them is reported, and the catalogue test forbids
+    one). Values are the views ``forget_<set>`` :func:`_scrub_warehouse` registers."""
+    out = []
+    for column, meta in sorted(declared.items()):
+        kind, form = meta.get("pii"), meta.get("pii_form", "plain")
+        if form == "masked":
+            continue
+        if kind == "handle" and form == "plain":
+            if "platform" in columns:  # a handle is unique per platform
+                out.append(f"platform || ':' || {column} in (select v from forget_profiles)")
+            else:
+                out.append(f"{column} in (select v from forget_handles)")
+            continue
+        if form == "hashed":
+            sets: tuple[str, ...] = (_HASHED[kind],) if kind in _HASHED else ()
+        else:
+            sets = _MATCHED_BY.get(str(kind), ())
+        out += [f"{column} in (select v from forget_{name})" for name in sets]
     return out
 
 

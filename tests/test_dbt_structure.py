@@ -200,7 +200,7 @@ PII_KINDS = frozenset(
         "free_text",
     }
 )
-PII_FORMS = frozenset({"masked", "hashed"})
+PII_FORMS = frozenset({"masked", "hashed", "reduced"})
 LOOKS_PERSONAL = re.compile(
     r"email|phone|first_name|last_name|display_name|address|street|postcode|city|birth|handle|gender"
     r"|house_number|name_key|name_pair|record_key|loyalty_card|source_record_id|customer_id|ip_address"
