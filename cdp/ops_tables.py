@@ -1,37 +1,40 @@
 """The pipeline's own history tables (schema ``ops``), written by the steps after the dbt build.
 
 One row set per run date: a re-run replaces its date (``Warehouse.replace_date_slice``); on Spark
-they are Parquet tables partitioned by ``run_date``. dbt creates the same tables at the start of every
-build (dbt_project/macros/ops_tables.sql) because ``campaign_results`` reads them back; the steps
-create them too, so they also run against a warehouse that was not built by dbt (tests, a restore).
+they are Parquet tables partitioned by ``run_date``. Their columns and types have one owner, the dbt
+source that declares them (``dbt_project/models/staging/ops/_ops__sources.yml``): dbt creates them
+from it at the start of every build (macro ``create_ops_tables``) because ``campaign_results`` reads
+them back, and the steps create them from it too, so they also run against a warehouse that was not
+built by dbt (tests, a restore).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
+
+import yaml
+
+from cdp.config import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
 
-# Types in the spelling both engines accept.
-OPS_TABLES: dict[str, list[tuple[str, str]]] = {
-    "ops.segment_membership": [
-        ("run_date", "date"), ("segment", "string"), ("customer_id", "string"), ("is_control", "boolean"),
-        ("definition_hash", "string"),
-    ],
-    "ops.segment_runs": [
-        ("run_date", "date"), ("segment", "string"), ("definition_hash", "string"), ("members", "bigint"),
-        ("control", "bigint"), ("control_share", "double"), ("measurement_window_days", "integer"),
-    ],
-    "ops.segment_exports": [
-        ("run_date", "date"), ("segment", "string"), ("destination", "string"), ("file", "string"),
-        ("rows", "bigint"), ("added", "bigint"), ("removed", "bigint"), ("sha256", "string"),
-        ("definition_hash", "string"),
-    ],
-}
+OPS_SOURCES = DBT_PROJECT_DIR / "models" / "staging" / "ops" / "_ops__sources.yml"
+
+
+@cache
+def ops_tables() -> dict[str, list[tuple[str, str]]]:
+    """``ops.<table>`` -> [(column, type)] as the source declares them (type names both engines accept)."""
+    doc = yaml.safe_load(OPS_SOURCES.read_text(encoding="utf-8"))
+    (source,) = [s for s in doc["sources"] if s["name"] == "ops"]
+    return {
+        f"ops.{table['name']}": [(column["name"], column["data_type"]) for column in table["columns"]]
+        for table in source["tables"]
+    }
 
 
 def ensure_ops_tables(warehouse: Warehouse, *tables: str) -> None:
     """Create the named ops tables where missing (never altered or emptied here)."""
     for table in tables:
-        warehouse.ensure_table(table, OPS_TABLES[table], partition="run_date")
+        warehouse.ensure_table(table, ops_tables()[table], partition="run_date")
