@@ -406,8 +406,11 @@ def suppression_list(
     settings = _settings(home, None, engine, writes=False)
     entries = suppressions(settings)
     table = Table(title=f"Suppressed ({settings.suppression_file})")
+    widest = max((len(entry.address) for entry in entries), default=7)
     for column in ("source", "channel", "address", "reason", "since"):
-        table.add_column(column)
+        # Addresses whole (never cut with an ellipsis): a narrow terminal wraps the other columns.
+        is_address = column == "address"
+        table.add_column(column, no_wrap=is_address, min_width=widest if is_address else None)
     shown: dict[str, int] = {}
     for entry in entries:
         shown[entry.source] = shown.get(entry.source, 0) + 1
