@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import copy_home
 
 from cdp.config import CONTRACTS_DIR, DBT_PROJECT_DIR, Settings
 from cdp.dbt_runner import WarehouseBuildError, docs_generate
@@ -352,14 +353,20 @@ def snapshot(settings: Settings) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings.load(home=tmp_path_factory.mktemp("home")).ensure()
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Days one and two landed and built as of RUN_DATE (models and data tests; the dbt unit tests run
+    once, in test_dbt_unit_tests). Never changed: tests that build further work on a copy."""
+    settings = Settings.load(home=tmp_path_factory.mktemp("pristine")).ensure()
     write_day_one(settings.lake)
     write_day_two(settings.lake)
-    result = build(settings, RUN_DATE, unit_tests=True)
-    # The suite is where dbt unit tests run (nightly builds leave them out): make sure they did.
-    assert sum(n["node"].startswith("unit_test.") for n in result.nodes) >= 8
+    build(settings, RUN_DATE)
     return settings
+
+
+@pytest.fixture(scope="module")
+def built(pristine: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The module's working home: a copy of ``pristine`` that later tests land and build on."""
+    return copy_home(pristine, tmp_path_factory.mktemp("built") / "home")
 
 
 def customer_of(settings: Settings, source: str, entity: str, record_id: str) -> str:
@@ -573,14 +580,11 @@ def _assert_snapshot_current_is_dim_customers(settings: Settings) -> None:
     assert zero_length == [(0,)]
 
 
-def test_snapshot_keeps_profile_history_by_run_date(tmp_path: Path) -> None:
+def test_snapshot_keeps_profile_history_by_run_date(pristine: Settings, tmp_path: Path) -> None:
     """dim_customers_snapshot (SCD type 2): versions are stamped with the run date; re-running a date
     adds nothing (and replaces the date's versions when its data changed); the next date closes the
     changed profiles' versions and opens new ones; re-running an older date leaves the history."""
-    settings = Settings.load(home=tmp_path / "home").ensure()
-    write_day_one(settings.lake)
-    write_day_two(settings.lake)
-    build(settings, RUN_DATE)  # full build once; then only the snapshot and what it reads
+    settings = copy_home(pristine, tmp_path / "home")  # days one and two built; then only the snapshot
     run_at, next_at = datetime(2024, 3, 10), datetime(2024, 3, 11)
     first = _snapshot_rows(settings)
     assert len(first) == query(settings, "select count(*) from marts.dim_customers")[0][0]

@@ -1,7 +1,8 @@
 """Privacy on real data: the global suppression list and the right to be forgotten (``cdp.privacy``).
 
-One home for the module, three pipeline runs in all: the first drop date, a re-run of it after a
-person was forgotten (re-ingesting raw files that still contain them), and the next date.
+One home for the module (a copy of the suite's ``first_night``), three pipeline runs in all: the
+first drop date, a re-run of it after a person was forgotten (re-ingesting raw files that still
+contain them), and the next date.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import copy_home
 from typer.testing import CliRunner
 
 from cdp import identifiers, pipeline, privacy, suppression, warehouse
@@ -35,12 +37,12 @@ LM_HEADER = (
 
 @pytest.fixture(scope="module")
 def world(
-    tmp_path_factory: pytest.TempPathFactory, raw_drops: Path, drop_dates: list[date]
+    tmp_path_factory: pytest.TempPathFactory, first_night: Settings, raw_drops: Path, drop_dates: list[date]
 ) -> dict[str, Any]:
-    """A home with the first drop date run; chosen people are added by the tests."""
-    settings = Settings.load(home=tmp_path_factory.mktemp("privacy") / "home", raw=raw_drops).ensure()
+    """A home with the first drop date run (a copy of the suite's ``first_night``); chosen people are
+    added by the tests."""
+    settings = copy_home(first_night, tmp_path_factory.mktemp("privacy") / "home")
     assert settings.suppression_file.read_text() == "channel,address,reason,added_at\n"
-    pipeline.run(settings, drop_dates[0])
     return {"settings": settings, "raw": raw_drops, "dates": drop_dates}
 
 

@@ -168,7 +168,7 @@ def value_snapshot(settings: Settings) -> dict[str, list[tuple]]:
 def lake_built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings.load(home=tmp_path_factory.mktemp("value_home")).ensure()
     write_value_day_one(settings.lake)
-    build(settings, RUN_DATE, unit_tests=True)
+    build(settings, RUN_DATE)  # the dbt unit tests run once, in test_dbt_unit_tests
     return settings
 
 
