@@ -165,6 +165,22 @@ def phone_digits(e164: str) -> str:
     return e164.lstrip("+")
 
 
+def meta_phone(phone: str) -> str:
+    """Meta custom audiences' phone before hashing: digits only, no leading zeros. The SQL of
+    ``exports.destinations`` (meta) computes the same (``tests/test_destination_forms.py``)."""
+    return re.sub(r"[^0-9]", "", phone).lstrip("0")
+
+
+def google_email(email: str) -> str:
+    """Google Customer Match's email before hashing: trimmed, lower-cased, and for gmail.com /
+    googlemail.com without the dots before the ``@``; equal to ``exports.destinations`` (google)."""
+    address = sql_trim(email).lower()  # SQL trim(): spaces only
+    local, _, domain = address.partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.replace(".", "") + "@" + domain.split("@")[0]
+    return address
+
+
 # --------------------------------------------------------------------------------------------------
 # Source record ids
 # --------------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ import io
 import json
 import logging
 import os
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdp import lake, publish
+from cdp import identifiers, lake, publish
 from cdp.config import Settings
 from cdp.dbt_runner import forget_built, personal_columns
 from cdp.engines import connect, warehouse_exists
@@ -532,18 +531,14 @@ def erasure_predicates(declared: dict[str, dict[str, str]], columns: set[str]) -
 
 
 def _export_values(person: _Person) -> set[str]:
-    """Every form in which the person can appear in an export file (see exports.destinations)."""
+    """Every form in which the person can appear in an export file: plain, and hashed the way each
+    destination hashes (cdp.identifiers, equal to exports.destinations' SQL)."""
     values = set(person.customer_ids)
+    sha256 = identifiers.sha256_hex
     for email in person.emails:
-        values |= {email, hashlib.sha256(email.encode()).hexdigest()}
-        local, _, domain = email.partition("@")
-        if domain in ("gmail.com", "googlemail.com"):
-            google = local.replace(".", "") + "@" + domain
-            values.add(hashlib.sha256(google.encode()).hexdigest())
+        values |= {email, sha256(email), sha256(identifiers.google_email(email))}
     for phone in person.phones:
-        meta = re.sub(r"[^0-9]", "", phone).lstrip("0")
-        values |= {phone, hashlib.sha256(phone.encode()).hexdigest()}
-        values.add(hashlib.sha256(meta.encode()).hexdigest())
+        values |= {phone, sha256(phone), sha256(identifiers.meta_phone(phone))}
     return values
 
 
