@@ -25,11 +25,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/cdp demo --market $(MARKET) $(if $(filter-out nl,$(MARKET)),--home $(CURDIR)/var-$(MARKET))
 
-# Two workers, one test file each at a time (module fixtures build a warehouse once per file).
+# Two workers, one test file each at a time (module fixtures build a warehouse once per file); the
+# longest files start first and what several files read is built once per run (tests/conftest.py).
+# No test uses ./var or the network. Times: docs/benchmarks.md "Test suite times".
 test: install lint
 	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
-# The fast lane for every change: lint and the tests not marked slow (no whole nights, no DAG runs).
+# The fast lane for every change: lint and the tests not marked slow (unit and contract tests, the dbt
+# unit tests; no whole nights, no DAG runs).
 test-fast: install lint
 	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --durations=10
 

@@ -27,21 +27,21 @@ PEOPLE = 1_500
 LONGEST_FIRST = (
     "test_engine_equivalence.py",  # both engines, two nights: the long pole, alone on one worker
     "test_dag.py",
-    "test_identity_history.py",
     "test_object_store_lake.py",
     "test_dbt_models.py",
     "test_night_shapes.py",
     "test_pipeline.py",
     "test_privacy.py",
+    "test_identity_history.py",
     "test_value_marts.py",
     "test_identity.py",
+    "test_forget_spellings.py",  # the fast lane's longest (a generated night built for the module)
     "test_data_quality_history.py",
-    "test_forget_spellings.py",
+    "test_dbt_unit_tests.py",  # fast lane
     "test_dbt_spark_compile.py",
     "test_clv.py",
-    "test_market.py",
+    "test_market.py",  # fast lane
     "test_cdnow.py",
-    "test_dbt_unit_tests.py",
 )
 
 # Environment a developer's shell (or the Makefile: CDP_HOME=./var) may set that would point a test at
