@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from cdp.ops_tables import ops_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 README = ROOT / "README.md"
@@ -40,7 +42,7 @@ _PATH_CHARS = re.compile(r"[A-Za-z0-9_.*<>/-]+")
 @cache
 def tables_by_schema() -> dict[str, frozenset[str]]:
     """Every table a doc may name, by schema: dbt models by their folder, the snapshot, the CLV fit's
-    source tables, and the ops tables (cdp/ops_tables.py and the dbt macro that creates them)."""
+    source tables, and the ops tables (their source YAML, cdp.ops_tables)."""
     dbt = ROOT / "dbt_project"
     found: dict[str, set[str]] = {schema: set() for schema in SCHEMAS}
     for sql in (dbt / "models").rglob("*.sql"):
@@ -55,11 +57,8 @@ def tables_by_schema() -> dict[str, frozenset[str]]:
         text = yml.read_text()
         if re.search(r"^\s*schema:\s*clv_fit\b", text, re.M):
             found["clv_fit"].update(re.findall(r"^\s+- name:\s*(\w+)", text, re.M))
-    found["ops"].update(re.findall(r'"ops\.(\w+)"', (ROOT / "cdp" / "ops_tables.py").read_text()))
-    for macro in (dbt / "macros").rglob("*.sql"):
-        text = macro.read_text()
-        if "create_ops_tables" in text:
-            found["ops"].update(re.findall(r"'(\w+)':\s*\[", text))
+    # The ops tables: the source that owns their columns (cdp/ops_tables.py and the dbt macro read it).
+    found["ops"].update(name.removeprefix("ops.") for name in ops_tables())
     return {schema: frozenset(names) for schema, names in found.items()}
 
 
