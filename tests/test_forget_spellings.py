@@ -142,6 +142,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"settings": settings, "customer_id": ids[0][0]}
 
 
+@pytest.mark.slow
 def test_a_suppressed_spelling_suppresses_the_person(home: dict[str, Any]) -> None:
     with duckdb.connect(str(home["settings"].warehouse), read_only=True) as con:
         row = con.execute(
@@ -151,6 +152,7 @@ def test_a_suppressed_spelling_suppresses_the_person(home: dict[str, Any]) -> No
     assert row == (True, False)
 
 
+@pytest.mark.slow
 def test_a_forget_that_matches_nobody_says_so_and_fails(home: dict[str, Any]) -> None:
     settings = home["settings"]
     before = erasure.read_tombstones(settings).num_rows
@@ -163,6 +165,7 @@ def test_a_forget_that_matches_nobody_says_so_and_fails(home: dict[str, Any]) ->
     assert erasure.read_tombstones(settings).num_rows == before
 
 
+@pytest.mark.slow
 def test_forget_by_another_spelling_erases_the_person(home: dict[str, Any]) -> None:
     settings, customer_id = home["settings"], home["customer_id"]
     result = CliRunner().invoke(app, ["forget", "--email", REQUESTED, "--home", str(settings.home)])

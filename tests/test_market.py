@@ -132,6 +132,7 @@ def test_dutch_numbers_are_read_as_before_under_nl() -> None:
     assert {t: identifiers.normalize_phone(t, region) for t in cases} == cases
 
 
+@pytest.mark.slow
 def test_landing_adds_e164_columns_that_link_the_person(cn_world: dict[str, Any]) -> None:
     settings, first = cn_world["settings"], cn_world["days"][0]
     customers = ingest.partition(settings, "landing", "ecommerce", "customers", date.fromisoformat(first))
@@ -161,6 +162,7 @@ def test_landing_adds_e164_columns_that_link_the_person(cn_world: dict[str, Any]
 # ------------------------------------------------------------------------------------------------ gender
 
 
+@pytest.mark.slow
 def test_chinese_gender_words_map_to_the_gender_values(cn_world: dict[str, Any]) -> None:
     settings, market = cn_world["settings"], load_market("cn")
     with _con(settings) as con:
@@ -182,6 +184,7 @@ def test_chinese_gender_words_map_to_the_gender_values(cn_world: dict[str, Any])
 # ------------------------------------------------------------------------------------------------ local time
 
 
+@pytest.mark.slow
 def test_a_10_oclock_store_visit_in_shanghai_is_a_morning_visit(cn_world: dict[str, Any]) -> None:
     settings, first = cn_world["settings"], cn_world["days"][0]
     local = datetime.fromisoformat(f"{first} 10:00:00")
@@ -205,6 +208,7 @@ def test_a_10_oclock_store_visit_in_shanghai_is_a_morning_visit(cn_world: dict[s
 # ------------------------------------------------------------------------------------------------ generator
 
 
+@pytest.mark.slow
 def test_cn_drops_land_with_only_the_injected_noise_quarantined(cn_world: dict[str, Any]) -> None:
     """Every quarantined row is one the generator broke on purpose (or a re-sent copy of one): the
     mobiles, names, 6-digit postcodes, platforms and CNY of a Chinese retailer all pass the contracts."""

@@ -146,6 +146,7 @@ def test_lake_uri_is_checked_and_spelled_per_engine(tmp_path: Path) -> None:
     assert Settings.load(home=tmp_path, lake=tmp_path / "elsewhere").lake == tmp_path / "elsewhere"
 
 
+@pytest.mark.slow
 def test_spark_without_s3a_fails_in_one_line(tmp_path: Path) -> None:
     """pyspark ships no S3A filesystem (hadoop-aws): an S3 lake on Spark stops before dbt, saying so."""
     from cdp.engines import EngineUnavailable, spark_session
