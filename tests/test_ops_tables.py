@@ -1,6 +1,6 @@
 """The ops tables' columns have one owner, the dbt source YAML: what dbt's on-run-start creates and
 what the pipeline's steps create on a warehouse dbt never built are the same tables (issue 20: the
-DDL was written twice, in cdp/ops_tables.py and macros/ops_tables.sql)."""
+DDL was written twice, in cdp/ops_tables.py and the create_ops_tables macro)."""
 
 from __future__ import annotations
 
