@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cdp import pipeline, summary
 from cdp.config import Settings
@@ -82,8 +83,6 @@ def _progress(name: str, seconds: float) -> None:
 
 def _fail(exc: Exception) -> None:
     """Known pipeline failures get one clear message and exit code 1, not a traceback."""
-    from rich.markup import escape
-
     logging.getLogger("cdp").error("%s: %s", type(exc).__name__, exc)
     # escape(): messages name things like "landed.quarantine [pos.transactions]", not console markup.
     console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, never wrapped
@@ -398,14 +397,14 @@ def suppression_list(
     home: HomeOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """Who is suppressed: the suppression file and the unsubscribe feed, addresses masked."""
+    """Who is suppressed, newest first: the suppression file and the unsubscribe feed, addresses masked."""
     from rich.table import Table
 
     from cdp.suppression import suppressions
 
     settings = _settings(home, None, engine, writes=False)
     entries = suppressions(settings)
-    table = Table(title=f"Suppressed ({settings.suppression_file})")
+    table = Table(title="Suppressed: the suppression file (config/suppression.csv) and the unsubscribe feed")
     widest = max((len(entry.address) for entry in entries), default=7)
     for column in ("source", "channel", "address", "reason", "since"):
         # Addresses whole (never cut with an ellipsis): a narrow terminal wraps the other columns.
@@ -421,6 +420,52 @@ def suppression_list(
     Console().print(table)
     counts = ", ".join(f"{n:,} from {source}" for source, n in sorted(shown.items())) or "nobody"
     console.print(f"{len(entries):,} suppressed: {counts}")
+
+
+@suppression_app.command("check")
+def suppression_check(
+    address: Annotated[str, typer.Argument(help="An email address or a phone number, as typed.")],
+    home: HomeOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Is this address suppressed? Lists the entries that suppress it (masked). Exit 0 when it is
+    suppressed, 1 when it may be contacted (as grep does)."""
+    from cdp.suppression import NotAnAddress, check
+
+    settings = _settings(home, None, engine, writes=False)
+    try:
+        found = check(settings, address)
+    except NotAnAddress as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not found:
+        console.print("not suppressed: no entry in the suppression file or the unsubscribe feed")
+        raise typer.Exit(1)
+    for entry in found:
+        console.print(
+            escape(f"suppressed on {entry.channel}: {entry.address} ({entry.source}, {entry.reason or '-'}, "
+                   f"since {entry.since or '-'})"),
+            soft_wrap=True,
+        )
+
+
+@suppression_app.command("add")
+def suppression_add(
+    address: Annotated[str, typer.Argument(help="An email address or a phone number, as typed.")],
+    channel: Annotated[str, typer.Option(help="email, sms or all.")] = "all",
+    reason: Annotated[str, typer.Option(help="Why (kept in the file; no personal data).")] = "requested",
+    home: HomeOpt = None,
+) -> None:
+    """Add an address to the suppression file (config/suppression.csv); the next night applies it."""
+    from cdp.suppression import NotAnAddress, add
+
+    settings = _settings(home, None, None, writes=True)
+    try:
+        entry = add(settings, channel.strip().lower(), address, reason)
+    except NotAnAddress as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(escape(f"added: {entry.address} suppressed on {entry.channel} (from the next build on)"))
 
 
 @app.command("explain")

@@ -62,10 +62,38 @@ def mask_address(address: str, region: str = identifiers.DEFAULT_PHONE_REGION) -
 
 
 def suppressions(settings: Settings) -> list[Suppression]:
-    """Everyone suppressed: the suppression file's entries and the unsubscribe feed (warehouse), masked."""
-    out = list(_file_suppressions(settings))
-    out += _unsubscribe_suppressions(settings)
-    return out
+    """Everyone suppressed, newest first: the suppression file's entries and the unsubscribe feed
+    (warehouse), each with its source, addresses masked."""
+    out = [*_file_suppressions(settings), *_unsubscribe_suppressions(settings)]
+    return sorted(out, key=lambda entry: (entry.since, entry.source), reverse=True)
+
+
+class NotAnAddress(ValueError):
+    """The text is neither an email address nor a phone number this home's market can read."""
+
+
+def check(settings: Settings, address: str) -> list[Suppression]:
+    """The entries that suppress ``address`` (an email or a phone, as typed), newest first; empty when
+    it may be contacted. Matched as the build matches: emails by identity's match key (so any spelling
+    of the address), phones by E.164 with the market's region."""
+    email = normalize_email(address)
+    key = identifiers.email_match_key(email) if email else None
+    phone = normalize_phone(address, market_of(settings).phone_region)
+    if not key and not phone:
+        raise NotAnAddress("neither an email address nor a phone number (nothing to look up)")
+    found = []
+    for row, entry in zip(normalised_suppressions(settings), _file_suppressions(settings), strict=True):
+        by_email = key is not None and row["email_normalized"] is not None
+        if (by_email and identifiers.email_match_key(row["email_normalized"]) == key) or (
+            phone is not None and row["phone_e164"] == phone
+        ):
+            found.append(entry)
+    for channel, value, entry in _unsubscribes(settings):
+        if (channel == "email" and key and identifiers.email_match_key(value) == key) or (
+            channel == "sms" and phone and value == phone
+        ):
+            found.append(entry)
+    return sorted(found, key=lambda entry: (entry.since, entry.source), reverse=True)
 
 
 def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
@@ -129,6 +157,11 @@ def write_normalised_suppressions(settings: Settings, path: Path) -> Path:
 
 
 def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:
+    return [entry for _, _, entry in _unsubscribes(settings)]
+
+
+def _unsubscribes(settings: Settings) -> list[tuple[str, str, Suppression]]:
+    """(channel, plain address, masked entry) of the unsubscribe feed as the warehouse holds it."""
     if not warehouse_exists(settings):
         return []
     with connect(settings, read_only=True) as warehouse:
@@ -140,21 +173,42 @@ def _unsubscribe_suppressions(settings: Settings) -> list[Suppression]:
             "group by channel, coalesce(email_normalized, phone_e164) order by 3, 1, 2"
         )
     return [
-        Suppression(
-            channel=channel,
-            address=mask_email(address) if channel == "email" else mask_phone(address),
-            reason="unsubscribed",
-            since=str(since)[:19] if since else "",
-            source="messaging unsubscribe feed",
+        (
+            channel,
+            address,
+            Suppression(
+                channel=channel,
+                address=mask_email(address) if channel == "email" else mask_phone(address),
+                reason="unsubscribed",
+                since=str(since)[:19] if since else "",
+                source="messaging unsubscribe feed",
+            ),
         )
         for channel, address, since in rows
     ]
 
 
+CHANNELS = ("email", "sms", "all")
+
+
+def add(settings: Settings, channel: str, address: str, reason: str) -> Suppression:
+    """Add ``address`` to the suppression file for ``channel`` (email, sms or all), checked first: an
+    entry the build could not read would match nobody. Returns the entry as listed (masked)."""
+    if channel not in CHANNELS:
+        raise NotAnAddress(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+    email = normalize_email(address) if channel in ("email", "all") else None
+    phone = normalize_phone(address, market_of(settings).phone_region) if channel in ("sms", "all") else None
+    if not email and not phone:
+        wanted = {"email": "an email address", "sms": "a phone number"}.get(channel, "an email or a phone")
+        raise NotAnAddress(f"not {wanted} (nothing was added)")
+    add_suppression(settings, channel, address.strip(), reason)
+    return check(settings, address)[0]
+
+
 def add_suppression(
     settings: Settings, channel: str, address: str, reason: str, added_at: str | None = None
 ) -> None:
-    """Append one entry to the suppression file (used by tests and scripts; the CSV may be edited too)."""
+    """Append one entry to the suppression file (tests and scripts; :func:`add` checks it first)."""
     settings.ensure()
     when = added_at or datetime.now(UTC).isoformat(timespec="seconds")
     with settings.suppression_file.open("a", newline="", encoding="utf-8") as handle:
