@@ -7,7 +7,7 @@ import time
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -236,16 +236,23 @@ def show_summary(
 
 
 class OutputFormat(StrEnum):
+    auto = "auto"
     table = "table"
+    vertical = "vertical"
     csv = "csv"
 
 
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only statement: select * from marts.customer_rfm")],
-    output: Annotated[OutputFormat, typer.Option("--format", help="table (aligned) or csv (to stdout).")] = (
-        OutputFormat.table
-    ),
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="auto (a table, or one record per block when the table is wider than the terminal), "
+            "table, vertical or csv (to stdout). Values are never cut.",
+        ),
+    ] = OutputFormat.auto,
     home: HomeOpt = None,
     engine: EngineOpt = None,
     restricted: Annotated[
@@ -279,15 +286,40 @@ def query(
 
         pa_csv.write_csv(result, sys.stdout.buffer)
         return
+    _print_result(result, output)
+
+
+def _print_result(result: Any, output: OutputFormat) -> None:
+    """A query result for a person: every value whole (an id can be copied into ``cdp explain``),
+    numbers right-aligned; one block per record when the table would not fit the terminal."""
+    import pyarrow as pa
     from rich.table import Table
 
+    out = Console()
+    names = result.column_names
+    rows = [["" if value is None else str(value) for value in row.values()] for row in result.to_pylist()]
+    numeric = [
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        for t in result.schema.types
+    ]
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(names)]
+    too_wide = sum(widths) + 3 * len(widths) > out.width
+    if output is OutputFormat.vertical or (output is OutputFormat.auto and too_wide):
+        label = max((len(name) for name in names), default=0)
+        for number, row in enumerate(rows, start=1):
+            out.print(f"-[ record {number} ]" + "-" * max(0, min(out.width, 60) - 14), highlight=False)
+            for i, name in enumerate(names):
+                value = row[i].rjust(widths[i]) if numeric[i] else row[i]
+                out.print(escape(f"{name.ljust(label)} | {value}"), soft_wrap=True, highlight=False)
+        out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
+        return
     table = Table(show_edge=False)
-    for name in result.column_names:
-        table.add_column(name)
-    for row in result.to_pylist():
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
-    Console().print(table)
-    console.print(f"{result.num_rows:,} row(s) ({settings.engine})")
+    for i, name in enumerate(names):
+        table.add_column(name, justify="right" if numeric[i] else "left", no_wrap=True, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
+    out.print(table, soft_wrap=True)
+    out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
 
 
 @app.command()
