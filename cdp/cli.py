@@ -323,13 +323,33 @@ def _print_result(result: Any, output: OutputFormat) -> None:
 
 
 @app.command()
-def docs(home: HomeOpt = None, engine: EngineOpt = None) -> None:
-    """Generate dbt docs (catalog and lineage) under <home>/dbt/target."""
-    from cdp import dbt_runner
+def docs(
+    home: HomeOpt = None,
+    engine: EngineOpt = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Serve them on http://127.0.0.1:PORT.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8081,
+) -> None:
+    """Generate dbt docs (models, lineage, the warehouse catalog) under <home>/dbt/target:
+    static_index.html opens from disk (offline, one file); --serve serves index.html locally.
+
+    dbt reads the catalog from a private copy of the warehouse, so analysts' open sessions and the
+    night neither block it nor are blocked."""
+    from cdp import dbt_runner, publish
+    from cdp.docs_server import docs_server
 
     settings = _settings(home, None, engine)
-    path = dbt_runner.docs_generate(settings)
-    console.print(f"dbt docs written to {path}")
+    with publish.scratch(settings, "docs") as copy:
+        path = dbt_runner.docs_generate(copy)
+    console.print(f"dbt docs: open {path / 'static_index.html'} (one file, offline)", soft_wrap=True)
+    if serve:
+        server = docs_server(path, port)
+        console.print(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
 
 
 segments_app = typer.Typer(no_args_is_help=True, help="Check segment definitions (exports/segments/*.yml).")

@@ -315,12 +315,14 @@ def inputs_key(settings: Settings) -> str | None:
 
 
 def docs_generate(settings: Settings, run_date: date | None = None) -> Path:
-    """``dbt docs generate`` against the built warehouse; returns the folder holding ``index.html``.
+    """``dbt docs generate --static`` against the built warehouse; returns the folder holding
+    ``index.html`` (served over HTTP: it fetches manifest.json and catalog.json, which browsers refuse
+    over ``file://``) and ``static_index.html`` (one file with both inside: opens from disk, offline).
 
     With ``run_date`` the compiled SQL shown in the docs is that date's; without it dbt skips
     compiling (``--no-compile``) and documents the project and the warehouse catalog as they are.
     """
-    command = ["docs", "generate"] if run_date else ["docs", "generate", "--no-compile"]
+    command = ["docs", "generate", "--static", *([] if run_date else ["--no-compile"])]
     result = invoke(settings, dbt_args(settings, command, run_date))
     if not result.success:
         raise WarehouseBuildError(run_date, [], _redact(str(result.exception or "docs generate failed")))
