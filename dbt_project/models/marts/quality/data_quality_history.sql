@@ -4,6 +4,8 @@
 -- models that own it: rows kept by the deduplicated models (their keys and tie-breaks), contacts as
 -- identity normalised them, matches from the identity map, quarantined rows from the quarantine
 -- zone. A metric whose denominator is zero is not written (no row rather than a made-up zero).
+-- Shares are doubles throughout (cast(1 as double), not 1.0: Spark reads 1.0 as a decimal and would
+-- round the average, and the engines must agree).
 {{ config(
     materialized='incremental',
     on_schema_change='append_new_columns',
@@ -192,7 +194,8 @@ duplicate_rates as (
     select
         landed_counts.source_name,
         'duplicate_rate' as metric,
-        1.0 - cast(coalesce(kept_counts.rows_kept, 0) as double) / landed_counts.rows_landed as metric_value
+        cast(1 as double) - cast(coalesce(kept_counts.rows_kept, 0) as double) / landed_counts.rows_landed
+            as metric_value
     from landed_counts
     left join kept_counts on landed_counts.source_name = kept_counts.source_name
     where landed_counts.rows_landed > 0
@@ -222,7 +225,10 @@ contact_completeness as (
         source_name,
         'contact_completeness' as metric,
         avg(
-            case when email_normalized is not null or phone_e164 is not null then 1.0 else 0.0 end
+            case
+                when email_normalized is not null or phone_e164 is not null then cast(1 as double)
+                else cast(0 as double)
+            end
         ) as metric_value
     from people
     group by source_name
@@ -245,7 +251,7 @@ match_rates as (
     select
         identity_map.source as source_name,
         'match_rate' as metric,
-        avg(case when customer_sizes.record_count > 1 then 1.0 else 0.0 end) as metric_value
+        avg(case when customer_sizes.record_count > 1 then cast(1 as double) else cast(0 as double) end) as metric_value
     from identity_map
     inner join customer_sizes on identity_map.customer_id = customer_sizes.customer_id
     group by identity_map.source
