@@ -15,6 +15,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Collection, Iterator
@@ -34,6 +35,7 @@ from cdp.market import market_of
 from cdp.project import dbt_env, normalised_suppression_file, project_name
 from cdp.suppression import write_normalised_suppressions
 
+_progress = logging.getLogger("cdp.dbt")
 # Statuses dbt reports for a node that did not succeed (run results of models/seeds/tests/unit tests).
 _FAILED = {"error", "fail", "runtime error"}
 _QUOTED = re.compile(r"'[^']*'")
@@ -346,10 +348,24 @@ def invoke(settings: Settings, args: list[str], keep_claims: bool = False) -> An
     with _environ(dbt_env(settings)):
         try:
             if args[0] not in _WITH_MANIFEST:
-                return dbtRunner().invoke(args)
-            return dbtRunner(manifest=_parsed_manifest(settings, args)).invoke(args)
+                return dbtRunner(callbacks=[_log_progress]).invoke(args)
+            manifest = _parsed_manifest(settings, args)
+            return dbtRunner(manifest=manifest, callbacks=[_log_progress]).invoke(args)
         finally:
             _release_duckdb()
+
+
+def _log_progress(event: Any) -> None:
+    """One INFO line per finished node (``cdp.dbt``): the progress in ``cdp.log`` and in the Airflow
+    task's log while dbt runs (its own console output is ``--quiet``). Node names, statuses and
+    seconds only: never a message, which may quote data."""
+    if event.info.name != "NodeFinished":
+        return
+    node, result = event.data.node_info, event.data.run_result
+    _progress.info(
+        "%s %s %s in %.1fs", node.resource_type, node.node_name, result.status or node.node_status,
+        result.execution_time,
+    )
 
 
 def prepare(settings: Settings) -> None:
