@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cdp import lake
 from cdp.config import Settings
 from cdp.engines import connect
+from expectations.settings import QUARANTINE_RATE_CRITICAL, QUARANTINE_RATE_WARN
 
 if TYPE_CHECKING:
     from cdp.engines import Warehouse
@@ -41,6 +42,7 @@ def render(settings: Settings, run_date: date) -> Path:
         )
         contactable = (email_ok, sms_ok)
         metrics = _dq_metrics(wh, run_date)
+        trend = _dq_trend(wh, run_date, built)
         segment_change = _segment_change(wh, run_date, built)
         lifecycle = _optional(
             wh,
@@ -62,6 +64,8 @@ def render(settings: Settings, run_date: date) -> Path:
         identity = _identity(wh, built, run_date)
     landing = _landing_rows(settings, run_date)
     sections = [
+        *_verdicts(settings, run_date),
+        *_exports(settings, run_date),
         f"<p>Customers: <b>{customers:,}</b> · email-contactable: <b>{contactable[0]:,}</b> · "
         f"SMS-contactable: <b>{contactable[1]:,}</b></p>",
         "<h2>RFM grid (customers by recency × frequency score)</h2>",
@@ -102,7 +106,11 @@ def render(settings: Settings, run_date: date) -> Path:
         "<a href='data_docs/landed/index.html'>Data Docs (landed)</a> · "
         "<a href='data_docs/marts/index.html'>Data Docs (marts)</a></p>",
         "<h2>Data quality: metrics</h2>",
-        _table(["source", "metric", "value"], [(s, m, f"{v:.4f}") for s, m, v in metrics]),
+        _table(
+            ["source", "metric", "value", "warning above", "critical above"],
+            [(s, m, f"{v:.2%}", *_thresholds(m)) for s, m, v in metrics],
+        ),
+        *(["<h2>Data quality: the last 30 nights</h2>", _img(_trend_plot(trend))] if trend else []),
     ]
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -118,10 +126,91 @@ def render(settings: Settings, run_date: date) -> Path:
 
 
 _CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .6em}"
-    "td{text-align:right}td:first-child{text-align:left}img{max-width:100%}"
+    "td{text-align:right}td:first-child{text-align:left}img{width:100%;height:auto}"
+    ".passed{color:#116611}.failed{color:#aa1111;font-weight:bold}.verdicts p{font-size:1.15em;margin:.3em 0}"
 )
+
+
+def _verdicts(settings: Settings, run_date: date) -> list[str]:
+    """The gates' verdicts first: what a person checks before anything else (from the gates' JSON)."""
+    lines = []
+    for gate, label in (("landed", "Landed data"), ("marts", "Marts")):
+        path = settings.reports / run_date.isoformat() / f"dq_{gate}.json"
+        if not path.exists():
+            lines.append(f"<p>{label} gate: <b>not run</b></p>")
+            continue
+        result = json.loads(path.read_text(encoding="utf-8"))
+        verdict = "PASSED" if result.get("passed") else "FAILED"
+        lines.append(
+            f"<p>{label} gate: <b class='{verdict.lower()}'>{verdict}</b> · "
+            f"{result.get('evaluated', 0):,} checks · {len(result.get('critical') or [])} critical · "
+            f"{len(result.get('warnings') or [])} warning(s) · <a href='dq_{gate}.html'>details</a></p>"
+        )
+    return ["<div class='verdicts'>", *lines, "</div>"]
+
+
+def _exports(settings: Settings, run_date: date) -> list[str]:
+    """The night's export files and their change against the previous export (the export manifest)."""
+    path = settings.exports / run_date.isoformat() / "manifest.json"
+    if not path.exists():
+        return ["<h2>Exports</h2><p>No export for this night.</p>"]
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for segment, info in sorted((manifest.get("segments") or {}).items()):
+        for destination, item in sorted((info.get("destinations") or {}).items()):
+            rows.append((
+                segment, destination, f"{item.get('rows', 0):,}",
+                f"+{item.get('added', 0):,}", f"-{item.get('removed', 0):,}",
+                f"{info.get('members', 0):,}", f"{info.get('control', 0):,}",
+            ))
+    rejected = manifest.get("rejected_definitions") or []
+    return [
+        "<h2>Exports</h2>",
+        _table(["segment", "destination", "rows", "added", "removed", "members", "control"], rows),
+        *(
+            [f"<p class='failed'>Segment definitions not exported: {html.escape('; '.join(rejected))}</p>"]
+            if rejected
+            else []
+        ),
+    ]
+
+
+def _thresholds(metric: str) -> tuple[str, str]:
+    """The landed gate's thresholds where a metric has one (quarantine rate), else dashes."""
+    if metric == "quarantine_rate":
+        return f"{QUARANTINE_RATE_WARN:.0%}", f"{QUARANTINE_RATE_CRITICAL:.0%}"
+    return "-", "-"
+
+
+def _dq_trend(wh: Warehouse, run_date: date, built: set[str]) -> list[tuple]:
+    """The metrics of the 30 nights up to ``run_date`` (marts.data_quality_history)."""
+    if "data_quality_history" not in built:
+        return []
+    start = wh.dialect.literal(date.fromordinal(run_date.toordinal() - 29))
+    return wh.rows(
+        "select as_of_date, source_name, metric, metric_value from marts.data_quality_history "
+        f"where as_of_date between {start} and {wh.dialect.literal(run_date)} "
+        "order by metric, source_name, as_of_date"
+    )
+
+
+def _trend_plot(rows: list[tuple]):
+    import matplotlib.pyplot as plt
+
+    metrics = sorted({row[2] for row in rows})
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        for source in sorted({row[1] for row in rows if row[2] == metric}):
+            points = [(row[0], row[3]) for row in rows if row[2] == metric and row[1] == source]
+            axis.plot([d for d, _ in points], [v for _, v in points], marker="o", label=source)
+        axis.set_title(metric.replace("_", " "))
+        axis.set_ylim(bottom=0)
+        axis.tick_params(axis="x", labelrotation=45, labelsize=7)
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _identity(wh: Warehouse, built: set[str], run_date: date) -> list[str]:

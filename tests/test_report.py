@@ -64,3 +64,47 @@ def test_report_shows_the_identity_figures_of_its_own_night(tmp_path: Path) -> N
     )
     html = report.render(settings, RUN_DATE).read_text(encoding="utf-8")
     assert "10 source records → <b>7</b> customers" in html
+
+
+def test_report_leads_with_the_verdicts_then_the_exports_and_plots_the_trend(tmp_path: Path) -> None:
+    """Issue 22: the report had no gate verdict at the top, no exports section, metrics as raw
+    fractions without thresholds and no trend across nights."""
+    import json
+
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    _warehouse(settings, [(RUN_DATE, 10, 7, 3, 0, 0, 0, 0, 0, 0, 0, 4)])
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "create table marts.data_quality_history "
+            "(as_of_date date, source_name varchar, metric varchar, metric_value double)"
+        )
+        for day in range(1, 11):
+            con.execute(
+                "insert into marts.data_quality_history values (?, 'pos', 'quarantine_rate', ?)",
+                [date(2026, 3, day), day / 1000],
+            )
+    night = settings.reports / RUN_DATE.isoformat()
+    night.mkdir(parents=True)
+    (night / "dq_landed.json").write_text(json.dumps({"passed": True, "evaluated": 80, "critical": [],
+                                                      "warnings": [{"suite": "x"}]}))
+    (night / "dq_marts.json").write_text(json.dumps({"passed": False, "evaluated": 31,
+                                                     "critical": [{"suite": "y"}], "warnings": []}))
+    exports = settings.exports / RUN_DATE.isoformat()
+    exports.mkdir(parents=True)
+    (exports / "manifest.json").write_text(json.dumps({
+        "segments": {"vip": {"members": 12, "control": 2, "destinations": {
+            "mailchimp": {"rows": 9, "added": 3, "removed": 1}}}},
+        "rejected_definitions": ["broken.yml: unknown column 'rfm'"],
+    }))
+
+    page = report.render(settings, RUN_DATE).read_text(encoding="utf-8")
+
+    landed, marts, exported = (page.index(text) for text in ("Landed data gate", "Marts gate", "<h2>Exports"))
+    assert landed < marts < exported < page.index("RFM grid")
+    assert "<b class='passed'>PASSED</b> · 80 checks · 0 critical · 1 warning(s)" in page
+    assert "<b class='failed'>FAILED</b> · 31 checks · 1 critical" in page
+    assert "<td>vip</td><td>mailchimp</td><td>9</td><td>+3</td><td>-1</td><td>12</td><td>2</td>" in page
+    assert "broken.yml: unknown column" in page
+    assert "<td>pos</td><td>quarantine_rate</td><td>1.00%</td><td>1%</td><td>5%</td>" in page
+    assert "the last 30 nights" in page
+    assert "img{width:100%" in page
