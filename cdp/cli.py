@@ -219,9 +219,13 @@ def show_summary(
     ] = None,
     home: HomeOpt = None,
     engine: EngineOpt = None,
+    all_tables: Annotated[
+        bool, typer.Option("--all-tables", help="Row counts of the staging and intermediate tables too.")
+    ] = False,
 ) -> None:
-    """Print the summary of a date that has run (the latest by default); a date that never ran is
-    refused, not shown as an empty table."""
+    """Print the summary of a date that has run (the latest by default): the gates' verdicts, the
+    exports, the customers and segments as of that date, landing counts and the marts' sizes. A date
+    that never ran is refused, not shown as an empty table."""
     settings = _settings(home, None, engine, writes=False)
     ran = summary.run_dates(settings)
     if not ran:
@@ -232,7 +236,7 @@ def show_summary(
             f"no run for {day.isoformat()} on {settings.home} (runs: {ran[0].isoformat()} .. "
             f"{ran[-1].isoformat()}, {len(ran)} in all)"
         ))
-    summary.render(summary.collect(settings, [day]))
+    summary.render(summary.collect(settings, [day], all_tables=all_tables))
 
 
 class OutputFormat(StrEnum):

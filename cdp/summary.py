@@ -26,18 +26,19 @@ class Summary:
     exports: list[dict[str, Any]] = field(default_factory=list)
     rejected_segments: list[str] = field(default_factory=list)
     report: str | None = None
+    # (gate, passed, checks, critical, warnings) of the last date, from the gates' JSON
+    verdicts: list[tuple[str, bool | None, int, int, int]] = field(default_factory=list)
+    as_of: str | None = None  # the date the customer and segment figures are as of
 
 
-def _warehouse_counts(settings: Settings, summary: Summary) -> None:
-    """Rows per table of the layers (one query on either engine) and the RFM segment sizes."""
-
+def _warehouse_counts(settings: Settings, summary: Summary, as_of: date | None, all_tables: bool) -> None:
+    """Rows per table (marts and restricted; every layer with ``all_tables``), one query on either
+    engine, and the customers and RFM segments as of ``as_of`` from the history marts (what was true
+    that night, not today's tables), falling back to the current tables for the latest night."""
+    schemas = ("staging", "intermediate", "marts", "restricted") if all_tables else ("marts", "restricted")
     try:
         with connect(settings, read_only=True) as wh:
-            tables = [
-                f"{schema}.{name}"
-                for schema in ("staging", "intermediate", "marts", "restricted")
-                for name in wh.tables(schema, views=False)
-            ]
+            tables = [f"{schema}.{name}" for schema in schemas for name in wh.tables(schema, views=False)]
             if tables:
                 counts = wh.rows(
                     " union all ".join(
@@ -47,7 +48,20 @@ def _warehouse_counts(settings: Settings, summary: Summary) -> None:
                 )
                 summary.warehouse = {table: int(n) for table, n in sorted(counts)}
             summary.customers = summary.warehouse.get("marts.dim_customers", 0)
-            if "marts.customer_rfm" in summary.warehouse:
+            marts = set(wh.tables("marts"))
+            day = wh.dialect.literal(as_of) if as_of else None
+            if day and "identity_quality_history" in marts:
+                rows = wh.rows(
+                    f"select customers from marts.identity_quality_history where as_of_date = {day}"
+                )
+                if rows and rows[0][0] is not None:
+                    summary.customers, summary.as_of = int(rows[0][0]), as_of.isoformat()
+            if day and "customer_rfm_history" in marts:
+                summary.rfm_segments = wh.rows(
+                    "select segment, count(*) as n from marts.customer_rfm_history "
+                    f"where as_of_date = {day} group by segment order by n desc, segment"
+                )
+            if not summary.rfm_segments and "customer_rfm" in marts:
                 summary.rfm_segments = wh.rows(
                     "select segment, count(*) as n from marts.customer_rfm group by segment "
                     "order by n desc, segment"
@@ -69,8 +83,9 @@ def run_dates(settings: Settings) -> list[date]:
     return sorted(dates)
 
 
-def collect(settings: Settings, dates: list[date]) -> Summary:
-    """Gather landing counts for ``dates`` and the warehouse state after the last of them."""
+def collect(settings: Settings, dates: list[date], all_tables: bool = False) -> Summary:
+    """Gather landing counts for ``dates``, the gates' verdicts and exports of the last of them and
+    the warehouse as of that date."""
     summary = Summary(run_dates=[d.isoformat() for d in dates])
     per_entity: dict[tuple[str, str], Counter] = {}
     for manifest in _manifests(settings, dates):
@@ -84,9 +99,19 @@ def collect(settings: Settings, dates: list[date]) -> Summary:
         {"source": source, "entity": entity, **counts}
         for (source, entity), counts in sorted(per_entity.items())
     ]
-    _warehouse_counts(settings, summary)
+    _warehouse_counts(settings, summary, dates[-1] if dates else None, all_tables)
     if dates:
         last = dates[-1].isoformat()
+        for gate in ("landed", "marts"):
+            path = settings.reports / last / f"dq_{gate}.json"
+            if path.exists():
+                result = json.loads(path.read_text(encoding="utf-8"))
+                summary.verdicts.append((
+                    gate, bool(result.get("passed")), int(result.get("evaluated") or 0),
+                    len(result.get("critical") or []), len(result.get("warnings") or []),
+                ))
+            else:
+                summary.verdicts.append((gate, None, 0, 0, 0))
         manifest_path = settings.exports / last / "manifest.json"
         if manifest_path.exists():
             manifest = json.loads(manifest_path.read_text())
@@ -120,6 +145,36 @@ def render(summary: Summary) -> None:
     span = summary.run_dates[0] if len(summary.run_dates) == 1 else (
         f"{summary.run_dates[0]} .. {summary.run_dates[-1]}" if summary.run_dates else "-"
     )
+    for gate, passed, checks, critical, warnings in summary.verdicts:
+        name = {"landed": "Landed data gate", "marts": "Marts gate"}[gate]
+        if passed is None:
+            console.print(f"{name}: not run")
+            continue
+        verdict = "[green]PASSED[/green]" if passed else "[bold red]FAILED[/bold red]"
+        console.print(f"{name}: {verdict} · {checks:,} checks · {critical} critical · {warnings} warning(s)")
+    if summary.exports:
+        exported = Table(title="Exports")
+        for column in ("segment", "destination", "members", "control", "rows", "added", "removed"):
+            text = column in ("segment", "destination")
+            exported.add_column(column, justify="left" if text else "right")
+        for item in summary.exports:
+            exported.add_row(
+                item["segment"], item["destination"], f"{item['members']:,}", f"{item['control']:,}",
+                f"{item['rows']:,}", f"{item['added']:,}", f"{item['removed']:,}",
+            )
+        console.print(exported)
+        folder = Path(summary.exports[0]["path"]).parent.parent
+        console.print(f"Export files: {folder}/<segment>/<destination>.csv (+ .added.csv, .removed.csv)")
+    for problem in summary.rejected_segments:
+        console.print(f"[yellow]segment definition rejected:[/yellow] {problem}")
+    when = f" as of {summary.as_of}" if summary.as_of else ""
+    console.print(f"Customers in the single customer view{when}: [bold]{summary.customers:,}[/bold]")
+    segments = Table(title=f"RFM segments{when}")
+    segments.add_column("segment")
+    segments.add_column("customers", justify="right")
+    for name, n in summary.rfm_segments:
+        segments.add_row(name, f"{n:,}")
+    console.print(segments)
     landing = Table(title=f"Landing ({span})")
     erased = any(row.get("rows_erased") for row in summary.landing)  # forgotten people (cdp forget)
     columns = ("source", "entity", "read", "landed", "quarantined", *(("erased",) if erased else ()))
@@ -138,33 +193,11 @@ def render(summary: Summary) -> None:
         for reason, n in summary.quarantine_reasons.most_common():
             reasons.add_row(reason, f"{n:,}")
         console.print(reasons)
-    layers = Table(title="Warehouse (rows per table)")
+    layers = Table(title="Warehouse: rows per table (marts and restricted; --all-tables for every layer)")
     layers.add_column("table")
     layers.add_column("rows", justify="right")
     for table, n in summary.warehouse.items():
         layers.add_row(table, f"{n:,}")
     console.print(layers)
-    console.print(f"Customers in the single customer view: [bold]{summary.customers:,}[/bold]")
-    segments = Table(title="RFM segments")
-    segments.add_column("segment")
-    segments.add_column("customers", justify="right")
-    for name, n in summary.rfm_segments:
-        segments.add_row(name, f"{n:,}")
-    console.print(segments)
-    if summary.exports:
-        exported = Table(title="Exports")
-        for column in ("segment", "destination", "members", "control", "rows", "added", "removed"):
-            text = column in ("segment", "destination")
-            exported.add_column(column, justify="left" if text else "right")
-        for item in summary.exports:
-            exported.add_row(
-                item["segment"], item["destination"], f"{item['members']:,}", f"{item['control']:,}",
-                f"{item['rows']:,}", f"{item['added']:,}", f"{item['removed']:,}",
-            )
-        console.print(exported)
-        folder = Path(summary.exports[0]["path"]).parent.parent
-        console.print(f"Export files: {folder}/<segment>/<destination>.csv (+ .added.csv, .removed.csv)")
-    for problem in summary.rejected_segments:
-        console.print(f"[yellow]segment definition rejected:[/yellow] {problem}")
     if summary.report:
         console.print(f"Report: {summary.report}")
