@@ -103,8 +103,7 @@ def render(settings: Settings, run_date: date) -> Path:
             ],
         ),
         "<p>Gate results: <a href='dq_landed.html'>landed data</a> · <a href='dq_marts.html'>marts</a> · "
-        "<a href='data_docs/landed/index.html'>Data Docs (landed)</a> · "
-        "<a href='data_docs/marts/index.html'>Data Docs (marts)</a></p>",
+        "<a href='../quality.html'>every night</a></p>",
         "<h2>Data quality: metrics</h2>",
         _table(
             ["source", "metric", "value", "warning above", "critical above"],
@@ -119,10 +118,43 @@ def render(settings: Settings, run_date: date) -> Path:
     )
     out = settings.reports / run_date.isoformat() / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    _write(out, page)
+    _write(settings.reports / "quality.html", _quality_index(settings))
     return out
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _quality_index(settings: Settings) -> str:
+    """``<reports>/quality.html``: every night's gate verdicts, newest first, linking each night's
+    gate pages and report (the history GX Data Docs did not keep: one run per date)."""
+    rows = []
+    for night in sorted((p for p in settings.reports.iterdir() if p.is_dir()), reverse=True):
+        cells = [f"<td><a href='{html.escape(night.name)}/report.html'>{html.escape(night.name)}</a></td>"]
+        for gate in ("landed", "marts"):
+            path = night / f"dq_{gate}.json"
+            if not path.exists():
+                cells.append("<td>not run</td>")
+                continue
+            result = json.loads(path.read_text(encoding="utf-8"))
+            verdict = "PASSED" if result.get("passed") else "FAILED"
+            link = f"{html.escape(night.name)}/dq_{gate}.html"
+            critical, warnings = len(result.get("critical") or []), len(result.get("warnings") or [])
+            cells.append(
+                f"<td><a class='{verdict.lower()}' href='{link}'>{verdict}</a> · {critical} critical · "
+                f"{warnings} warning(s) · {result.get('evaluated', 0):,} checks</td>"
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>CDP data quality, every night</title>"
+        f"<style>{_CSS}</style></head><body><h1>Data quality, every night</h1>"
+        "<table><tr><th>night (report)</th><th>landed gate</th><th>mart gate</th></tr>"
+        + "".join(rows) + "</table></body></html>"
+    )
 
 
 _CSS = (

@@ -9,7 +9,8 @@ Public API::
 Suites are defined in code (``expectations.suites``), derived from the source contracts for the landed
 gate; thresholds live in ``expectations.settings``. Each gate writes, under
 ``<reports>/<run_date>/``: ``dq_<gate>.html`` (one-page summary), ``dq_<gate>.json`` (counts per
-expectation) and GX Data Docs in ``data_docs/<gate>/index.html``. Results keep counts, never row values.
+expectation, every result listed). ``<reports>/quality.html`` lists every night. Results keep counts,
+never row values.
 
 Great Expectations is imported only when a gate runs, so ``import expectations`` stays cheap.
 """

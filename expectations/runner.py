@@ -333,6 +333,7 @@ def _summary_html(result: GateResult, outcomes: list[Outcome]) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>DQ {e(result.gate)} gate {result.run_date}</title><style>{_CSS}</style></head><body>"
+        "<p><a href='../quality.html'>every night</a> · <a href='report.html'>this night's report</a></p>"
         f"<h1>Data-quality gate <i>{e(result.gate)}</i>, {result.run_date}: {verdict}</h1>"
         f"<p>{result.evaluated} expectations evaluated; {len(result.critical)} critical failure(s), "
         f"{len(result.warnings)} warning(s); {result.seconds:.1f} s. Counts only: row values are never "

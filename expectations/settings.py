@@ -32,8 +32,12 @@ VALUE_KEYS: Final = frozenset(
     }
 )
 
-# GX Data Docs next to our own summary page; switch off to save a second or two per gate.
-BUILD_DATA_DOCS: Final = True
+# GX Data Docs next to our own pages: off. They need a CDN (their index is built by JavaScript from
+# one, their styles and pass/fail icons come from others), so offline - as many retailers' data servers
+# are - they render empty or unstyled (issue 22). Our own pages (dq_<gate>.html, every expectation's
+# result; <reports>/quality.html, every night) carry everything with no network; off also saves the
+# seconds the build takes per gate.
+BUILD_DATA_DOCS: Final = False
 
 EMAIL_REGEX: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_E164_REGEX: Final = r"^\+[1-9][0-9]{6,14}$"

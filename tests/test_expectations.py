@@ -142,8 +142,9 @@ def test_clean_landed_partition_passes(home: Settings) -> None:
     assert result.html_path == home.reports / "2026-03-10" / "dq_landed.html"
     assert "PASSED" in result.html_path.read_text()
     assert json.loads(result.json_path.read_text())["passed"] is True
-    assert result.data_docs_path is not None
-    assert result.data_docs_path.exists()
+    # Our pages only: GX Data Docs need a CDN and render empty offline (issue 22). Nothing external.
+    assert result.data_docs_path is None
+    assert "http" not in result.html_path.read_text()
     json.dumps(result.to_dict())  # JSON-able for XComs and run logs
 
 
@@ -171,7 +172,7 @@ def test_null_keys_and_disallowed_values_fail_critical(home: Settings) -> None:
     assert SECRET not in message
     assert SECRET not in result.json_path.read_text()
     assert SECRET not in result.html_path.read_text()
-    for page in result.data_docs_path.parent.rglob("*.html"):
+    for page in result.html_path.parent.rglob("*.html"):
         assert SECRET not in page.read_text(), page
 
 
@@ -329,7 +330,7 @@ def test_mart_gate_passes_on_clean_marts(home: Settings) -> None:
     assert result.passed, result.critical
     assert result.warnings == []
     assert result.html_path.exists()
-    assert result.data_docs_path.exists()
+    assert result.data_docs_path is None
 
 
 def test_mart_gate_fails_when_contacts_allow_a_non_contactable_customer(home: Settings) -> None:

@@ -108,3 +108,28 @@ def test_report_leads_with_the_verdicts_then_the_exports_and_plots_the_trend(tmp
     assert "<td>pos</td><td>quarantine_rate</td><td>1.00%</td><td>1%</td><td>5%</td>" in page
     assert "the last 30 nights" in page
     assert "img{width:100%" in page
+
+
+def test_every_night_is_listed_with_its_verdicts_and_nothing_needs_the_network(tmp_path: Path) -> None:
+    """Issue 22: GX Data Docs kept one run per date and needed a CDN. quality.html lists every night
+    (newest first) with links to its gate pages and report; no page refers to anything online."""
+    import json
+    import re
+
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    _warehouse(settings, [(RUN_DATE, 10, 7, 3, 0, 0, 0, 0, 0, 0, 0, 4)])
+    for day, passed in (("2026-03-09", True), ("2026-03-10", False)):
+        night = settings.reports / day
+        night.mkdir(parents=True)
+        for gate in ("landed", "marts"):
+            (night / f"dq_{gate}.json").write_text(json.dumps(
+                {"passed": passed or gate == "landed", "evaluated": 5, "critical": [] if passed else [{}],
+                 "warnings": []}
+            ))
+    report.render(settings, RUN_DATE)
+    index = (settings.reports / "quality.html").read_text(encoding="utf-8")
+    assert index.index("2026-03-10") < index.index("2026-03-09")
+    assert "href='2026-03-10/dq_marts.html'>FAILED</a>" in index
+    assert "href='2026-03-09/dq_marts.html'>PASSED</a>" in index
+    for page in (index, (settings.reports / "2026-03-10" / "report.html").read_text(encoding="utf-8")):
+        assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
