@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from landed import quarantine_partition
 
 import ingest
 from cdp.config import SOURCES, Settings
@@ -119,6 +120,7 @@ def land_empty(settings: Settings, source: str, load_date: date) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             # as ingest lands them (E.164 columns next to phone fields)
             pq.write_table(derive_table(source, name, schema.empty_table(), "NL"), folder / "part-0.parquet")
+        quarantine_partition(settings.lake, source, entity.name, load_date)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from landed import quarantine_partition
 from scipy.special import beta as beta_fn
 from scipy.special import gamma as gamma_fn
 
@@ -231,6 +232,7 @@ def land(settings: Settings, source: str, entity: str, load_date: date, rows: li
     folder.mkdir(parents=True, exist_ok=True)
     table = derive_table(source, entity, pa.Table.from_pylist(full, schema=schema), "NL")  # as ingest lands
     pq.write_table(table, folder / "part-0.parquet")
+    quarantine_partition(settings.lake, source, entity, load_date)
 
 
 def land_day(settings: Settings, load_date: date, receipts: list[tuple[str, datetime, str]]) -> None:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import copy_home
+from landed import quarantine_partition
 
 from cdp.config import CONTRACTS_DIR, DBT_PROJECT_DIR, Settings
 from cdp.dbt_runner import WarehouseBuildError, docs_generate
@@ -81,6 +82,7 @@ def land(lake: Path, load_date: date, source: str, entity: str, rows: list[dict[
     folder.mkdir(parents=True, exist_ok=True)
     table = derive_table(source, entity, pa.Table.from_pylist(full, schema=schema), "NL")  # as ingest lands
     pq.write_table(table, folder / "part-0.parquet")
+    quarantine_partition(lake, source, entity, load_date)
 
 
 def ts(text: str) -> datetime:
