@@ -80,8 +80,13 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
         str(settings.dbt_target_dir),
         "--log-path",
         str(settings.logs / "dbt"),
-        # The console shows our step progress; dbt's own lines go to <home>/logs/dbt/dbt.log.
-        "--quiet",
+        # Nothing of dbt's on the console (not even its tracebacks): our step lines and one-line errors
+        # say what happened, each node's progress is logged on cdp.dbt (_log_progress), and dbt's own
+        # lines, errors included, go to <home>/logs/dbt/dbt.log.
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
     ]
     if command[0] not in ("deps", "clean"):
         args += ["--target", settings.engine]

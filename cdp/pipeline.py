@@ -23,6 +23,7 @@ import exports
 import ingest
 from cdp import publish, report, warehouse
 from cdp.config import SOURCES, Settings
+from cdp.dbt_runner import WarehouseBuildError
 from cdp.lock import home_lock
 from cdp.stages import STAGES
 from ingest import load_contract
@@ -53,15 +54,24 @@ def _locked(command: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[
                 except OSError as exc:
                     if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                         raise
-                    raise StorageFull(
-                        exc.errno,
-                        f"{command} for {run_date.isoformat()} stopped: {os.strerror(exc.errno).lower()} "
-                        f"under {settings.home}; nothing of this step was published (free space and re-run)",
-                    ) from None
+                    raise _storage_full(settings, command, run_date, exc.errno) from None
+                except WarehouseBuildError as exc:
+                    # The engine ran out of space inside dbt: its message says so, not an OSError.
+                    if "no space left on device" not in str(exc).lower():
+                        raise
+                    raise _storage_full(settings, command, run_date, errno.ENOSPC) from None
 
         return locked
 
     return wrap
+
+
+def _storage_full(settings: Settings, command: str, run_date: date, number: int) -> StorageFull:
+    return StorageFull(
+        number,
+        f"{command} for {run_date.isoformat()} stopped: {os.strerror(number).lower()} "
+        f"under {settings.home}; nothing of this step was published (free space and re-run)",
+    )
 
 
 def expected_drop_files(settings: Settings, source: str) -> list[str]:
