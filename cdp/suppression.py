@@ -15,7 +15,6 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +63,7 @@ def mask_address(address: str, region: str = identifiers.DEFAULT_PHONE_REGION) -
 def suppressions(settings: Settings) -> list[Suppression]:
     """Everyone suppressed, newest first: the suppression file's entries and the unsubscribe feed
     (warehouse), each with its source, addresses masked."""
-    out = [*_file_suppressions(settings), *_unsubscribe_suppressions(settings)]
+    out = [entry for _, entry in _file_entries(settings)] + _unsubscribe_suppressions(settings)
     return sorted(out, key=lambda entry: (entry.since, entry.source), reverse=True)
 
 
@@ -82,7 +81,7 @@ def check(settings: Settings, address: str) -> list[Suppression]:
     if not key and not phone:
         raise NotAnAddress("neither an email address nor a phone number (nothing to look up)")
     found = []
-    for row, entry in zip(normalised_suppressions(settings), _file_suppressions(settings), strict=True):
+    for row, entry in _file_entries(settings):
         by_email = key is not None and row["email_normalized"] is not None
         if (by_email and identifiers.email_match_key(row["email_normalized"]) == key) or (
             phone is not None and row["phone_e164"] == phone
@@ -96,17 +95,20 @@ def check(settings: Settings, address: str) -> list[Suppression]:
     return sorted(found, key=lambda entry: (entry.since, entry.source), reverse=True)
 
 
-def _file_suppressions(settings: Settings) -> Iterable[Suppression]:
+def _file_entries(settings: Settings) -> list[tuple[dict[str, str | None], Suppression]]:
+    """Each row of the suppression file (normalised) with its listed, masked entry."""
+    out = []
     for row in normalised_suppressions(settings):
         email, phone = row["email_normalized"], row["phone_e164"]
-        yield Suppression(
-            channel=row["channel"],
+        out.append((row, Suppression(
+            channel=str(row["channel"]),
             address=mask_email(email) if email else mask_phone(phone) if phone else "***",
             reason=(row["reason"] or "").strip(),
             since=(row["added_at"] or "").strip(),
             source="suppression file",
             usable=bool(email or phone),
-        )
+        )))
+    return out
 
 
 #: Columns of the normalised suppression list dbt reads (source privacy.suppression_list).
