@@ -7,7 +7,7 @@ import time
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.markup import escape
 from cdp import pipeline, summary
 from cdp.config import Settings
 from cdp.logs import configure
+from cdp.results import OutputFormat, print_result
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -204,9 +205,9 @@ def demo(
     except _known_errors() as exc:
         _fail(exc)
     summary.render(summary.collect(settings, _dates(start, DEMO_END)))
-    # No duckdb CLI is installed: point at the command that is (read-only, see README for examples).
+    # No duckdb CLI is installed (the one on PyPI cannot open a DuckDB 2.0 file): point at ours.
     console.print(
-        f"\nQuery the marts: cdp query \"select * from marts.customer_rfm limit 5\" --home {settings.home}",
+        f"\nQuery the marts: cdp shell --home {settings.home}   (or cdp query \"select ...\")",
         soft_wrap=True,
     )
 
@@ -239,13 +240,6 @@ def show_summary(
     summary.render(summary.collect(settings, [day], all_tables=all_tables))
 
 
-class OutputFormat(StrEnum):
-    auto = "auto"
-    table = "table"
-    vertical = "vertical"
-    csv = "csv"
-
-
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only statement: select * from marts.customer_rfm")],
@@ -271,8 +265,6 @@ def query(
 
     The warehouse is opened read-only by the engine (on DuckDB also without file access): no
     statement can write or read files. restricted.* needs --restricted."""
-    import sys
-
     from cdp.engines import QueryRejected, WarehouseError, read_only_query
 
     settings = _settings(home, None, engine, writes=False)
@@ -285,45 +277,46 @@ def query(
         return
     except WarehouseError as exc:  # the engine's first line: names the table/column
         _fail(exc)
-    if output is OutputFormat.csv:
-        import pyarrow.csv as pa_csv
+    print_result(result, output)
 
-        pa_csv.write_csv(result, sys.stdout.buffer)
+
+@app.command()
+def shell(
+    home: HomeOpt = None,
+    engine: EngineOpt = None,
+    restricted: Annotated[
+        bool,
+        typer.Option(
+            "--restricted",
+            help="Allow reading restricted.* (plain names, emails, phones): operators only.",
+        ),
+    ] = False,
+) -> None:
+    """An interactive read-only SQL session on the marts (statements end with ';'; .help lists the
+    commands). Same guard as cdp query: read-only, no file access, restricted.* needs --restricted."""
+    import sys
+
+    from cdp.shell import Shell
+
+    settings = _settings(home, None, engine, writes=False)
+    session = Shell(settings, restricted=restricted)
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (line editing and in-memory history for input())
+
+        session.out.print(
+            f"cdp shell on {settings.home} ({settings.engine}); .help for commands", highlight=False
+        )
+        session.run(input)
         return
-    _print_result(result, output)
 
+    def read(_prompt: str) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
 
-def _print_result(result: Any, output: OutputFormat) -> None:
-    """A query result for a person: every value whole (an id can be copied into ``cdp explain``),
-    numbers right-aligned; one block per record when the table would not fit the terminal."""
-    import pyarrow as pa
-    from rich.table import Table
-
-    out = Console()
-    names = result.column_names
-    rows = [["" if value is None else str(value) for value in row.values()] for row in result.to_pylist()]
-    numeric = [
-        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-        for t in result.schema.types
-    ]
-    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(names)]
-    too_wide = sum(widths) + 3 * len(widths) > out.width
-    if output is OutputFormat.vertical or (output is OutputFormat.auto and too_wide):
-        label = max((len(name) for name in names), default=0)
-        for number, row in enumerate(rows, start=1):
-            out.print(f"-[ record {number} ]" + "-" * max(0, min(out.width, 60) - 14), highlight=False)
-            for i, name in enumerate(names):
-                value = row[i].rjust(widths[i]) if numeric[i] else row[i]
-                out.print(escape(f"{name.ljust(label)} | {value}"), soft_wrap=True, highlight=False)
-        out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
-        return
-    table = Table(show_edge=False)
-    for i, name in enumerate(names):
-        table.add_column(name, justify="right" if numeric[i] else "left", no_wrap=True, overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(value) for value in row))
-    out.print(table, soft_wrap=True)
-    out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
+    # Piped statements (a script): the exit code says whether every one of them ran.
+    raise typer.Exit(1 if session.run(read) else 0)
 
 
 @app.command()
