@@ -244,7 +244,7 @@ def record_built(
     nodes: list[dict[str, Any]],
     data_tests: bool | Collection[str],
 ) -> None:
-    manifest = next(iter(_MANIFEST_CACHE.values()), None)
+    manifest, _ = next(iter(_MANIFEST_CACHE.values()), (None, None))
     if manifest is None:
         return
     project = project_name()
@@ -400,36 +400,101 @@ def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
     the parse altogether (the nightly build's second invocation, ``cdp identity train`` and a build
     after it). Each invocation gets its own copy: dbt marks nodes compiled in the manifest it runs on
     (ephemeral CTEs are injected once), so a manifest that ran one date must not run another.
+
+    One parse also serves every home of the process (the test suite builds ~100 homes; a benchmark
+    several): a home's paths (:data:`HOME_PATHS`) reach the parsed project only in its sources'
+    locations, so a copy for another home gets sources with the paths swapped
+    (:func:`_sources_for`) instead of a new parse. A parse in which a home path appears anywhere else
+    (a model reading ``env_var('CDP_LAKE')`` at parse time) is not shared.
     """
     from dbt.cli.main import dbtRunner
 
     parse_vars = _vars_of(args)
     parse_vars.pop("run_date", None)
     # The environment dbt and the project read (dbt_env is applied by the caller), the vars, the files.
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("CDP_", "DBT_")))
-    key = (settings.engine, str(settings.dbt_target_dir), tuple(env),
-           json.dumps(parse_vars, sort_keys=True), _project_state())
-    if key in _MANIFEST_CACHE:
-        return _unrun_copy(_MANIFEST_CACHE[key])
+    env = {k: v for k, v in os.environ.items() if k.startswith(("CDP_", "DBT_"))}
+    # Which home paths are set is part of the key (a trained model file enables a model); their
+    # values are not, unless the parse showed they reach more than the sources.
+    paths = {name: env.pop(name) for name in HOME_PATHS if env.get(name)}
+    shared = (settings.engine, tuple(sorted(env.items())), tuple(sorted(paths)),
+              json.dumps(parse_vars, sort_keys=True), _project_state())
+    for key in (shared, (*shared, tuple(sorted(paths.items())))):
+        if key in _MANIFEST_CACHE:
+            manifest, parsed_for = _MANIFEST_CACHE[key]
+            return _unrun_copy(manifest, _sources_for(manifest, parsed_for, paths))
     command = ["parse", *(["--vars", json.dumps(parse_vars)] if parse_vars else [])]
     result = dbtRunner().invoke(dbt_args(settings, command))
     if not result.success:
         raise WarehouseBuildError(None, [], _redact(str(result.exception or "dbt parse failed")))
+    if not _paths_only_in_sources(result.result, paths):
+        shared = (*shared, tuple(sorted(paths.items())))
     _MANIFEST_CACHE.clear()
-    _MANIFEST_CACHE[key] = result.result
+    _MANIFEST_CACHE[shared] = (result.result, paths)
     return _unrun_copy(result.result)
 
 
-def _unrun_copy(manifest: Any) -> Any:
+# dbt environment variables (cdp.project.dbt_env) whose values are paths of one home.
+HOME_PATHS = (
+    "CDP_WAREHOUSE", "CDP_LAKE", "CDP_SUPPRESSION_FILE", "CDP_IDENTITY_OVERRIDES_FILE",
+    "CDP_IDENTITY_MODEL_FILE", "CDP_SPARK_DIR",
+)
+
+
+def _paths_only_in_sources(manifest: Any, paths: dict[str, str]) -> bool:
+    """Whether no part of the parsed project but its sources holds one of the home's ``paths``."""
+    values = [value for value in paths.values() if value]
+    if not values:
+        return True
+    for collection in (manifest.nodes, manifest.macros, manifest.unit_tests, manifest.exposures):
+        for item in collection.values():
+            text = json.dumps(item.to_dict(omit_none=True), default=str)
+            if any(value in text for value in values):
+                return False
+    return True
+
+
+def _sources_for(manifest: Any, parsed_for: dict[str, str], paths: dict[str, str]) -> dict[str, Any] | None:
+    """The manifest's sources with the paths of the home it was parsed for replaced by ``paths`` (the
+    same variables are set in both: they are part of the cache key); None when they are the same."""
+    swaps = {parsed_for[name]: paths[name] for name in paths if parsed_for[name] != paths[name]}
+    if not swaps:
+        return None
+    pattern = re.compile("|".join(re.escape(old) for old in sorted(swaps, key=len, reverse=True)))
+
+    def swapped(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(lambda match: swaps[match.group(0)], value)
+        if isinstance(value, dict):
+            return {key: swapped(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [swapped(item) for item in value]
+        return value
+
+    return {
+        unique_id: type(source).from_dict(swapped(source.to_dict(omit_none=False)))
+        for unique_id, source in manifest.sources.items()
+    }
+
+
+def _unrun_copy(manifest: Any, sources: dict[str, Any] | None = None) -> Any:
     """A manifest sharing the parsed macros, sources and lookups, with its own copy of the nodes and
-    unit tests (what running a command mutates: compiled code, injected CTEs). Not ``copy.copy``: dbt's
-    ``Manifest.__reduce_ex__`` passes its fields out of order (1.11), so pickle and copy break it."""
+    unit tests (what running a command mutates: compiled code, injected CTEs), and ``sources`` when
+    given (another home's). Not ``copy.copy``: dbt's ``Manifest.__reduce_ex__`` passes its fields out
+    of order (1.11), so pickle and copy break it."""
     from dbt.mp_context import get_mp_context
 
     fresh = object.__new__(type(manifest))
     fresh.__dict__.update(manifest.__dict__)
     fresh.nodes = copy.deepcopy(manifest.nodes)
     fresh.unit_tests = copy.deepcopy(manifest.unit_tests)
+    if sources is not None:
+        fresh.sources = sources
+        fresh._source_lookup = None  # rebuilt from fresh.sources when first asked
+        # The `graph` variable of Jinja (spark__register_external_sources reads graph.sources).
+        fresh.flat_graph = {
+            **manifest.flat_graph,
+            "sources": {key: source.to_dict(omit_none=False) for key, source in sources.items()},
+        }
     fresh._lock = get_mp_context().Lock()
     return fresh
 
