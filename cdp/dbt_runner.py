@@ -68,8 +68,21 @@ class BuildResult:
         return asdict(self)
 
 
-def dbt_args(settings: Settings, command: list[str], run_date: date | None = None) -> list[str]:
-    """The dbt CLI arguments for ``command`` with this home's paths (usable from a shell too)."""
+# Vars the models read only when they are compiled, never while dbt parses (each falls back to a
+# default at parse time): the parse, and dbt's partial parsing, never see them, so a new value costs
+# no re-parse. run_date changes every night; segments (the export's checked segment definitions,
+# exports.publish) whenever a marketer edits one, and only the export passes them.
+COMPILE_TIME_VARS = ("run_date", "segments")
+
+
+def dbt_args(
+    settings: Settings,
+    command: list[str],
+    run_date: date | None = None,
+    variables: dict[str, Any] | None = None,
+) -> list[str]:
+    """The dbt CLI arguments for ``command`` with this home's paths (usable from a shell too).
+    ``variables``: more vars, of :data:`COMPILE_TIME_VARS` only (others would change the parse)."""
     args = [
         *command,
         "--project-dir",
@@ -91,10 +104,13 @@ def dbt_args(settings: Settings, command: list[str], run_date: date | None = Non
     if command[0] not in ("deps", "clean"):
         args += ["--target", settings.engine]
     # The home's market (cdp/markets/*.yml): time zone, gender words, postcode area, currency.
-    variables: dict[str, Any] = market_of(settings).dbt_vars()
+    unknown = sorted(set(variables or {}) - set(COMPILE_TIME_VARS))
+    if unknown:
+        raise ValueError(f"vars {unknown} would change dbt's parse; compile-time vars: {COMPILE_TIME_VARS}")
+    project_vars: dict[str, Any] = {**market_of(settings).dbt_vars(), **(variables or {})}
     if run_date is not None:
-        variables["run_date"] = run_date.isoformat()
-    return [*args, "--vars", json.dumps(variables, ensure_ascii=False)]
+        project_vars["run_date"] = run_date.isoformat()
+    return [*args, "--vars", json.dumps(project_vars, ensure_ascii=False)]
 
 
 def build_step(
@@ -105,9 +121,10 @@ def build_step(
     unit_tests: bool,
     data_tests: bool | Collection[str],
     keep_claims: bool = False,
+    variables: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One ``dbt build`` invocation; raises :class:`WarehouseBuildError` naming the failed nodes.
-    ``keep_claims``: see :func:`invoke`."""
+    ``keep_claims``: see :func:`invoke`; ``variables``: compile-time vars (:func:`dbt_args`)."""
     command = ["build"]
     if selectors:
         command += ["--select", *selectors]
@@ -122,7 +139,7 @@ def build_step(
     # dbt would write manifest.json again after the run (2 MB at 67 models, and graph.gpickle): the
     # parse already wrote it; run_results.json, the one artefact of the run, is written below.
     command += ["--no-write-json"]
-    result = invoke(settings, dbt_args(settings, command, run_date), keep_claims)
+    result = invoke(settings, dbt_args(settings, command, run_date, variables), keep_claims)
     if hasattr(result.result, "write"):
         result.result.write(str(settings.dbt_target_dir / "run_results.json"))
     nodes = _node_results(result.result)
@@ -183,6 +200,19 @@ def personal_columns(settings: Settings) -> dict[str, dict[str, dict[str, str]]]
         if source.schema == "ops":
             catalogue[f"{source.schema}.{source.identifier}"] = _declared(source.columns)
     return catalogue
+
+
+def model_columns(settings: Settings, model: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """The relation (``schema.alias``) of the model called ``model`` and its declared columns in
+    order, each with its ``meta`` (the export reads a destination's file columns from it)."""
+    prepare(settings)
+    with _environ(dbt_env(settings)):
+        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]))
+    node = manifest.nodes.get(f"model.{project_name()}.{model}")
+    if node is None:
+        raise KeyError(f"the dbt project has no model {model!r}")
+    columns = [(name, dict(column.meta)) for name, column in node.columns.items()]
+    return f"{node.schema}.{node.alias}", columns
 
 
 def _declared(columns: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -410,7 +440,8 @@ def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
     from dbt.cli.main import dbtRunner
 
     parse_vars = _vars_of(args)
-    parse_vars.pop("run_date", None)
+    for name in COMPILE_TIME_VARS:
+        parse_vars.pop(name, None)
     # The environment dbt and the project read (dbt_env is applied by the caller), the vars, the files.
     env = {k: v for k, v in os.environ.items() if k.startswith(("CDP_", "DBT_"))}
     # Which home paths are set is part of the key (a trained model file enables a model); their

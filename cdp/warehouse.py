@@ -10,6 +10,10 @@ Three stages, each its own step in :mod:`cdp.pipeline` (and its own task in the 
 3. :func:`build_value_models` - ``dbt build`` of what reads the fit (``source:clv_fit+``: CLV, value
    marts, campaign results).
 
+The models tagged ``segment_export`` (segment membership, the destination file shapes, who is
+reachable) are left out of both: the export stage builds them from the segment definitions it has
+just checked (:mod:`exports.publish`, decision D42).
+
 :func:`build` runs the three in order: for commands that need the whole warehouse outside a night
 (``cdp forget`` rebuilding, ``cdp identity train``, tests, benchmarks). How dbt is called is
 :mod:`cdp.dbt_runner`.
@@ -35,6 +39,9 @@ from cdp.dbt_runner import BuildResult, build_step, data_tests_on, inputs_key, p
 
 # What the night's CLV fit (cdp.clv.nightly) feeds: built after the fit, in a second dbt invocation.
 AFTER_CLV_FIT = "source:clv_fit+"
+# Segment membership and the destination file shapes (with the reachability rules they write through):
+# built by the export stage from the segment definitions it checks (exports.publish), not here.
+SEGMENT_EXPORT = "tag:segment_export"
 # The fit's inputs: the fit runs when the first invocation built them.
 CLV_FIT_INPUTS = (
     "model.cdp.int_clv_frequency_groups_aggregated",
@@ -58,7 +65,9 @@ def build_models(
     selectors = _selectors(settings, select, data_tests)
     prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
     inputs = inputs_key(settings)
-    nodes = build_step(settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT], unit_tests, data_tests)
+    nodes = build_step(
+        settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT, SEGMENT_EXPORT], unit_tests, data_tests
+    )
     if inputs is not None and inputs == inputs_key(settings):  # nothing changed under the build
         record_built(settings, run_date, inputs, nodes, data_tests)
     return _result(run_date, started, nodes, settings)
@@ -82,7 +91,9 @@ def build_value_models(
     after = [f"{s},{AFTER_CLV_FIT}" for s in selectors] or [AFTER_CLV_FIT]
     # Every node here reads clv_fit (written outside dbt), so none is ever claimed current: the claims
     # stage 1 made stand.
-    nodes = build_step(settings, run_date, after, [], unit_tests, data_tests, keep_claims=True)
+    nodes = build_step(
+        settings, run_date, after, ["--exclude", SEGMENT_EXPORT], unit_tests, data_tests, keep_claims=True
+    )
     return _result(run_date, started, nodes, settings)
 
 

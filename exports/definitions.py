@@ -9,8 +9,9 @@ data), ``destinations`` (names from ``exports.destinations``), optional ``attrib
 ``name`` becomes a folder and a file name of the export, so it must match ``^[a-z0-9_]{1,64}$`` (no
 ``../``, no separators). ``filter`` is parsed and checked by :mod:`exports.filters` against the columns
 ``customer_360`` declares in its dbt YAML: one boolean expression, no subqueries, tables, set
-operations or functions outside a short allow-list. It only chooses members; consent, suppression and
-contactability are applied after it, in the export's final query (:mod:`exports.publish`).
+operations or functions outside a short allow-list. It only chooses members (the dbt model
+``segment_memberships``, which gets the checked filter rendered for the engine, never the YAML text);
+consent, suppression and contactability are applied after it, in the destination models.
 
 A bad definition (one that does not parse, names an unknown column or destination, or no longer runs
 against the marts, e.g. after a column was renamed) fails the export with its file and the problem
@@ -76,6 +77,14 @@ class SegmentDefinition:
         if tree is None:
             tree = parse_filter(self.filter, declared_columns())
         return render_filter(tree, engine)
+
+    def dbt_segment(self, engine: str) -> dict[str, object]:
+        """This segment as the dbt model ``segment_memberships`` reads it (var ``segments``): the name,
+        hash and control share, and the checked filter rendered for the engine."""
+        return {
+            "name": self.name, "definition_hash": self.definition_hash,
+            "control_share": self.control_share, "filter": self.where(engine),
+        }
 
     @property
     def definition_hash(self) -> str:

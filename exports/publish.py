@@ -4,23 +4,26 @@ Layout: ``<exports>/<date>/<segment>/<destination>.csv`` (the full list), ``<des
 ``<destination>.removed.csv`` (against the last earlier export of that segment and destination), and
 ``<exports>/<date>/manifest.json`` (definition hash, counts, checksums, rejected definitions).
 
-Members and destination rows are computed in the warehouse engine (DuckDB or Spark: set-based SQL,
-one query per destination); only a destination's final rows come to this process, where an in-memory
-DuckDB writes them as CSV, sorted, and diffs them against the previous file. One writer for both
-engines, so the same rows give the same bytes on either.
+The rules are dbt models (tag ``segment_export``), built here with one ``dbt build`` once the
+definitions are checked: ``segment_memberships`` (who is in each segment, control group included, from
+the checked filters passed as var ``segments``), ``audience_blocked_addresses`` and
+``audience_reachability`` (who may get which channel), and one ``destination_<name>`` per file shape,
+each with an enforced contract and data tests: a contract that breaks fails the export before a file
+is written. This module only selects a destination model's rows for a segment, writes them as CSV
+with an in-memory DuckDB (sorted, formula-injection guard, deltas against the previous file) and
+publishes: one writer for both engines, so the same rows give the same bytes on either.
 
 Everything is written into a temporary folder first and renamed into place; the history tables
 (``ops.segment_membership``, ``ops.segment_runs``, ``ops.segment_exports``) are replaced for the date
 just before the rename (on DuckDB in the same transaction): a failed run publishes nothing, and
 re-running a date gives the same bytes. On Spark each table's date partition is overwritten on its
 own, so a failure between them leaves the folder unpublished and a re-run of the date repairs all.
-Control-group members are chosen by a hash of segment and customer (stable across runs and engines),
-recorded in ``ops.segment_membership`` with ``is_control`` and never written to a file.
+Control-group members (``segment_memberships.is_control``) are recorded in ``ops.segment_membership`` and
+never written to a file.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -31,18 +34,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
-from cdp.config import DBT_PROJECT_DIR, Settings
+from cdp.config import Settings
+from cdp.dbt_runner import build_step, model_columns
 from cdp.dialect import Dialect
 from cdp.engines import connect
 from cdp.ops_tables import ensure_ops_tables
-from cdp.project import dbt_vars
 from exports.definitions import (
     BASE_TABLE,
     SEGMENTS_DIR,
@@ -57,58 +59,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JUNK_SEED = DBT_PROJECT_DIR / "seeds" / "identity_junk_identifiers.csv"
 _FILES = Dialect("duckdb")  # the in-process DuckDB that writes the files
 HISTORY_TABLES = ("ops.segment_membership", "ops.segment_runs", "ops.segment_exports")
-
-# Members: only who matches the segment's checked filter (exports.filters) over the audience mart, and
-# whether they are in the control group. No contact data and no consent here: whatever a filter could
-# do, it only ever chooses customer ids.
-_MEMBERS_SQL = """
-select
-    base.customer_id,
-    {control_draw} < {control_share} as is_control
-    {attributes}
-from {base} as base
-where ({filter})
-"""
-
-# The rows a destination may receive. Consent, suppression and contactability are applied here, after
-# and outside the segment's filter, on every destination query: contact fields come only from
-# restricted.audience_contacts (a dbt model with an enforced contract, in the schema analysts are not
-# granted), whose can_* fold opt-in, the latest consent across channels, unsubscribes and the
-# suppression list; the suppression flags are checked again on their own, and an address that
-# identity resolution treats as junk or shared (the blocked-address table) is never reachable.
-_REACHABLE_SQL = """
-select
-    members.customer_id,
-    contacts.email,
-    contacts.phone,
-    contacts.first_name,
-    contacts.last_name,
-    coalesce(
-        contacts.can_email and not contacts.is_email_suppressed and contacts.email is not null
-        and substr(trim(contacts.email), 1, 1) not in ({formula_starts}) and blocked_email.address is null,
-        false
-    ) as email_ok,
-    coalesce(
-        contacts.can_sms and not contacts.is_sms_suppressed and {phone_is_e164}
-        and blocked_phone.address is null,
-        false
-    ) as sms_ok
-    {attributes}
-from {members} as members
-inner join restricted.audience_contacts as contacts
-    on members.customer_id = contacts.customer_id
-left join {blocked} as blocked_email
-    on blocked_email.channel = 'email' and blocked_email.address = lower(trim(contacts.email))
-left join {blocked} as blocked_phone
-    on blocked_phone.channel = 'sms' and blocked_phone.address = trim(contacts.phone)
-where not members.is_control
-"""
-BLOCKED_TABLE = "_cdp_export_blocked_addresses"
-# Cell starts a spreadsheet reads as a formula (OWASP CSV injection): =, +, -, @, tab, carriage return.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The dbt models of the export (segment membership, reachability, destination files), built here.
+EXPORT_MODELS = "tag:segment_export"
+MEMBERS_MODEL = "segment_memberships"
 E164 = r"^\+[0-9]{8,15}$"
 # Leftovers of an export that did not finish (killed, power loss): staging folders and retired copies
 # of a replaced date folder. Both hold plain contact data and are removed before the next export.
@@ -156,28 +111,27 @@ def export_segments(
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_date.isoformat()}-", dir=settings.exports))
         run = ExportRun(run_date)
         try:
-            with connect(settings, read_only=False) as warehouse, duckdb.connect() as files:
+            with connect(settings, read_only=False) as warehouse:
                 loaded = load_definitions(folder, warehouse)
-                policy = invalid_segments or settings.site.invalid_segments
-                if loaded.errors and policy == "fail":
-                    raise SegmentDefinitionError([str(error) for error in loaded.errors])
-                for error in loaded.errors:
-                    log.error("segment definition rejected: %s", error)
-                    run.rejected.append(str(error))
+            policy = invalid_segments or settings.site.invalid_segments
+            if loaded.errors and policy == "fail":
+                raise SegmentDefinitionError([str(error) for error in loaded.errors])
+            for error in loaded.errors:
+                log.error("segment definition rejected: %s", error)
+                run.rejected.append(str(error))
+            build_export_models(settings, run_date, loaded.segments)
+            with connect(settings, read_only=False) as warehouse, duckdb.connect() as files:
                 ensure_ops_tables(warehouse, *HISTORY_TABLES)
                 previous = _previous_exports(settings, run_date)
-                views = [f"_cdp_segment_members_{number}" for number in range(len(loaded.segments))]
-                try:
-                    warehouse.temp_table(BLOCKED_TABLE, _blocked_addresses_sql(warehouse))
-                    for segment, view in zip(loaded.segments, views, strict=True):
-                        _export_segment(warehouse, files, segment, view, run, staging, target, previous)
-                    _write_manifest(staging, run, loaded.segments)
-                    with warehouse.transaction():
-                        _record_history(warehouse, run, loaded.segments, views)
-                        _swap_into_place(staging, target)
-                finally:
-                    for view in (*views, BLOCKED_TABLE):
-                        warehouse.drop_temp_table(view)
+                members = model_columns(settings, MEMBERS_MODEL)[0]
+                for segment in loaded.segments:
+                    _export_segment(
+                        settings, warehouse, files, segment, members, run, staging, target, previous
+                    )
+                _write_manifest(staging, run, loaded.segments)
+                with warehouse.transaction():
+                    _record_history(warehouse, run, loaded.segments, members)
+                    _swap_into_place(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -225,113 +179,81 @@ def _export_lock(exports: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _blocked_addresses_sql(warehouse: Warehouse) -> str:
-    """(channel, address) pairs no export may carry: identity resolution's rules, applied to contacts.
+def build_export_models(settings: Settings, run_date: date, segments: list[SegmentDefinition]) -> None:
+    """``dbt build`` of the export's models (tag ``segment_export``) as of ``run_date``, with the
+    checked definitions as var ``segments``; their data tests and contracts run too. Raises
+    :class:`cdp.dbt_runner.WarehouseBuildError` naming the failed models: nothing is written then.
 
-    - junk: an address matching a pattern of the seed ``identity_junk_identifiers`` (placeholders such
-      as +31600000000, test@, noreply@), read from the seed file dbt loads;
-    - shared: the contact address of more customers than identity's
-      ``identity_max_records_per_identifier``: it reaches other people too, so it is exported for none;
-    - identity's own verdict (``intermediate.int_identity_identifiers_screened`` 'junk' or 'shared',
-      which also covers a store phone typed for a few members who conflict), when the warehouse has it.
-    """
-
-    limit = int(dbt_vars().get("identity_max_records_per_identifier", 20))
-    literal = warehouse.dialect.literal
-    contacts = "restricted.audience_contacts"
-    parts = []
-    for channel, kind, value in (("email", "email", "lower(trim(email))"), ("sms", "phone", "trim(phone)")):
-        patterns = [pattern for pattern_kind, pattern in _junk_patterns() if pattern_kind == kind]
-        if patterns:
-            junk = " or ".join(f"{value} like {literal(pattern)}" for pattern in patterns)
-            parts.append(
-                f"select {literal(channel)} as channel, {value} as address from {contacts} "
-                f"where {kind} is not null and ({junk})"
-            )
-        parts.append(
-            f"select {literal(channel)} as channel, {value} as address from {contacts} "
-            f"where {kind} is not null group by {value} having count(distinct customer_id) > {limit}"
-        )
-    if {"int_identity_identifiers_screened", "int_identity_records_unioned"} <= set(
-        warehouse.tables("intermediate")
-    ):
-        verdicts = (
-            "from intermediate.int_identity_identifiers_screened as screened "
-            "inner join intermediate.int_identity_records_unioned as records "
-            "on screened.record_key = records.record_key "
-            "where screened.identifier_status in ('junk', 'shared') "
-        )
-        parts.append(
-            f"select 'email' as channel, lower(trim(records.email_normalized)) as address {verdicts}"
-            "and screened.identifier_type = 'email' and records.email_normalized is not null"
-        )
-        parts.append(
-            f"select 'sms' as channel, trim(records.phone_e164) as address {verdicts}"
-            "and screened.identifier_type = 'phone' and records.phone_e164 is not null"
-        )
-    return "select distinct channel, address from (" + " union all ".join(parts) + ") as blocked"
-
-
-@cache
-def _junk_patterns() -> tuple[tuple[str, str], ...]:
-    """(identifier_type, LIKE pattern) rows of the seed identity resolution uses."""
-    with JUNK_SEED.open(newline="", encoding="utf-8") as handle:
-        return tuple((row["identifier_type"], row["pattern"]) for row in csv.DictReader(handle))
+    The var is read only when the models compile (:data:`cdp.dbt_runner.COMPILE_TIME_VARS`), so an
+    edited definition costs no re-parse; the night's claims of what is current stand (these models
+    read customer_360, which reads the CLV fit and is never claimed)."""
+    variables = {"segments": [segment.dbt_segment(settings.engine) for segment in segments]}
+    build_step(
+        settings, run_date, [EXPORT_MODELS], [], unit_tests=False, data_tests=True, keep_claims=True,
+        variables=variables,
+    )
 
 
 def _export_segment(
+    settings: Settings,
     warehouse: Warehouse,
     files: duckdb.DuckDBPyConnection,
     segment: SegmentDefinition,
-    view: str,
+    members: str,
     run: ExportRun,
     staging: Path,
     target: Path,
     previous: dict[tuple[str, str], Path],
 ) -> None:
-    dialect = warehouse.dialect
-    warehouse.temp_table(
-        view,
-        _MEMBERS_SQL.format(
-            control_draw=dialect.unit_hash(f"{dialect.literal(segment.name)} || ':' || base.customer_id"),
-            control_share=dialect.literal(segment.control_share),
-            attributes="".join(f", base.{name}" for name in segment.attributes),
-            base=BASE_TABLE,
-            filter=segment.where(dialect.engine),
-        ),
+    name = warehouse.dialect.literal(segment.name)
+    count, control = warehouse.row(
+        f"select count(*), coalesce(sum(case when is_control then 1 else 0 end), 0) from {members} "
+        f"where segment = {name}"
     )
-    members, control = warehouse.row(
-        f"select count(*), coalesce(sum(case when is_control then 1 else 0 end), 0) from {view}"
-    )
-    run.members[segment.name], run.control[segment.name] = int(members), int(control)
-    reachable = _REACHABLE_SQL.format(
-        formula_starts=", ".join(_sql_char(dialect, char) for char in FORMULA_STARTS),
-        phone_is_e164=_full_match(dialect, "trim(contacts.phone)", E164),
-        attributes="".join(f", members.{name}" for name in segment.attributes),
-        members=view,
-        blocked=BLOCKED_TABLE,
-    )
+    run.members[segment.name], run.control[segment.name] = int(count), int(control)
     folder = staging / segment.name
     folder.mkdir()
-    for name in segment.destinations:
-        destination = DESTINATIONS[name]
-        rows = warehouse.arrow(
-            f"select distinct {destination.select(dialect, segment.attributes)} "
-            f"from ({reachable}) as reachable where ({destination.where})"
-        )
-        full = folder / f"{name}.csv"
+    for destination_name in segment.destinations:
+        rows, kinds = _destination_rows(settings, warehouse, segment, destination_name)
+        full = folder / f"{destination_name}.csv"
         written, added, removed = _write_files(
-            files, rows, previous.get((segment.name, name)), folder, name, destination.kinds
+            files, rows, previous.get((segment.name, destination_name)), folder, destination_name, kinds
         )
         run.results.append(
             ExportResult(
-                segment.name, name, target / segment.name / full.name, written, added, removed, _sha256(full)
+                segment.name, destination_name, target / segment.name / full.name, written, added, removed,
+                _sha256(full),
             )
         )
 
 
-def _sql_char(dialect: Dialect, char: str) -> str:
-    return dialect.literal(char) if char.isprintable() else f"chr({ord(char)})"
+def _destination_rows(
+    settings: Settings, warehouse: Warehouse, segment: SegmentDefinition, destination_name: str
+) -> tuple[pa.Table, dict[str, str]]:
+    """A segment's rows of the destination's dbt model: its ``export_column`` columns under their
+    headers (the segment's customer_360 attributes appended where the destination takes them), and
+    which of them the tool needs verbatim (header -> ``export_check``)."""
+    destination = DESTINATIONS[destination_name]
+    dialect = warehouse.dialect
+    relation, columns = model_columns(settings, destination.model)
+    selects, kinds = [], {}
+    for column, meta in columns:
+        header = meta.get("export_column")
+        if header is None:
+            continue
+        selects.append(f"destination.{column} as {dialect.quote(str(header))}")
+        if meta.get("export_check"):
+            kinds[str(header)] = str(meta["export_check"])
+    source = f"{relation} as destination"
+    if destination.takes_attributes and segment.attributes:
+        # Names checked against customer_360's declared and built columns (exports.definitions).
+        selects += [f"base.{dialect.quote(attribute)}" for attribute in segment.attributes]
+        source += f" inner join {BASE_TABLE} as base on destination.customer_id = base.customer_id"
+    rows = warehouse.arrow(
+        f"select distinct {', '.join(selects)} from {source} "
+        f"where destination.segment = {dialect.literal(segment.name)}"
+    )
+    return rows, kinds
 
 
 def _full_match(dialect: Dialect, expr: str, pattern: str) -> str:
@@ -419,22 +341,14 @@ def _starts_like_formula(column: str) -> str:
 
 
 def _record_history(
-    warehouse: Warehouse, run: ExportRun, segments: list[SegmentDefinition], views: list[str]
+    warehouse: Warehouse, run: ExportRun, segments: list[SegmentDefinition], members: str
 ) -> None:
-    """Replace the date's rows of the three history tables (members from the engine's own views)."""
-    import pyarrow as pa
-
-    literal = warehouse.dialect.literal
-    membership = [
-        f"select {literal(s.name)} as segment, customer_id, is_control, "
-        f"{literal(s.definition_hash)} as definition_hash from {view}"
-        for s, view in zip(segments, views, strict=True)
-    ] or [
-        "select cast(null as string) as segment, cast(null as string) as customer_id, "
-        "cast(null as boolean) as is_control, cast(null as string) as definition_hash "
-        "from (select 1 as one) as nothing where 1 = 0"
-    ]
-    warehouse.replace_date_slice("ops.segment_membership", run.run_date, " union all ".join(membership))
+    """Replace the date's rows of the three history tables (members from the dbt model, which holds
+    exactly the checked segments of this run)."""
+    warehouse.replace_date_slice(
+        "ops.segment_membership", run.run_date,
+        f"select segment, customer_id, is_control, definition_hash from {members}",
+    )
     segment_runs = pa.table(
         {
             "segment": pa.array([s.name for s in segments], pa.string()),

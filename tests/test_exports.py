@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from export_inputs import add_export_inputs
 
 from cdp.config import Settings
 from exports import SegmentDefinitionError, export_segments, load_definitions
@@ -31,6 +32,7 @@ def make_warehouse(settings: Settings, customers=CUSTOMERS) -> None:
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("create schema if not exists marts")
         con.execute("create schema if not exists restricted")
+        add_export_inputs(con)
         con.execute(
             "create or replace table marts.customer_360 (customer_id varchar, rfm_segment varchar, "
             "lifecycle_stage varchar, m_score integer, tier varchar)"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from export_inputs import add_export_inputs
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ def make_warehouse(settings: Settings, people: list[dict]) -> None:
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("create schema if not exists marts")
         con.execute("create schema if not exists restricted")
+        add_export_inputs(con)
         con.execute(
             "create or replace table marts.customer_360 (customer_id varchar, rfm_segment varchar, "
             "lifecycle_stage varchar, m_score integer, tier varchar, spend_to_next_tier double)"
@@ -390,12 +392,12 @@ def test_junk_and_shared_numbers_reach_no_file(home: Settings, tmp_path: Path) -
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("create schema if not exists intermediate")
         con.execute(
-            "create table intermediate.int_identity_records_unioned as "
+            "create or replace table intermediate.int_identity_records_unioned as "
             "select 'pos:loyalty_members:' || customer_id as record_key, email as email_normalized, "
             "phone as phone_e164 from restricted.audience_contacts"
         )
         con.execute(
-            "create table intermediate.int_identity_identifiers_screened as "
+            "create or replace table intermediate.int_identity_identifiers_screened as "
             "select record_key, 'phone' as identifier_type, phone_e164 as identifier_value, "
             "12 as record_count, "
             "'shared' as identifier_status from intermediate.int_identity_records_unioned "

@@ -146,3 +146,18 @@
 {% macro spark__sha256_hex(expression) -%}
     sha2({{ expression }}, 256)
 {%- endmacro %}
+
+{#- A stable number in [0, 1) from a string: the first 32 bits of its SHA-256 over 2^32. Both engines
+    compute the same double (a 32-bit integer over a power of two is exact), so a control group drawn
+    with it holds the same customers on either engine. -#}
+{% macro unit_hash(expression) -%}
+    {{ return(adapter.dispatch('unit_hash', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__unit_hash(expression) -%}
+    (cast(cast('0x' || substr(sha256({{ expression }}), 1, 8) as ubigint) as double) / cast(4294967296 as double))
+{%- endmacro %}
+
+{% macro spark__unit_hash(expression) -%}
+    (cast(conv(substr(sha2({{ expression }}, 256), 1, 8), 16, 10) as double) / cast(4294967296 as double))
+{%- endmacro %}
