@@ -34,7 +34,8 @@ def render(settings: Settings, run_date: date) -> Path:
         built = set(wh.tables("marts"))  # a report section per mart that was built
         grid = wh.rows("select r_score, f_score, count(*) from marts.customer_rfm group by r_score, f_score")
         segments = wh.rows(
-            "select segment, count(*) as n from marts.customer_rfm group by segment order by n desc, segment"
+            "select rfm_segment, count(*) as n from marts.customer_rfm group by rfm_segment "
+            "order by n desc, rfm_segment"
         )
         customers, email_ok, sms_ok = wh.row(
             "select count(*), coalesce(sum(case when is_email_contactable then 1 else 0 end), 0), "
@@ -313,8 +314,8 @@ def _segment_change(wh: Warehouse, run_date: date, built: set[str]) -> tuple[str
         return None, {}
     day = previous[0][0]
     sizes = wh.rows(
-        "select segment, count(*) from marts.customer_rfm_history "
-        f"where as_of_date = {wh.dialect.literal(day)} group by segment"
+        "select rfm_segment, count(*) from marts.customer_rfm_history "
+        f"where as_of_date = {wh.dialect.literal(day)} group by rfm_segment"
     )
     return str(day), dict(sizes)
 

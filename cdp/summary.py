@@ -58,13 +58,13 @@ def _warehouse_counts(settings: Settings, summary: Summary, as_of: date | None, 
                     summary.customers, summary.as_of = int(rows[0][0]), as_of.isoformat()
             if day and "customer_rfm_history" in marts:
                 summary.rfm_segments = wh.rows(
-                    "select segment, count(*) as n from marts.customer_rfm_history "
-                    f"where as_of_date = {day} group by segment order by n desc, segment"
+                    "select rfm_segment, count(*) as n from marts.customer_rfm_history "
+                    f"where as_of_date = {day} group by rfm_segment order by n desc, rfm_segment"
                 )
             if not summary.rfm_segments and "customer_rfm" in marts:
                 summary.rfm_segments = wh.rows(
-                    "select segment, count(*) as n from marts.customer_rfm group by segment "
-                    "order by n desc, segment"
+                    "select rfm_segment, count(*) as n from marts.customer_rfm group by rfm_segment "
+                    "order by n desc, rfm_segment"
                 )
     except EngineUnavailable:  # nothing built yet
         return

@@ -178,7 +178,7 @@ def mart_suites(
             ),
         ),
         "customer_rfm": (
-            "select customer_id, r_score, f_score, m_score, segment from marts.customer_rfm",
+            "select customer_id, r_score, f_score, m_score, rfm_segment from marts.customer_rfm",
             _suite(
                 "marts.customer_rfm",
                 [
@@ -191,7 +191,7 @@ def mart_suites(
                     ],
                     *[
                         gxe.ExpectColumnValuesToNotBeNull(column=score, severity=CRITICAL)
-                        for score in ("r_score", "f_score", "m_score", "segment")
+                        for score in ("r_score", "f_score", "m_score", "rfm_segment")
                     ],
                 ],
             ),

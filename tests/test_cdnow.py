@@ -172,7 +172,7 @@ def test_cdnow_customer_clv(cdnow_warehouse: Settings) -> None:
     with duckdb.connect(str(cdnow_warehouse.warehouse), read_only=True) as con:
         total, used, one_off, bad = con.execute(
             """
-            select count(*), count(*) filter (where model_used),
+            select count(*), count(*) filter (where is_clv_model_used),
                    count(*) filter (where frequency = 0),
                    count(*) filter (where p_alive not between 0 and 1 or clv_12m < 0
                                     or expected_purchases_365d < expected_purchases_90d)

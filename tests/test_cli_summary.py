@@ -55,7 +55,7 @@ def test_summary_leads_with_verdicts_and_exports_and_shows_that_dates_figures(tm
                     "(date '2026-03-09', 40), (date '2026-03-10', 55)) as t(as_of_date, customers)")
         con.execute("create table marts.customer_rfm_history as select * from (values "
                     "(date '2026-03-09', 'C1', 'Champions'), (date '2026-03-10', 'C1', 'Loyal')) "
-                    "as t(as_of_date, customer_id, segment)")
+                    "as t(as_of_date, customer_id, rfm_segment)")
         con.execute("create schema intermediate")
         con.execute("create table intermediate.int_identity_pairs_compared as select 1 as x")
     night = settings.reports / "2026-03-09"

@@ -343,8 +343,8 @@ def test_dbt_one_off_buyers_only_falls_back_to_historical_value(tmp_path: Path) 
     ]
     rows = query(
         settings,
-        "select count(*), count(*) filter (where model_used), "
-        "count(*) filter (where fallback_reason = 'bgnbd:too_few_repeat_customers'), "
+        "select count(*), count(*) filter (where is_clv_model_used), "
+        "count(*) filter (where clv_fallback_reason = 'bgnbd:too_few_repeat_customers'), "
         "count(*) filter (where clv_12m = historical_value), count(p_alive) from marts.customer_clv",
     )
     assert rows == [(150, 0, 150, 150, 0)]
@@ -373,7 +373,7 @@ def test_dbt_clv_fit_idempotent_and_point_in_time(tmp_path: Path) -> None:
     assert [(r[2], r[6]) for r in runs_1] == [("bgnbd", True), ("gamma_gamma", True)]
     summary = query(
         settings,
-        "select count(*), count(*) filter (where model_used), min(p_alive), max(p_alive), "
+        "select count(*), count(*) filter (where is_clv_model_used), min(p_alive), max(p_alive), "
         "count(*) filter (where expected_purchases_365d < expected_purchases_90d), min(clv_12m) "
         "from marts.customer_clv",
     )[0]

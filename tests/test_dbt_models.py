@@ -687,8 +687,8 @@ def test_customer_rfm_scores_and_segments(built: Settings) -> None:
         r[0]: r[1:]
         for r in query(
             built,
-            "select customer_id, as_of_date, recency_days, frequency, monetary, "
-            "r_score, f_score, m_score, rfm_score, segment from marts.customer_rfm",
+            "select customer_id, as_of_date, rfm_recency_days, rfm_frequency, rfm_monetary, "
+            "r_score, f_score, m_score, rfm_score, rfm_segment from marts.customer_rfm",
         )
     }
     assert rows[ids["jane"]] == (RUN_DATE, 1, 3, Decimal("190.00"), 4, 5, 4, "454", "Champions")

@@ -17,7 +17,7 @@ def _home_with_marts(tmp_path) -> Settings:
         con.execute("create schema marts")
         con.execute(
             "create table marts.customer_rfm as select * from "
-            "(values ('C1', 'Champions', 5), ('C2', 'Lost', 1)) as t(customer_id, segment, r_score)"
+            "(values ('C1', 'Champions', 5), ('C2', 'Lost', 1)) as t(customer_id, rfm_segment, r_score)"
         )
     return settings
 
@@ -43,8 +43,8 @@ def test_missing_java_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_query_returns_rows_and_refuses_writes(tmp_path) -> None:
     settings = _home_with_marts(tmp_path)
-    table = read_only_query(settings, "select segment from marts.customer_rfm order by customer_id;")
-    assert table.column("segment").to_pylist() == ["Champions", "Lost"]
+    table = read_only_query(settings, "select rfm_segment from marts.customer_rfm order by customer_id;")
+    assert table.column("rfm_segment").to_pylist() == ["Champions", "Lost"]
     for statement in ("delete from marts.customer_rfm", "select 1; drop table marts.customer_rfm"):
         with pytest.raises(QueryRejected):
             read_only_query(settings, statement)
@@ -140,4 +140,6 @@ def test_spark_statements_are_checked_by_the_parser(statement: str) -> None:
 
     with pytest.raises(QueryRejected):
         _check_statement(statement, "spark", restricted=False)
-    _check_statement("select segment, count(*) from marts.customer_rfm group by segment", "spark", False)
+    _check_statement(
+        "select rfm_segment, count(*) from marts.customer_rfm group by rfm_segment", "spark", False
+    )

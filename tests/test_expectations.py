@@ -300,8 +300,8 @@ def make_warehouse(path: Path, *, non_contactable_member: bool = False) -> None:
             create table marts.customer_rfm as select * from (values
                 ('c1', date '2026-03-10', date '2026-03-01', 9, 2, 20.0, 5, 4, 3, '543', 'champions'),
                 ('c2', date '2026-03-10', date '2026-02-01', 37, 1, 4.0, 1, 1, 1, '111', 'lost')
-            ) as t(customer_id, as_of_date, last_order_date, recency_days, frequency, monetary, r_score,
-                   f_score, m_score, rfm_score, segment)
+            ) as t(customer_id, as_of_date, last_order_date, rfm_recency_days, rfm_frequency, rfm_monetary,
+                   r_score, f_score, m_score, rfm_score, rfm_segment)
             """
         )
         con.execute(

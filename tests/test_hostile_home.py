@@ -63,12 +63,16 @@ def test_read_only_commands_work_on_a_read_only_home(tmp_path: Path) -> None:
     settings = Settings.load(home=home).ensure()
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts.customer_rfm as select 'C1' as customer_id, 'Champions' as segment")
+        con.execute(
+            "create table marts.customer_rfm as select 'C1' as customer_id, 'Champions' as rfm_segment"
+        )
     shutil.rmtree(settings.logs)
     with _mounted("", tmp_path / "ro", "", source=str(home)) as view:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
         runner = CliRunner()
-        result = runner.invoke(app, ["query", "select segment from marts.customer_rfm", "--home", str(view)])
+        result = runner.invoke(
+            app, ["query", "select rfm_segment from marts.customer_rfm", "--home", str(view)]
+        )
         assert result.exit_code == 0, result.output
         assert "Champions" in result.output
         result = runner.invoke(app, ["suppression", "list", "--home", str(view)])

@@ -18,7 +18,8 @@ def _warehouse(settings: Settings, quality_rows: list[tuple]) -> None:
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("create schema marts")
         con.execute(
-            "create table marts.customer_rfm (customer_id varchar, r_score int, f_score int, segment varchar)"
+            "create table marts.customer_rfm "
+            "(customer_id varchar, r_score int, f_score int, rfm_segment varchar)"
         )
         con.execute(
             "create table marts.dim_customers "

@@ -271,7 +271,7 @@ def test_next_date_appends_history_with_changes(lake_built: Settings, ids: dict[
     assert ned == [("bronze", "silver", True, "upgrade")]
     moves = query(
         lake_built,
-        "select from_date, to_date, sum(customer_count), sum(case when from_segment = 'none' then "
+        "select from_date, to_date, sum(customer_count), sum(case when from_rfm_segment = 'none' then "
         "customer_count else 0 end) from marts.customer_rfm_transitions group by all",
     )
     # Pat enters the scored base with her first order; the other six were scored the day before.
@@ -283,3 +283,4 @@ def test_next_date_appends_history_with_changes(lake_built: Settings, ids: dict[
     assert query(
         lake_built, "select as_of_date, count(*) from marts.customer_rfm_history group by all order by all"
     ) == [(RUN_DATE, 6), (NEXT_DATE, 7)]
+

@@ -52,7 +52,9 @@
 {#- The existing table of an incremental model, when this run may read it as its previous state:
     an incremental run (is_incremental(): the table exists and this is not a --full-refresh) of a table
     that has the column `marker` (its newest column, so an older layout is not taken for a state);
-    none otherwise, and at parse time. Reads metadata only. -#}
+    none otherwise, and at parse time. A marker `!column` asks for the opposite: the table when it
+    lacks that column (an older layout the model rewrites once, e.g. renamed columns: D48). Reads
+    metadata only. -#}
 {% macro previous_state_source(marker) -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
@@ -62,6 +64,9 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+    {%- if marker.startswith('!') -%}
+        {{ return(none if marker[1:] | lower in columns else existing) }}
+    {%- endif -%}
     {{ return(existing if marker | lower in columns else none) }}
 {%- endmacro %}
 

@@ -2,8 +2,11 @@
 -- and Gamma-Gamma (spend per purchase), fitted tonight on the whole base (int_clv_models_fitted), and
 -- the historical value to date.
 -- When a model is not used (too little data, only one-off buyers, no convergence) or the customer has
--- no purchase (only cancelled / refunded / return-only orders), model_used is false, fallback_reason says
--- why, the predictions are null and clv_12m falls back to the historical value.
+-- no purchase (only cancelled / refunded / return-only orders), is_clv_model_used is false,
+-- clv_fallback_reason says why, the predictions are null and clv_12m falls back to the historical value.
+-- Column names as in customer_360 (D48); run_date, model_used and fallback_reason are deprecated aliases
+-- for one release (deprecated_aliases()). frequency, recency_days and tenure_days are BG/NBD's x, t_x
+-- and T (not RFM's: customer_rfm.rfm_frequency, rfm_recency_days).
 with
 
 customers as (
@@ -113,18 +116,18 @@ valued as (
 
 ),
 
-final as (
+valued_named as (
 
     select
         customer_id,
-        {{ run_date_literal() }} as run_date,
-        model_used,
+        {{ run_date_literal() }} as as_of_date,
+        model_used as is_clv_model_used,
         case
             when model_used then null
             when not has_purchase then 'no_purchase'
             when model_fallback_reason is not null then model_fallback_reason
             else 'prediction_not_finite'
-        end as fallback_reason,
+        end as clv_fallback_reason,
         case when model_used then p_alive end as p_alive,
         case when model_used then expected_purchases_90d end as expected_purchases_90d,
         case when model_used then expected_purchases_365d end as expected_purchases_365d,
@@ -143,6 +146,19 @@ final as (
         first_purchase_date,
         last_purchase_date
     from valued
+
+),
+
+final as (
+
+    select
+        *,
+        {{ deprecated_aliases({
+            'run_date': 'as_of_date',
+            'model_used': 'is_clv_model_used',
+            'fallback_reason': 'clv_fallback_reason',
+        }) }}
+    from valued_named
 
 )
 

@@ -61,14 +61,14 @@ final as (
         customers.first_seen_at,
         customers.last_seen_at,
         -- rfm
-        rfm.recency_days as rfm_recency_days,
-        rfm.frequency as rfm_frequency,
-        rfm.monetary as rfm_monetary,
+        rfm.rfm_recency_days,
+        rfm.rfm_frequency,
+        rfm.rfm_monetary,
         rfm.r_score,
         rfm.f_score,
         rfm.m_score,
         rfm.rfm_score,
-        rfm.segment as rfm_segment,
+        rfm.rfm_segment,
         -- lifecycle
         lifecycle.lifecycle_stage,
         lifecycle.first_purchase_date,
@@ -118,8 +118,8 @@ final as (
         clv.expected_avg_order_value,
         clv.clv_12m,
         clv.historical_value,
-        clv.model_used as is_clv_model_used,
-        clv.fallback_reason as clv_fallback_reason
+        clv.is_clv_model_used,
+        clv.clv_fallback_reason
     from customers
     left join rfm
         on customers.customer_id = rfm.customer_id

@@ -4,8 +4,9 @@
 -- exact integer comparisons: score = 1 + number of k in 1..4 with 5 * (rank - 1) >= k * (customers - 1).
 -- rank() gives equal values the same rank, so equal values always get equal scores; the lowest value
 -- (or all values, when they are all equal) scores 1. Recency is ranked descending (recent = 5).
--- segment: looked up in the seed rfm_segment_map by r_score and fm_score = (f_score + m_score) / 2
--- rounded half up.
+-- rfm_segment: looked up in the seed rfm_segment_map by r_score and fm_score = (f_score + m_score) / 2
+-- rounded half up. Columns are named as in customer_360 (rfm_recency_days, rfm_frequency, rfm_monetary,
+-- rfm_segment); the old names stay one release as deprecated aliases (D48, deprecated_aliases()).
 {%- set window_days = var('rfm_window_days') | int %}
 with
 
@@ -93,15 +94,15 @@ scored as (
 
 ),
 
-final as (
+segmented as (
 
     select
         scored.customer_id,
         {{ run_date_literal() }} as as_of_date,
         scored.last_order_date,
-        cast(scored.recency_days as {{ dbt.type_int() }}) as recency_days,
-        cast(scored.frequency as {{ dbt.type_int() }}) as frequency,
-        scored.monetary,
+        cast(scored.recency_days as {{ dbt.type_int() }}) as rfm_recency_days,
+        cast(scored.frequency as {{ dbt.type_int() }}) as rfm_frequency,
+        scored.monetary as rfm_monetary,
         scored.r_score,
         scored.f_score,
         scored.m_score,
@@ -110,13 +111,27 @@ final as (
             dbt.safe_cast("scored.f_score", dbt.type_string()),
             dbt.safe_cast("scored.m_score", dbt.type_string()),
         ]) }} as rfm_score,
-        segment_map.segment
+        segment_map.segment as rfm_segment
     from scored
     left join segment_map
         on
             scored.r_score = segment_map.r_score
             and cast(floor((scored.f_score + scored.m_score + 1) / 2) as {{ dbt.type_int() }})
             = segment_map.fm_score
+
+),
+
+final as (
+
+    select
+        *,
+        {{ deprecated_aliases({
+            'recency_days': 'rfm_recency_days',
+            'frequency': 'rfm_frequency',
+            'monetary': 'rfm_monetary',
+            'segment': 'rfm_segment',
+        }) }}
+    from segmented
 
 )
 
