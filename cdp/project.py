@@ -4,7 +4,7 @@ Everything that needs to know how ``dbt_project/`` is driven without running it 
 ``dbt_project.yml`` declares (defaults every build runs with), the environment variables
 ``profiles.yml`` and the sources read (paths of this home), and the project's name. The dbt runner
 (:mod:`cdp.dbt_runner`), the engines (a Spark session renders ``profiles.yml`` with this environment)
-and the stages that read a var (the CLV fit, the export's identifier limit) share these.
+and the stages that read a var (the CLV fit) share these.
 """
 
 from __future__ import annotations
