@@ -611,3 +611,24 @@ def _redact(message: str) -> str:
         if line.strip() and not _JAVA_FRAME.match(line) and "An error occurred while calling" not in line
     ]
     return " | ".join(lines[:6])[:1000]
+
+
+def release() -> None:
+    """Drop what dbt keeps alive in this process after its commands: the parsed project and the
+    registered adapters, with their locks.
+
+    dbt makes its locks from a spawn context: named POSIX semaphores that multiprocessing's resource
+    tracker follows until their finalizers run. A process that ends with ``os._exit`` - Airflow's task
+    runner after every task - skips those finalizers, and the tracker then prints "There appear to be
+    N leaked semaphore objects to clean up at shutdown" on stderr, which Airflow's task log records at
+    ERROR. The DAG's tasks call this when their stage is done; ``cdp run`` ends normally and keeps the
+    parse for the night's next dbt command.
+    """
+    import gc
+
+    from dbt.adapters.factory import reset_adapters
+
+    _release_duckdb()
+    _MANIFEST_CACHE.clear()
+    reset_adapters()
+    gc.collect()

@@ -70,8 +70,14 @@ def _label(source: str) -> None:
 
 def _call(stage_name: str, context, *args) -> dict:
     from cdp import pipeline
+    from cdp.dbt_runner import release
 
-    return getattr(pipeline, stage_name)(_settings(), _run_date(context), *args)
+    try:
+        return getattr(pipeline, stage_name)(_settings(), _run_date(context), *args)
+    finally:
+        # The task runner ends with os._exit: dbt's locks are released here, or their tracker logs
+        # "leaked semaphore objects" at ERROR in the task log (cdp.dbt_runner.release).
+        release()
 
 
 def _task(stage):
