@@ -182,7 +182,8 @@ def demo(
     home: HomeOpt = None,
     market: MarketOpt = "nl",
 ) -> None:
-    """Generate sample data, run every day of it in order and print what came out."""
+    """Generate sample data, run every day of it in order and print what came out; screenshots of the
+    last night's pages go to <home>/reports/<date>/screenshots/ when Chromium is installed."""
     from cdp.generator import generate as run_generator
     from cdp.generator.locale import locale
     from cdp.market import configure_home
@@ -210,6 +211,16 @@ def demo(
         f"\nQuery the marts: cdp shell --home {settings.home}   (or cdp query \"select ...\")",
         soft_wrap=True,
     )
+    # The last night's pages as a person sees them, when this machine has a Chromium.
+    from cdp.screenshots import BrowserError, screenshot_night
+
+    try:
+        shots = screenshot_night(settings.reports, DEMO_END)
+    except BrowserError as exc:  # the night is done; a browser that fails does not undo it
+        logging.getLogger("cdp").warning("no screenshots of the pages: %s", exc)
+        shots = []
+    if shots:
+        console.print(f"Screenshots of the pages: {shots[0].screenshot.parent}", soft_wrap=True)
 
 
 @app.command("summary")

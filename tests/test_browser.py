@@ -2,49 +2,28 @@
 `.ci/run` installs it): the run report, the quality pages of every night and the dbt docs, from disk
 with no network. Each must show what a person checks, load every resource it refers to, and not be
 blank; screenshots are kept beside the pages (``<reports>/<date>/screenshots/``) for a person to look
-at. Issue 22: GX Data Docs rendered empty offline and dbt docs never finished loading from file://."""
+at, by the function ``cdp demo`` calls (``cdp/screenshots.py``, which drives Chromium for these tests
+too). Issue 22: GX Data Docs rendered empty offline and dbt docs never finished loading from file://."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from conftest import copy_home
 from typer.testing import CliRunner
 
+from cdp import screenshots
 from cdp.cli import app
 from cdp.config import Settings
 
 pytestmark = pytest.mark.slow
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
+@pytest.fixture(scope="module", autouse=True)
+def _chromium() -> None:
+    if screenshots.chromium() is None:
         pytest.fail("the browser tests need headless Chromium: apt-get install chromium (.ci/run does)")
-    return path
-
-
-def _open(page: Path, screenshot: Path) -> tuple[str, str]:
-    """The page's DOM after its scripts ran, and the browser's log (failed loads are logged there)."""
-    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-            "--virtual-time-budget=8000", "--allow-file-access-from-files"]
-    dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=False)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    shot = subprocess.run([*base, f"--screenshot={screenshot}", "--window-size=1400,2400", page.as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    assert screenshot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
-    return dom.stdout, dom.stderr + shot.stderr
-
-
-def _no_failed_loads(log: str) -> None:
-    failed = [line for line in log.splitlines() if "net::ERR_" in line or "Failed to load resource" in line]
-    assert failed == []
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +32,60 @@ def night(first_night: Settings, tmp_path_factory: pytest.TempPathFactory) -> Se
 
 
 def test_run_report_and_quality_pages_in_a_browser(night: Settings, drop_dates) -> None:
+    # What `cdp demo` does at its end: each page a person looks at after a night, opened and kept
+    # as a screenshot under the home.
     folder = night.reports / drop_dates[0].isoformat()
-    shots = folder / "screenshots"
-    dom, log = _open(folder / "report.html", shots / "report.png")
-    _no_failed_loads(log)
-    assert "Landed data gate" in dom
-    assert "PASSED" in dom
-    assert "<h2>Exports</h2>" in dom
-    assert dom.count("data:image/png;base64,") >= 3  # the plots are inside the page
-    dom, log = _open(folder / "dq_landed.html", shots / "dq_landed.png")
-    _no_failed_loads(log)
-    assert "expectations evaluated" in dom
-    dom, log = _open(night.reports / "quality.html", shots / "quality.png")
-    _no_failed_loads(log)
-    assert drop_dates[0].isoformat() in dom
+    opened = screenshots.screenshot_night(night.reports, drop_dates[0])
+    pages = {page.screenshot.name: page for page in opened}
+    assert sorted(pages) == ["dq_landed.png", "dq_marts.png", "quality.png", "report.png"]
+    for page in pages.values():
+        assert page.failed == [], page.url
+        assert page.screenshot.parent == folder / "screenshots"
+        assert page.screenshot.stat().st_size > 20_000, page.url
+        assert screenshots.ink(page.screenshot) > 0.01, f"{page.screenshot} is (nearly) one colour"
+    report = pages["report.png"].dom
+    assert "Landed data gate" in report
+    assert "PASSED" in report
+    assert "<h2>Exports</h2>" in report
+    assert report.count("data:image/png;base64,") >= 3  # the plots are inside the page
+    assert "expectations evaluated" in pages["dq_landed.png"].dom
+    assert "expectations evaluated" in pages["dq_marts.png"].dom
+    assert drop_dates[0].isoformat() in pages["quality.png"].dom
 
 
 def test_dbt_docs_open_from_disk(night: Settings) -> None:
     result = CliRunner().invoke(app, ["docs", "--home", str(night.home)])
     assert result.exit_code == 0, result.output
-    page = night.dbt_target_dir / "static_index.html"
-    dom, log = _open(page, night.reports / "screenshots" / "dbt_docs.png")
-    _no_failed_loads(log)
+    shot = night.reports / "screenshots" / "dbt_docs.png"
     # Rendered by the docs' own scripts from the manifest inside the file (the markdown of the
     # overview turned into headings exists only after they ran): not a page that never finishes loading.
-    assert '<h2 id="layers">Layers</h2>' in dom
-    assert '<h2 id="where-to-start">Where to start</h2>' in dom
+    page = screenshots.open_page(
+        (night.dbt_target_dir / "static_index.html").as_uri(), screenshot=shot,
+        ready="document.getElementById('where-to-start') !== null",
+    )
+    # dbt's page itself asks for three URLs that are its own unrendered template text (two icons'
+    # "{{ getIcon(...) }}" before Angular fills them in, the favicon's "${require(...)}" its build left
+    # in): they point at nothing and show nothing. Any other failed load is one.
+    template_text = ("{{ getIcon(item.type, 'on') }}", "{{ getIcon(item.type, 'off') }}",
+                     "${require('./assets/favicons/favicon.ico')}")
+    failed = [url for url in page.failed if not unquote(url.split(": ")[0]).endswith(template_text)]
+    assert failed == []
+    assert '<h2 id="layers">Layers</h2>' in page.dom
+    assert '<h2 id="where-to-start">Where to start</h2>' in page.dom
+    assert screenshots.ink(shot) > 0.01, "the dbt docs' screenshot is (nearly) one colour"
+
+
+def test_the_browser_sees_failed_loads_and_blank_pages(tmp_path) -> None:
+    # What the checks above rely on: a resource that is missing or online is reported, and a page with
+    # nothing on it is (nearly) one colour.
+    page = tmp_path / "broken.html"
+    page.write_text(
+        "<html><body><img src='missing.png'><script src='http://cdn.example.invalid/x.js'></script></body></html>",
+        encoding="utf-8",
+    )
+    opened = screenshots.open_page(page.as_uri(), screenshot=tmp_path / "broken.png")
+    assert opened.failed == [
+        f"{(tmp_path / 'missing.png').as_uri()}: net::ERR_FILE_NOT_FOUND",
+        "http://cdn.example.invalid/x.js: net::ERR_NAME_NOT_RESOLVED",
+    ]
+    assert screenshots.ink(tmp_path / "broken.png") < 0.01
