@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_HEIGHT = 12_000
 #: The network counts as idle when no request has been in flight for this long (seconds).
 _IDLE = 0.5
+#: A screenshot with fewer pixels than this share off its most common colour is blank: a page with
+#: nothing but a broken-image icon is 0.0002, one heading on a white page 0.0025, text pages 0.01+.
+BLANK = 0.002
 #: Seconds Chromium has to answer one command.
 _ANSWER = 15.0
 
@@ -74,6 +77,11 @@ def ink(png: Path) -> float:
         colours = pixels.getcolors(maxcolors=pixels.width * pixels.height) or []
     total = sum(count for count, _ in colours)
     return 1.0 - max(count for count, _ in colours) / total if total else 0.0
+
+
+def blank(png: Path) -> bool:
+    """Whether a screenshot shows (nearly) nothing: one colour, or all but :data:`BLANK` of it."""
+    return ink(png) < BLANK
 
 
 def open_page(

@@ -7,6 +7,8 @@ too). Issue 22: GX Data Docs rendered empty offline and dbt docs never finished 
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from urllib.parse import unquote
 
 import pytest
@@ -42,7 +44,7 @@ def test_run_report_and_quality_pages_in_a_browser(night: Settings, drop_dates) 
         assert page.failed == [], page.url
         assert page.screenshot.parent == folder / "screenshots"
         assert page.screenshot.stat().st_size > 20_000, page.url
-        assert screenshots.ink(page.screenshot) > 0.01, f"{page.screenshot} is (nearly) one colour"
+        assert not screenshots.blank(page.screenshot), f"{page.screenshot} is (nearly) one colour"
     report = pages["report.png"].dom
     assert "Landed data gate" in report
     assert "PASSED" in report
@@ -72,7 +74,7 @@ def test_dbt_docs_open_from_disk(night: Settings) -> None:
     assert failed == []
     assert '<h2 id="layers">Layers</h2>' in page.dom
     assert '<h2 id="where-to-start">Where to start</h2>' in page.dom
-    assert screenshots.ink(shot) > 0.01, "the dbt docs' screenshot is (nearly) one colour"
+    assert not screenshots.blank(shot), "the dbt docs' screenshot is (nearly) one colour"
 
 
 def test_the_browser_sees_failed_loads_and_blank_pages(tmp_path) -> None:
@@ -84,8 +86,26 @@ def test_the_browser_sees_failed_loads_and_blank_pages(tmp_path) -> None:
         encoding="utf-8",
     )
     opened = screenshots.open_page(page.as_uri(), screenshot=tmp_path / "broken.png")
-    assert opened.failed == [
+    assert sorted(opened.failed) == [  # in the order they failed, which varies
         f"{(tmp_path / 'missing.png').as_uri()}: net::ERR_FILE_NOT_FOUND",
         "http://cdn.example.invalid/x.js: net::ERR_NAME_NOT_RESOLVED",
     ]
-    assert screenshots.ink(tmp_path / "broken.png") < 0.01
+    assert screenshots.blank(tmp_path / "broken.png")
+
+
+def test_no_chromium_no_screenshots_one_log_line(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A machine without Chromium (none on PATH): the demo's call takes no screenshots of a night's pages
+    # and says so once.
+    day = date(2026, 3, 10)
+    (tmp_path / day.isoformat()).mkdir()
+    (tmp_path / day.isoformat() / "report.html").write_text("<h1>Run report</h1>", encoding="utf-8")
+    assert screenshots.night_pages(tmp_path, day) == [tmp_path / day.isoformat() / "report.html"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    with caplog.at_level(logging.INFO, logger="cdp.screenshots"):
+        assert screenshots.screenshot_night(tmp_path, day) == []
+    assert [record.getMessage() for record in caplog.records] == [
+        "no Chromium on this machine: no screenshots of the pages (apt-get install chromium)"
+    ]
+    assert not (tmp_path / day.isoformat() / "screenshots").exists()
