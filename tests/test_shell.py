@@ -31,7 +31,9 @@ def home(tmp_path: Path) -> Settings:
             f"create table marts.customer_rfm as select * from (values ('{LONG_ID}', 'Champions', 12.5), "
             "('C2', '[bold]Loyal', 3.25)) as t(customer_id, rfm_segment, monetary_value)"
         )
-        con.execute("create table restricted.customer_profiles as select 'C2' as customer_id, 'a@b.nl' as email")
+        con.execute(
+            "create table restricted.customer_profiles as select 'C2' as customer_id, 'a@b.nl' as email"
+        )
     return settings
 
 
@@ -47,7 +49,8 @@ def test_statements_span_lines_and_print_whole_values(home: Settings) -> None:
         ".format vertical\nselect rfm_segment from marts.customer_rfm where customer_id = 'C2';\n",
     )
     assert code == 0, text
-    assert LONG_ID in text and "…" not in text
+    assert LONG_ID in text
+    assert "…" not in text
     assert "(2 rows)" in text
     # .format vertical: one block per record; a value that looks like console markup is printed as is.
     assert "-[ record 1 ]" in text
@@ -59,7 +62,8 @@ def test_tables_and_schema_commands(home: Settings) -> None:
     assert code == 0, text
     assert "customer_rfm" in text
     assert "customer_profiles" not in text  # restricted is not listed without --restricted
-    assert "monetary_value" in text and "DECIMAL" in text
+    assert "monetary_value" in text
+    assert "DECIMAL" in text
     assert ".quit" in text
 
 
@@ -67,15 +71,19 @@ def test_an_error_is_one_line_and_the_session_goes_on(home: Settings) -> None:
     code, text = _shell(home, "selec 1;\nselect count(*) as n from marts.customer_rfm;\n")
     assert code == 1  # piped: the exit code says a statement failed
     errors = [line for line in text.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "syntax error" in errors[0].lower()
+    assert len(errors) == 1
+    assert "syntax error" in errors[0].lower()
     assert "(1 row)" in text
 
 
 def test_restricted_needs_the_flag_and_nothing_can_write(home: Settings) -> None:
     code, text = _shell(home, "select email from restricted.customer_profiles;\n")
-    assert code == 1 and "--restricted" in text and "a@b.nl" not in text
+    assert code == 1
+    assert "--restricted" in text
+    assert "a@b.nl" not in text
     code, text = _shell(home, "select email from restricted.customer_profiles;\n", "--restricted")
-    assert code == 0 and "a@b.nl" in text
+    assert code == 0
+    assert "a@b.nl" in text
     outside = home.home / "stolen.csv"
     code, text = _shell(
         home,
@@ -83,7 +91,8 @@ def test_restricted_needs_the_flag_and_nothing_can_write(home: Settings) -> None
         f"copy (select * from marts.customer_rfm) to '{outside}';\n"
         "drop table marts.customer_rfm;\n",
     )
-    assert code == 1 and text.count("error:") == 3
+    assert code == 1
+    assert text.count("error:") == 3
     assert not outside.exists()
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.customer_rfm").fetchall() == [(2,)]
