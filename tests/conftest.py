@@ -8,6 +8,8 @@ import ipaddress
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -191,3 +193,27 @@ def first_night(
 @pytest.fixture
 def settings(tmp_path: Path, raw_drops: Path) -> Settings:
     return Settings.load(home=tmp_path / "home", raw=raw_drops).ensure()
+
+
+@pytest.fixture(scope="session")
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Airflow metadata database after ``airflow db migrate``, made once for the run (a migration
+    takes 15-30 s); a test copies it into its own ``AIRFLOW_HOME`` (:func:`airflow_home`)."""
+
+    def make(folder: Path) -> None:
+        env = {**os.environ, "AIRFLOW_HOME": str(folder), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env=env, capture_output=True, text=True, check=False, timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    return shared_folder(tmp_path_factory, "airflow-db", make) / "airflow.db"
+
+
+def airflow_home(folder: Path, airflow_db: Path) -> Path:
+    """``folder`` as an ``AIRFLOW_HOME`` holding a copy of the migrated database: what ``airflow db
+    migrate`` leaves there (Airflow writes its ``airflow.cfg`` at first start)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(airflow_db, folder / "airflow.db")
+    return folder

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import airflow_home
 
 from cdp.config import PROJECT_ROOT, SOURCES, Settings
 from cdp.evaluate import score_identity
@@ -148,7 +149,7 @@ with create_session() as session:
 
 
 @pytest.mark.slow
-def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) -> None:
+def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path, airflow_db: Path) -> None:
     """Unpausing the DAG as a user would: Airflow's own scheduler loop creates the run (no date passed
     by us), and that run processes yesterday, whose drop exists, not today, which has just begun; a
     backfill of three days makes three runs, each processing its own day."""
@@ -158,7 +159,8 @@ def test_the_scheduler_creates_the_run_for_the_day_that_ended(tmp_path: Path) ->
     env = _airflow_env(tmp_path)
     env["CDP_HOME"] = str(tmp_path / "home")
     airflow = str(Path(sys.executable).parent / "airflow")
-    for command in (["db", "migrate"], ["dags", "reserialize"], ["dags", "unpause", "cdp_nightly"]):
+    airflow_home(tmp_path / "airflow", airflow_db)  # as `airflow db migrate` leaves it
+    for command in (["dags", "reserialize"], ["dags", "unpause", "cdp_nightly"]):
         done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (command, done.stderr[-2000:])
     # Two loops of the real scheduler: it creates the due run and queues its first tasks (no executor
@@ -204,17 +206,13 @@ def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_dro
 
 
 @pytest.mark.slow
-def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates) -> None:
+def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates, airflow_db: Path) -> None:
     """``dag.test()`` over the history drop and the next night: everything lands, marts fill, exports
     hold only contactable people, identity resolution is scored against the generator's truth."""
     home = tmp_path / "home"
     env = _airflow_env(home)
     env.update(CDP_HOME=str(home), CDP_RAW=str(raw_drops))
-    migrate = subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    airflow_home(home / "airflow", airflow_db)
     dates = [d.isoformat() for d in drop_dates[:2]]
     result = _python([str(Path(__file__).parent / "_dag_runner.py"), str(DAGS), *dates], env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
@@ -238,7 +236,7 @@ def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates) -> Non
 
 
 @pytest.mark.slow
-def test_dag_runs_a_chinese_retailers_night(tmp_path: Path) -> None:
+def test_dag_runs_a_chinese_retailers_night(tmp_path: Path, airflow_db: Path) -> None:
     """The market the retail guides are written for: ``dag.test()`` over a Chinese retailer's history
     drop (GB18030 POS file, 11-digit mobiles with and without +86, names in characters, WeChat) on a
     home configured for the cn market. Mobiles reach the profiles as +86 E.164 numbers, the SMS file
@@ -254,11 +252,7 @@ def test_dag_runs_a_chinese_retailers_night(tmp_path: Path) -> None:
     configure_home(home, "cn", {"pos": "gb18030"})
     env = _airflow_env(home)
     env.update(CDP_HOME=str(home), CDP_RAW=str(raw))
-    migrate = subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    airflow_home(home / "airflow", airflow_db)
     result = _python([str(Path(__file__).parent / "_dag_runner.py"), str(DAGS), day.isoformat()], env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
 
