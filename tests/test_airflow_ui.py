@@ -165,36 +165,50 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert not _group_alive(process.pid), "processes of airflow standalone are left running"
 
 
-def test_the_api_lists_the_dag_without_import_errors(airflow: Server) -> None:
-    status, _ = _request(f"{airflow.url}/api/v2/dags")
-    assert status == 401  # the token is what lets us in
+def _listed(airflow: Server) -> dict:
+    """The API's listing of the DAG, once the dag processor has parsed it (its import errors, if any,
+    at once)."""
 
     def listed() -> dict | None:
+        code, errors = _request(f"{airflow.url}/api/v2/importErrors", airflow.token)
+        if code == 200 and errors["total_entries"]:
+            pytest.fail(f"import errors: {errors['import_errors']}")
         code, found = _request(f"{airflow.url}/api/v2/dags?dag_id_pattern=cdp_nightly", airflow.token)
         return found if code == 200 and found.get("total_entries") else None
 
-    found = _wait_for(listed, "the DAG listed")
-    assert [dag["dag_id"] for dag in found["dags"]] == ["cdp_nightly"]
-    assert found["dags"][0]["is_paused"] is True  # a new DAG waits for an operator
-    status, errors = _request(f"{airflow.url}/api/v2/importErrors", airflow.token)
-    assert status == 200
-    assert errors["total_entries"] == 0, errors["import_errors"]
-    status, details = _request(f"{airflow.url}/api/v2/dags/cdp_nightly/details", airflow.token)
-    assert status == 200
-    assert details["timetable_summary"] == SCHEDULE  # our plugin, found by Airflow
-    # A run started at midnight processes the day that ended: the server's timetable says so.
+    return _wait_for(listed, "cdp_nightly listed")
+
+
+@pytest.fixture(scope="module")
+def queued_run(airflow: Server) -> dict:
+    """A run triggered through the API while the DAG is paused: it stays queued, nothing runs."""
+    _listed(airflow)
     status, run = _request(
         f"{airflow.url}/api/v2/dags/cdp_nightly/dagRuns", airflow.token,
         {"dag_run_id": RUN_ID, "logical_date": "2026-03-11T00:00:00Z"},
     )
     assert status == 200, run
-    assert (run["state"], run["data_interval_start"], run["data_interval_end"]) == (
+    return run
+
+
+def test_the_api_lists_the_dag_without_import_errors(airflow: Server, queued_run: dict) -> None:
+    status, _ = _request(f"{airflow.url}/api/v2/dags")
+    assert status == 401  # the token is what lets us in
+    found = _listed(airflow)
+    assert [dag["dag_id"] for dag in found["dags"]] == ["cdp_nightly"]
+    assert found["dags"][0]["is_paused"] is True  # a new DAG waits for an operator
+    status, errors = _request(f"{airflow.url}/api/v2/importErrors", airflow.token)
+    assert (status, errors["total_entries"]) == (200, 0), errors
+    status, details = _request(f"{airflow.url}/api/v2/dags/cdp_nightly/details", airflow.token)
+    assert status == 200
+    assert details["timetable_summary"] == SCHEDULE  # our plugin, found by Airflow
+    # A run started at midnight processes the day that ended: the server's timetable says so.
+    assert (queued_run["state"], queued_run["data_interval_start"], queued_run["data_interval_end"]) == (
         "queued", "2026-03-10T00:00:00Z", "2026-03-11T00:00:00Z"
     )
 
 
-def test_the_grid_page_in_a_browser(airflow: Server) -> None:
-    # After the API test: the grid then has a run (test order within a module is file order).
+def test_the_grid_page_in_a_browser(airflow: Server, queued_run: dict) -> None:
     shot = airflow.home / "screenshots" / "airflow_grid.png"
     # Readable once the UI has fetched the DAG and its structure: every task id and our schedule shown.
     ready = " && ".join(
