@@ -366,49 +366,95 @@ app.add_typer(segments_app, name="segments")
 
 @segments_app.command("list")
 def segments_list(home: HomeOpt = None, engine: EngineOpt = None) -> None:
-    """Every segment definition, valid or rejected (with the reason)."""
+    """Every segment definition with its size now, valid or rejected (with the reason)."""
     from cdp.engines import connect
-    from exports.definitions import load_definitions
+    from exports.definitions import load_definitions, segment_size
 
     settings = _settings(home, None, engine, writes=False)
     with connect(settings) as warehouse:
         loaded = load_definitions(warehouse=warehouse)
+        sizes = {segment.name: segment_size(warehouse, segment) for segment in loaded.segments}
     for segment in loaded.segments:
         share = f", control {segment.control_share:.0%}" if segment.control_share else ""
         console.print(
-            f"[bold]{segment.name}[/bold] ({segment.owner}): {segment.description}\n"
-            f"    filter: {segment.filter}\n    consent: {segment.consent}, "
+            f"[bold]{segment.name}[/bold] ({segment.owner}): {sizes[segment.name]:,} members\n"
+            f"    {segment.description}\n"
+            f"    filter: {escape(segment.filter)}\n    consent: {segment.consent}, "
             f"destinations: {', '.join(segment.destinations)}{share}"
         )
     for error in loaded.errors:
-        console.print(f"[red]rejected[/red] {error}")
+        console.print(f"[red]rejected[/red] {escape(str(error))}")
 
 
 @segments_app.command("preview")
 def segments_preview(
-    name: Annotated[str, typer.Argument(help="Segment name.")],
+    name: Annotated[str | None, typer.Argument(help="Segment name (or --filter).")] = None,
+    filter_text: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help="Preview an ad-hoc filter over customer_360's columns instead, checked like a definition's.",
+        ),
+    ] = None,
     home: HomeOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """Size and a sample of a segment on the current warehouse, contact data masked."""
-    from cdp.engines import connect
-    from exports.definitions import load_definitions, preview
+    """Members, control group, who each channel reaches and why not, each file's size (warned when
+    below the tool's minimum audience) and a sample with contact data masked."""
+    from rich.table import Table
 
+    from cdp.engines import connect
+    from exports.audience import EXCLUSION_LABELS, EXCLUSIONS
+    from exports.definitions import adhoc_definition, load_definitions, preview
+    from exports.destinations import DESTINATIONS
+
+    if (name is None) == (filter_text is None):
+        raise typer.BadParameter("give a segment NAME or --filter, not both")
     settings = _settings(home, None, engine, writes=False)
     with connect(settings) as warehouse:
-        loaded = load_definitions(warehouse=warehouse)
-        found = [s for s in loaded.segments if s.name == name]
-        if not found:
-            problems = [str(e) for e in loaded.errors if e.path.stem == name]
-            console.print(f"[red]error:[/red] no valid segment {name!r}. {' '.join(problems)}")
-            raise typer.Exit(1)
-        result = preview(warehouse, found[0])
+        if filter_text is not None:
+            try:
+                found = adhoc_definition(filter_text, warehouse)
+            except ValueError as exc:
+                console.print(f"[red]error:[/red] --filter: {escape(str(exc))}")
+                raise typer.Exit(1) from None
+        else:
+            loaded = load_definitions(warehouse=warehouse)
+            matches = [s for s in loaded.segments if s.name == name]
+            if not matches:
+                problems = [str(e) for e in loaded.errors if e.path.stem == name]
+                console.print(f"[red]error:[/red] no valid segment {name!r}. {escape(' '.join(problems))}")
+                raise typer.Exit(1)
+            found = matches[0]
+        try:
+            result = preview(warehouse, found)
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    sent = result.members - result.control
     console.print(
-        f"{name}: {result['size']:,} members, {result['emailable']:,} emailable, "
-        f"{result['textable']:,} reachable by SMS"
+        f"[bold]{found.name}[/bold]: {result.members:,} members; {result.control:,} held out as control "
+        f"group ({found.control_share:.0%}, never sent, compared with the others in campaign_results); "
+        f"{sent:,} to send to"
     )
-    for row in result["sample"]:
-        console.print("  " + "  ".join("-" if value is None else str(value) for value in row))
+    for channel, counts in result.channels.items():
+        reasons = ", ".join(f"{counts[reason]:,} {EXCLUSION_LABELS[reason]}" for reason in EXCLUSIONS)
+        console.print(f"  {channel}: {counts['reachable']:,} reachable; left out: {reasons}")
+    for destination_name, rows in result.destinations.items():
+        destination = DESTINATIONS[destination_name]
+        line = f"  {destination_name}.csv: {rows:,} rows"
+        if destination.is_small(rows):
+            line += (
+                f" [yellow]below the {destination.min_audience:,} people the tool needs "
+                f"({escape(destination.min_audience_source or '')})[/yellow]"
+            )
+        console.print(line)
+    table = Table(title="Sample (contact data masked; email / sms: reachable or why not)")
+    for column in result.sample_columns:
+        table.add_column(column)
+    for row in result.sample:
+        table.add_row(*("-" if value is None else escape(str(value)) for value in row))
+    console.print(table)
 
 
 @app.command()

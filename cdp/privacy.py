@@ -594,7 +594,7 @@ def _update_export_manifest(path: Path, touched: dict[str, tuple[int, str]]) -> 
             if file in touched:
                 item["rows"], item["sha256"] = touched[file]
             stem = file.removesuffix(".csv")
-            for kind in ("added", "removed"):
+            for kind in ("added", "removed", "updated"):
                 if f"{stem}.{kind}.csv" in touched:
                     item[kind] = touched[f"{stem}.{kind}.csv"][0]
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -196,18 +196,31 @@ def _exports(settings: Settings, run_date: date) -> list[str]:
             rows.append((
                 segment, destination, f"{item.get('rows', 0):,}",
                 f"+{item.get('added', 0):,}", f"-{item.get('removed', 0):,}",
+                _manifest_count(item.get("updated"), "~"),
                 f"{info.get('members', 0):,}", f"{info.get('control', 0):,}",
+                _manifest_count((item.get("left_out") or {}).get("no_consent")),
             ))
     rejected = manifest.get("rejected_definitions") or []
     return [
         "<h2>Exports</h2>",
-        _table(["segment", "destination", "rows", "added", "removed", "members", "control"], rows),
+        _table(
+            [
+                "segment", "destination", "rows", "added", "removed", "updated", "members", "control",
+                "no consent",
+            ],
+            rows,
+        ),
         *(
             [f"<p class='failed'>Segment definitions not exported: {html.escape('; '.join(rejected))}</p>"]
             if rejected
             else []
         ),
     ]
+
+
+def _manifest_count(value: object, sign: str = "") -> str:
+    """A count of the export manifest; '-' where it has none (a manifest written before it had)."""
+    return "-" if value is None else f"{sign}{value:,}"
 
 
 def _thresholds(metric: str) -> tuple[str, str]:

@@ -121,6 +121,7 @@ def collect(settings: Settings, dates: list[date], all_tables: bool = False) -> 
                     summary.exports.append({
                         **item, "segment": segment, "destination": destination, "members": info["members"],
                         "control": info["control"], "path": str(manifest_path.parent / item["file"]),
+                        "no_consent": (item.get("left_out") or {}).get("no_consent"),
                     })
         report = settings.reports / last / "report.html"
         summary.report = str(report) if report.exists() else None
@@ -154,17 +155,30 @@ def render(summary: Summary) -> None:
         console.print(f"{name}: {verdict} · {checks:,} checks · {critical} critical · {warnings} warning(s)")
     if summary.exports:
         exported = Table(title="Exports")
-        for column in ("segment", "destination", "members", "control", "rows", "added", "removed"):
+        columns = (
+            "segment", "destination", "members", "control", "rows", "added", "removed", "updated",
+            "no consent", "no first name",
+        )
+        for column in columns:
             text = column in ("segment", "destination")
             exported.add_column(column, justify="left" if text else "right")
         for item in summary.exports:
             exported.add_row(
                 item["segment"], item["destination"], f"{item['members']:,}", f"{item['control']:,}",
                 f"{item['rows']:,}", f"{item['added']:,}", f"{item['removed']:,}",
+                *(_count(item.get(key)) for key in ("updated", "no_consent", "rows_without_first_name")),
             )
         console.print(exported)
         folder = Path(summary.exports[0]["path"]).parent.parent
-        console.print(f"Export files: {folder}/<segment>/<destination>.csv (+ .added.csv, .removed.csv)")
+        console.print(
+            f"Export files: {folder}/<segment>/<destination>.csv (+ .added.csv, .removed.csv, .updated.csv)"
+        )
+        for item in summary.exports:
+            if item.get("below_min_audience"):
+                console.print(
+                    f"[yellow]small audience:[/yellow] {item['segment']}/{item['destination']}: "
+                    f"{item['rows']:,} rows, below the {item['min_audience']:,} people the tool needs"
+                )
     for problem in summary.rejected_segments:
         console.print(f"[yellow]segment definition rejected:[/yellow] {problem}")
     when = f" as of {summary.as_of}" if summary.as_of else ""
@@ -201,3 +215,8 @@ def render(summary: Summary) -> None:
     console.print(layers)
     if summary.report:
         console.print(f"Report: {summary.report}")
+
+
+def _count(value: object) -> str:
+    """A count of the export manifest; '-' where the file has none (older manifests, no such column)."""
+    return "-" if value is None else f"{value:,}"

@@ -35,6 +35,7 @@ from sqlglot import exp
 
 from cdp.engines import WarehouseError
 from cdp.identifiers import mask_email, mask_phone
+from exports.audience import EXCLUSION_LABELS, REACHABILITY_TABLE, by_channel, exclusion_counts, reachable
 from exports.destinations import DESTINATIONS
 from exports.filters import FilterError, parse_filter, render_filter
 
@@ -229,26 +230,77 @@ def _check_against_warehouse(definition: SegmentDefinition, warehouse: Warehouse
         raise ValueError(f"filter does not run: {exc}") from None
 
 
-def preview(warehouse: Warehouse, definition: SegmentDefinition, sample: int = 10) -> dict:
-    """Size and a masked sample of a segment, for a marketer checking a definition before it runs."""
-    members = (
-        f"from (select * from {BASE_TABLE} where ({definition.where(warehouse.dialect.engine)})) as base "
-        "inner join restricted.audience_contacts as contacts on base.customer_id = contacts.customer_id"
+def segment_size(warehouse: Warehouse, definition: SegmentDefinition) -> int:
+    """Members of the segment in the current warehouse (control group included), before consent."""
+    where = definition.where(warehouse.dialect.engine)
+    return int(warehouse.row(f"select count(*) from {BASE_TABLE} where ({where})")[0])
+
+
+def adhoc_definition(filter_text: str, warehouse: Warehouse) -> SegmentDefinition:
+    """A segment for ``cdp segments preview --filter``: the filter checked like any definition's
+    (:mod:`exports.filters`, then planned against the warehouse), no control group, every destination
+    (to show each file's size). Raises :class:`ValueError` naming the problem."""
+    tree = parse_filter(filter_text.strip(), declared_columns())
+    definition = SegmentDefinition(
+        name="adhoc", description="ad-hoc filter", owner="-", filter=filter_text.strip(),
+        destinations=tuple(DESTINATIONS), path=Path("--filter"), consent=None, filter_tree=tree,
     )
-    size, emailable, textable = warehouse.row(
-        "select count(*), coalesce(sum(case when contacts.can_email then 1 else 0 end), 0), "
-        f"coalesce(sum(case when contacts.can_sms then 1 else 0 end), 0) {members}"
+    _check_against_warehouse(definition, warehouse, set(warehouse.columns(BASE_TABLE)))
+    return definition
+
+
+@dataclass
+class Preview:
+    """What a segment would export now: members, the control group held out, per channel how many are
+    reachable and why the others are not, per destination the rows its file would get and whether
+    that is below the tool's minimum audience; a sample with contact data masked."""
+
+    members: int
+    control: int
+    channels: dict[str, dict[str, int]]
+    destinations: dict[str, int]
+    sample_columns: tuple[str, ...]
+    sample: list[tuple]
+
+
+SAMPLE_COLUMNS = ("customer_id", "email (masked)", "phone (masked)", "email", "sms")
+
+
+def preview(warehouse: Warehouse, definition: SegmentDefinition, sample: int = 10) -> Preview:
+    """A segment on the current warehouse, for a marketer checking a definition before it runs. Who
+    may get which channel is ``restricted.audience_reachability`` as the last export built it."""
+    dialect = warehouse.dialect
+    schema, table = REACHABILITY_TABLE.split(".")
+    if table not in {name.lower() for name in warehouse.tables(schema)}:
+        raise ValueError(
+            f"{REACHABILITY_TABLE} is not in this warehouse yet: the export stage builds it (run a night)"
+        )
+    members = f"select customer_id from {BASE_TABLE} where ({definition.where(dialect.engine)})"
+    key = f"{dialect.literal(definition.name + ':')} || customer_id"
+    is_control = f"{dialect.unit_hash(key)} < {dialect.literal(float(definition.control_share))}"
+    size, control = warehouse.row(
+        f"select count(*), coalesce(sum(case when {is_control} then 1 else 0 end), 0) from ({members}) as m"
     )
+    sent = f"select customer_id from ({members}) as m where not ({is_control})"
+    exclusions = exclusion_counts(warehouse, sent)
     rows = warehouse.rows(
-        "select base.customer_id, contacts.email, contacts.phone, contacts.can_email, contacts.can_sms "
-        f"{members} order by base.customer_id limit {int(sample)}"
+        "select members.customer_id, contacts.email, contacts.phone, contacts.email_exclusion, "
+        f"contacts.sms_exclusion from ({sent}) as members left join {REACHABILITY_TABLE} as contacts "
+        f"on members.customer_id = contacts.customer_id order by members.customer_id limit {int(sample)}"
     )
     # Masked with cdp.identifiers: the one implementation per kind, equal to the marts' dbt macros.
     sample_rows = [
-        (customer_id, mask_email(email) if email else None, mask_phone(phone) if phone else None, *flags)
-        for customer_id, email, phone, *flags in rows
+        (
+            customer_id, mask_email(email) if email else None, mask_phone(phone) if phone else None,
+            EXCLUSION_LABELS.get(email_why or "", "reachable"),
+            EXCLUSION_LABELS.get(sms_why or "", "reachable"),
+        )
+        for customer_id, email, phone, email_why, sms_why in rows
     ]
-    return {
-        "size": int(size), "emailable": int(emailable), "textable": int(textable),
-        "sample": sample_rows,
-    }
+    return Preview(
+        members=int(size), control=int(control),
+        channels={channel: by_channel(exclusions, channel) for channel in ("email", "sms")},
+        destinations={name: reachable(DESTINATIONS[name], exclusions) for name in definition.destinations},
+        sample_columns=SAMPLE_COLUMNS, sample=sample_rows,
+    )
+

@@ -1,8 +1,12 @@
 """Export every segment to its destinations for one date and publish the date's folder atomically.
 
-Layout: ``<exports>/<date>/<segment>/<destination>.csv`` (the full list), ``<destination>.added.csv`` and
-``<destination>.removed.csv`` (against the last earlier export of that segment and destination), and
-``<exports>/<date>/manifest.json`` (definition hash, counts, checksums, rejected definitions).
+Layout: ``<exports>/<date>/<segment>/<destination>.csv`` (the full list), ``<destination>.added.csv``,
+``<destination>.removed.csv`` and ``<destination>.updated.csv`` (against the last earlier export of that
+segment and destination: a member, by the destination's key columns, whose other columns changed is
+in the updates only), and ``<exports>/<date>/manifest.json`` (when it was generated, which export the
+deltas compare with, definition hash, counts - members, control group, rows, members left out per
+reason, rows without a first name, small audiences - checksums, rejected definitions). Nothing that
+depends on the clock is in a CSV: a re-run of the date gives the same files.
 
 The rules are dbt models (tag ``segment_export``), built here with one ``dbt build`` once the
 definitions are checked: ``segment_memberships`` (who is in each segment, control group included, from
@@ -30,10 +34,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +49,7 @@ from cdp.dbt_runner import build_step, model_columns
 from cdp.dialect import Dialect
 from cdp.engines import connect
 from cdp.ops_tables import ensure_ops_tables
+from exports.audience import exclusion_counts, left_out
 from exports.definitions import (
     BASE_TABLE,
     SEGMENTS_DIR,
@@ -64,6 +69,8 @@ HISTORY_TABLES = ("ops.segment_membership", "ops.segment_runs", "ops.segment_exp
 # The dbt models of the export (segment membership, reachability, destination files), built here.
 EXPORT_MODELS = "tag:segment_export"
 MEMBERS_MODEL = "segment_memberships"
+REACHABILITY_MODEL = "audience_reachability"
+FIRST_NAME_COLUMN = "first_name"  # the destination model's column counted when empty
 E164 = r"^\+[0-9]{8,15}$"
 # Leftovers of an export that did not finish (killed, power loss): staging folders and retired copies
 # of a replaced date folder. Both hold plain contact data and are removed before the next export.
@@ -80,6 +87,14 @@ class ExportResult:
     added: int
     removed: int
     sha256: str
+    updated: int = 0
+    compared_with: str | None = None  # the date of the earlier export the deltas compare with
+    left_out: dict[str, int] = field(default_factory=dict)  # members outside the control group, by reason
+    rows_without_first_name: int | None = None  # None: the file has no first-name column
+
+    @property
+    def is_small(self) -> bool:
+        return DESTINATIONS[self.destination].is_small(self.rows)
 
 
 @dataclass
@@ -89,6 +104,8 @@ class ExportRun:
     members: dict[str, int] = field(default_factory=dict)
     control: dict[str, int] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
+    # When the files were written (UTC): in the manifest only, never in a CSV.
+    generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def export_segments(
@@ -124,9 +141,11 @@ def export_segments(
                 ensure_ops_tables(warehouse, *HISTORY_TABLES)
                 previous = _previous_exports(settings, run_date)
                 members = model_columns(settings, MEMBERS_MODEL)[0]
+                reachability = model_columns(settings, REACHABILITY_MODEL)[0]
                 for segment in loaded.segments:
                     _export_segment(
-                        settings, warehouse, files, segment, members, run, staging, target, previous
+                        settings, warehouse, files, segment, (members, reachability), run, staging, target,
+                        previous,
                     )
                 _write_manifest(staging, run, loaded.segments)
                 with warehouse.transaction():
@@ -136,11 +155,27 @@ def export_segments(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     for result in run.results:
-        log.info(
-            "exported %s/%s: %d rows (+%d -%d)",
-            result.segment, result.destination, result.rows, result.added, result.removed,
-        )
+        _log_result(result)
     return run
+
+
+def _log_result(result: ExportResult) -> None:
+    """One line per file (counts only), and a warning when the audience is below the tool's minimum."""
+    notes = [f"{n} left out: {reason}" for reason, n in sorted(result.left_out.items()) if n]
+    if result.rows_without_first_name:
+        notes.append(f"{result.rows_without_first_name} without a first name")
+    log.info(
+        "exported %s/%s: %d rows (+%d -%d ~%d since %s)%s",
+        result.segment, result.destination, result.rows, result.added, result.removed, result.updated,
+        result.compared_with or "nothing", f"; {', '.join(notes)}" if notes else "",
+    )
+    destination = DESTINATIONS[result.destination]
+    if result.is_small:
+        log.warning(
+            "%s/%s: %d rows, below the %d people %s needs (%s)",
+            result.segment, result.destination, result.rows, destination.min_audience, destination.name,
+            destination.min_audience_source,
+        )
 
 
 def remove_staging(exports: Path) -> int:
@@ -199,44 +234,54 @@ def _export_segment(
     warehouse: Warehouse,
     files: duckdb.DuckDBPyConnection,
     segment: SegmentDefinition,
-    members: str,
+    models: tuple[str, str],
     run: ExportRun,
     staging: Path,
     target: Path,
     previous: dict[tuple[str, str], Path],
 ) -> None:
+    members, reachability = models
     name = warehouse.dialect.literal(segment.name)
     count, control = warehouse.row(
         f"select count(*), coalesce(sum(case when is_control then 1 else 0 end), 0) from {members} "
         f"where segment = {name}"
     )
     run.members[segment.name], run.control[segment.name] = int(count), int(control)
+    exclusions = exclusion_counts(
+        warehouse,
+        f"select customer_id from {members} where segment = {name} and not is_control",
+        reachability,
+    )
     folder = staging / segment.name
     folder.mkdir()
     for destination_name in segment.destinations:
-        rows, kinds = _destination_rows(settings, warehouse, segment, destination_name)
+        rows, kinds, keys, first_name = _destination_rows(settings, warehouse, segment, destination_name)
         full = folder / f"{destination_name}.csv"
-        written, added, removed = _write_files(
-            files, rows, previous.get((segment.name, destination_name)), folder, destination_name, kinds
+        before = previous.get((segment.name, destination_name))
+        written, added, removed, updated, without_first_name = _write_files(
+            files, rows, before, folder, destination_name, kinds, keys, first_name
         )
         run.results.append(
             ExportResult(
                 segment.name, destination_name, target / segment.name / full.name, written, added, removed,
-                _sha256(full),
+                _sha256(full), updated=updated, compared_with=before.parent.parent.name if before else None,
+                left_out=left_out(DESTINATIONS[destination_name], exclusions),
+                rows_without_first_name=without_first_name,
             )
         )
 
 
 def _destination_rows(
     settings: Settings, warehouse: Warehouse, segment: SegmentDefinition, destination_name: str
-) -> tuple[pa.Table, dict[str, str]]:
+) -> tuple[pa.Table, dict[str, str], list[str], str | None]:
     """A segment's rows of the destination's dbt model: its ``export_column`` columns under their
-    headers (the segment's customer_360 attributes appended where the destination takes them), and
-    which of them the tool needs verbatim (header -> ``export_check``)."""
+    headers (the segment's customer_360 attributes appended where the destination takes them), which
+    of them the tool needs verbatim (header -> ``export_check``), the headers of the ``export_key``
+    columns that identify a member, and the header of the first name (None when the file has none)."""
     destination = DESTINATIONS[destination_name]
     dialect = warehouse.dialect
     relation, columns = model_columns(settings, destination.model)
-    selects, kinds = [], {}
+    selects, kinds, keys, first_name = [], {}, [], None
     for column, meta in columns:
         header = meta.get("export_column")
         if header is None:
@@ -244,6 +289,10 @@ def _destination_rows(
         selects.append(f"destination.{column} as {dialect.quote(str(header))}")
         if meta.get("export_check"):
             kinds[str(header)] = str(meta["export_check"])
+        if meta.get("export_key"):
+            keys.append(str(header))
+        if column == FIRST_NAME_COLUMN:
+            first_name = str(header)
     source = f"{relation} as destination"
     if destination.takes_attributes and segment.attributes:
         # Names checked against customer_360's declared and built columns (exports.definitions).
@@ -253,7 +302,7 @@ def _destination_rows(
         f"select distinct {', '.join(selects)} from {source} "
         f"where destination.segment = {dialect.literal(segment.name)}"
     )
-    return rows, kinds
+    return rows, kinds, keys, first_name
 
 
 def _full_match(dialect: Dialect, expr: str, pattern: str) -> str:
@@ -272,9 +321,16 @@ def _write_files(
     folder: Path,
     name: str,
     kinds: Mapping[str, str],
-) -> tuple[int, int, int]:
-    """Write the full list and the rows added and removed since the previous export (everything is
-    'added' on a first export); returns (rows written, added, removed).
+    keys: Sequence[str] = (),
+    first_name: str | None = None,
+) -> tuple[int, int, int, int, int | None]:
+    """Write the full list and the rows added, removed and updated since the previous export
+    (everything is 'added' on a first export); returns (rows written, added, removed, updated, rows
+    without a first name - None when the file has no ``first_name`` column).
+
+    A row whose ``keys`` columns (the member's identifier in the file, none empty) match a row of the
+    previous file but whose other columns differ is an update: written once to ``<name>.updated.csv``
+    (as it is now), in neither the added nor the removed file.
 
     Every human-facing text cell that starts like a formula (=, +, -, @, tab, carriage return) gets a
     leading single quote (OWASP's CSV-injection rule), so a first name ``=cmd|'/C notepad'!A1`` opens
@@ -317,23 +373,57 @@ def _write_files(
                 "%s: %d row(s) left out (a value the destination needs verbatim is malformed)",
                 name, rows.num_rows - written,
             )
+        without_first_name = None
+        if first_name is not None:
+            empty = _quote_name(first_name)
+            without_first_name = files.execute(
+                f"select count(*) from export_rows where coalesce(trim({empty}), '') = ''"
+            ).fetchall()[0][0]
         _copy_csv(files, "select * from export_rows order by all", folder / f"{name}.csv")
         if before is None:
             previous = "select * from export_rows limit 0"
         else:
             previous = f"select * from read_csv('{_quote(before)}', header = true, all_varchar = true)"
         # Compare as text, the form both files share.
-        as_text = "select columns(*)::varchar from export_rows"
-        previous_text = f"select columns(*)::varchar from ({previous})"
-        added_sql = f"select * from (({as_text}) except ({previous_text})) order by all"
-        removed_sql = f"select * from (({previous_text}) except ({as_text})) order by all"
-        _copy_csv(files, added_sql, folder / f"{name}.added.csv")
-        _copy_csv(files, removed_sql, folder / f"{name}.removed.csv")
-        added = files.execute(f"select count(*) from ({added_sql})").fetchall()[0][0]
-        removed = files.execute(f"select count(*) from ({removed_sql})").fetchall()[0][0]
+        files.execute(
+            "create or replace temp table export_new as "
+            "(select columns(*)::varchar from export_rows) "
+            f"except (select columns(*)::varchar from ({previous}))"
+        )
+        files.execute(
+            "create or replace temp table export_gone as "
+            f"(select columns(*)::varchar from ({previous})) "
+            "except (select columns(*)::varchar from export_rows)"
+        )
+        # Same member (every key column present and equal) on both sides: an update.
+        same = " and ".join(f"new.{_quote_name(k)} = gone.{_quote_name(k)}" for k in keys) or "false"
+        updated_sql = (
+            f"select * from export_new as new where exists (select 1 from export_gone as gone where {same}) "
+            "order by all"
+        )
+        added_sql = (
+            "select * from export_new as new "
+            f"where not exists (select 1 from export_gone as gone where {same}) order by all"
+        )
+        removed_sql = (
+            "select * from export_gone as gone "
+            f"where not exists (select 1 from export_new as new where {same}) order by all"
+        )
+        counts = []
+        for kind, sql in (("added", added_sql), ("removed", removed_sql), ("updated", updated_sql)):
+            _copy_csv(files, sql, folder / f"{name}.{kind}.csv")
+            counts.append(files.execute(f"select count(*) from ({sql})").fetchall()[0][0])
     finally:
         files.execute("drop table if exists export_rows")
-    return written, added, removed
+        files.execute("drop table if exists export_new")
+        files.execute("drop table if exists export_gone")
+    added, removed, updated = counts
+    return written, added, removed, updated, without_first_name
+
+
+def _quote_name(name: str) -> str:
+    """A column name for the in-memory DuckDB that writes the files."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _starts_like_formula(column: str) -> str:
@@ -394,9 +484,12 @@ def _previous_exports(settings: Settings, run_date: date) -> dict[tuple[str, str
 
 
 def _write_manifest(staging: Path, run: ExportRun, segments: list[SegmentDefinition]) -> None:
+    """The date's manifest: counts and checksums only, never a value of a row. ``generated_at`` is the
+    one field that depends on the clock (the files' bytes do not)."""
     by_segment = {s.name: s for s in segments}
     manifest = {
         "run_date": run.run_date.isoformat(),
+        "generated_at": run.generated_at,
         "rejected_definitions": run.rejected,
         "segments": {
             name: {
@@ -404,18 +497,28 @@ def _write_manifest(staging: Path, run: ExportRun, segments: list[SegmentDefinit
                 "members": run.members[name],
                 "control": run.control[name],
                 "destinations": {
-                    r.destination: {
-                        "file": f"{name}/{r.path.name}", "rows": r.rows, "added": r.added,
-                        "removed": r.removed, "sha256": r.sha256,
-                    }
-                    for r in run.results
-                    if r.segment == name
+                    r.destination: _manifest_item(name, r) for r in run.results if r.segment == name
                 },
             }
             for name in sorted(run.members)
         },
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _manifest_item(segment: str, result: ExportResult) -> dict[str, object]:
+    destination = DESTINATIONS[result.destination]
+    item: dict[str, object] = {
+        "file": f"{segment}/{result.path.name}", "rows": result.rows, "added": result.added,
+        "removed": result.removed, "updated": result.updated, "sha256": result.sha256,
+        "compared_with": result.compared_with, "left_out": result.left_out,
+    }
+    if result.rows_without_first_name is not None:
+        item["rows_without_first_name"] = result.rows_without_first_name
+    if destination.min_audience is not None:
+        item["min_audience"] = destination.min_audience
+        item["below_min_audience"] = result.is_small
+    return item
 
 
 def _copy_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:

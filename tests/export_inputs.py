@@ -2,9 +2,10 @@
 
 The export builds its rules as dbt models (tag ``segment_export``): ``audience_blocked_addresses``
 reads identity's screening (``intermediate.int_identity_identifiers_screened`` joined to
-``int_identity_records_unioned``) and the seed ``identity_junk_identifiers``. A nightly build makes
-those; a test's hand-made warehouse gets identity tables with no verdicts (a test adds its own) and
-the shipped seed, loaded from the project's CSV as ``dbt seed`` loads it.
+``int_identity_records_unioned``), the records' customers (``int_identity_records_resolved``: an
+address on the records of two customers is shared) and the seed ``identity_junk_identifiers``. A
+nightly build makes those; a test's hand-made warehouse gets identity tables with no verdicts (a test
+adds its own) and the shipped seed, loaded from the project's CSV as ``dbt seed`` loads it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def add_export_inputs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create table if not exists intermediate.int_identity_records_unioned "
         "(record_key varchar, email_normalized varchar, phone_e164 varchar)"
+    )
+    con.execute(
+        "create table if not exists intermediate.int_identity_records_resolved "
+        "(record_key varchar, customer_id varchar)"
     )
     con.execute(
         "create table if not exists intermediate.int_identity_identifiers_screened (record_key varchar, "

@@ -207,7 +207,9 @@ LOOKS_PERSONAL = re.compile(
 )
 # Flags, counts, consent, the source an attribute came from, agreement levels: about a person's data,
 # not the data itself.
-NOT_PERSONAL = re.compile(r"^(has|is|can)_|_count$|_opt_in$|_source$|^gamma_|^weight_|^rejected_|_since$")
+NOT_PERSONAL = re.compile(
+    r"^(has|is|can)_|_count$|_opt_in$|_source$|^gamma_|^weight_|^rejected_|_since$|_exclusion$"
+)
 
 
 def declared_columns(manifest: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

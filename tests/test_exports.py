@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from datetime import date
 from pathlib import Path
 
@@ -239,22 +240,86 @@ def test_failed_export_publishes_nothing(settings: Settings, tmp_path: Path, mon
     assert not [p for p in settings.exports.iterdir() if p.name.startswith(".tmp")]
 
 
-def test_segments_cli_lists_and_previews_with_contacts_masked(settings: Settings) -> None:
+def test_segments_cli_lists_sizes_and_explains_the_preview(settings: Settings, tmp_path: Path) -> None:
+    """Issue #23: ``list`` showed no sizes (the README said it did); ``preview`` printed unlabelled
+    columns and counted can_email without saying who the control group and the rules leave out."""
     from typer.testing import CliRunner
 
     from cdp.cli import app
 
-    listed = CliRunner().invoke(app, ["segments", "list", "--home", str(settings.home)])
+    folder = tmp_path / "segments"
+    write_segment(folder, "champs", CHAMPIONS + "destinations: [mailchimp]\n")
+    export_segments(settings, DAY, folder)  # builds restricted.audience_reachability, as a night does
+    runner = CliRunner()
+    listed = runner.invoke(app, ["segments", "list", "--home", str(settings.home)])
     assert listed.exit_code == 0, listed.output
-    assert "vip_champions" in listed.output
+    assert "vip_champions (crm-team): 3 members" in listed.output
     # This small warehouse lacks behaviour columns: that definition is reported, not fatal.
     assert "rejected" in listed.output
     assert "promotion_hunters.yml" in listed.output
 
-    command = ["segments", "preview", "vip_champions", "--home", str(settings.home)]
-    preview = CliRunner().invoke(app, command)
+    preview = runner.invoke(app, ["segments", "preview", "vip_champions", "--home", str(settings.home)])
     assert preview.exit_code == 0, preview.output
-    assert "3 members, 2 emailable" in preview.output
+    text = " ".join(preview.output.split())
+    assert "vip_champions: 3 members; 0 held out as control group (10%" in text
+    # C1 reachable both ways; C2 opted out of both; C3 has no phone.
+    assert "email: 2 reachable; left out: 0 no address, 0 suppressed, 1 no consent" in text
+    assert "sms: 1 reachable; left out: 1 no address, 0 suppressed, 1 no consent" in text
+    assert "mailchimp.csv: 2 rows" in text
+    assert "meta_custom_audience.csv: 2 rows below the 100 people the tool needs (Meta" in text
+    for label in ("customer_id", "email (masked)", "phone (masked)"):
+        assert label in preview.output
     assert "A***@Gmail.com" in preview.output  # masked as stored (the real view holds normalised emails)
     for plain in ("ann.lee@gmail.com", "Ann.Lee@Gmail.com", "+31612345678", "cy@example.com"):
         assert plain not in preview.output
+
+    adhoc = runner.invoke(
+        app, ["segments", "preview", "--filter", "lifecycle_stage = 'churned'", "--home", str(settings.home)]
+    )
+    assert adhoc.exit_code == 0, adhoc.output
+    text = " ".join(adhoc.output.split())
+    assert "adhoc: 1 members; 0 held out" in text
+    assert "sms: 0 reachable; left out: 0 no address, 0 suppressed, 0 no consent, 1 junk or shared" in text
+    for bad in ("email = 'x' or 1 = 1) --", "(select 1) = 1", "no_such_column = 1"):
+        refused = runner.invoke(app, ["segments", "preview", "--filter", bad, "--home", str(settings.home)])
+        assert refused.exit_code == 1, refused.output
+        assert "error: --filter:" in refused.output
+
+
+def test_members_whose_attributes_changed_are_updates_not_added_and_removed(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #23: a member whose name changed was in both the added and the removed file. Now they are
+    one row of ``<destination>.updated.csv`` (the destination's key: the email for Klaviyo,
+    extern_id for Meta); the manifest names the export the deltas compare with, and a file below the
+    tool's minimum audience is warned about (Meta: 100 people)."""
+    folder = tmp_path / "segments"
+    write_segment(folder, "champs", CHAMPIONS + "destinations: [klaviyo, meta_custom_audience]\n")
+    export_segments(settings, DAY, folder)
+    next_day = date(2026, 3, 11)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("update restricted.audience_contacts set first_name = 'Anne' where customer_id = 'C1'")
+        con.execute("update restricted.audience_contacts set phone = null where customer_id = 'C1'")
+        con.execute("update marts.customer_360 set rfm_segment = 'Champions' where customer_id = 'C4'")
+    with caplog.at_level("WARNING", logger="exports.publish"):
+        export_segments(settings, next_day, folder)
+    out = settings.exports / next_day.isoformat() / "champs"
+    assert [(r["Email"], r["First Name"]) for r in read(out / "klaviyo.updated.csv")] == [
+        ("ann.lee@gmail.com", "Anne")
+    ]
+    assert [r["Email"] for r in read(out / "klaviyo.added.csv")] == ["dee@example.com"]
+    assert read(out / "klaviyo.removed.csv") == []
+    meta_updated = read(out / "meta_custom_audience.updated.csv")
+    assert [(r["extern_id"], r["phone"]) for r in meta_updated] == [("C1", "")]
+    assert [r["extern_id"] for r in read(out / "meta_custom_audience.added.csv")] == ["C4"]
+    assert read(out / "meta_custom_audience.removed.csv") == []
+
+    manifest = json.loads((settings.exports / next_day.isoformat() / "manifest.json").read_text())
+    klaviyo = manifest["segments"]["champs"]["destinations"]["klaviyo"]
+    assert (klaviyo["added"], klaviyo["removed"], klaviyo["updated"]) == (1, 0, 1)
+    assert klaviyo["compared_with"] == DAY.isoformat()
+    assert klaviyo["left_out"]["no_consent"] == 1  # C2 opted out
+    meta = manifest["segments"]["champs"]["destinations"]["meta_custom_audience"]
+    assert (meta["min_audience"], meta["below_min_audience"]) == (100, True)
+    assert "below the 100 people" in caplog.text
+    assert "champs/meta_custom_audience: 3 rows" in caplog.text

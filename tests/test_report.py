@@ -104,7 +104,9 @@ def test_report_leads_with_the_verdicts_then_the_exports_and_plots_the_trend(tmp
     assert landed < marts < exported < page.index("RFM grid")
     assert "<b class='passed'>PASSED</b> · 80 checks · 0 critical · 1 warning(s)" in page
     assert "<b class='failed'>FAILED</b> · 31 checks · 1 critical" in page
-    assert "<td>vip</td><td>mailchimp</td><td>9</td><td>+3</td><td>-1</td><td>12</td><td>2</td>" in page
+    # A manifest without the updates and left-out counts (written before they were) shows dashes.
+    row = ("vip", "mailchimp", "9", "+3", "-1", "-", "12", "2", "-")
+    assert "".join(f"<td>{cell}</td>" for cell in row) in page
     assert "broken.yml: unknown column" in page
     assert "<td>pos</td><td>quarantine_rate</td><td>1.00%</td><td>1%</td><td>5%</td>" in page
     assert "the last 30 nights" in page

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -37,6 +39,16 @@ def _history_filter(table: str, as_of: date) -> str:
 
 
 def export_files(settings: Settings, day: date) -> dict[str, bytes]:
-    """Every file of the day's published exports, by path inside the day's folder."""
+    """Every file of the day's published exports, by path inside the day's folder; the manifest without
+    ``generated_at`` (the one value that depends on the clock: when the files were written)."""
     folder = settings.exports / day.isoformat()
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.*"))}
+    return {str(path.relative_to(folder)): without_clock(path) for path in sorted(folder.rglob("*.*"))}
+
+
+def without_clock(path: Path) -> bytes:
+    """A file's bytes; for an export manifest, its JSON without ``generated_at``."""
+    if path.name != "manifest.json":
+        return path.read_bytes()
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest.pop("generated_at", None), f"{path}: no generated_at"
+    return json.dumps(manifest, indent=2, sort_keys=True).encode()

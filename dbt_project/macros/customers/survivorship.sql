@@ -6,11 +6,13 @@
     message naming it. Plain Jinja and portable SQL (case expressions), no adapter-specific code.
 -#}
 
-{#- The golden record's attributes: name in the golden record -> column of int_identity_records_unioned. -#}
+{#- The golden record's attributes: name in the golden record -> column of int_identity_records_unioned
+    (the names: that record's pair the way round the base writes them, named_first_name / named_last_name
+    of int_customer_attribute_values_survived). -#}
 {% macro survivorship_attributes() -%}
     {{ return({
-        'first_name': 'first_name',
-        'last_name': 'last_name',
+        'first_name': 'named_first_name',
+        'last_name': 'named_last_name',
         'gender': 'gender',
         'birth_date': 'birth_date',
         'email': 'email_normalized',

@@ -9,7 +9,14 @@
 --                    (the provenance is the latest record holding the value)
 -- Null values never survive. Plain personal values: int_customer_attributes_survived pivots this for
 -- restricted.customer_profiles (plain) and marts.dim_customers (masked, with the provenance).
+-- Names: forms and tills swap first and last name ('de Jong' / 'Jan'), so before the rules run a
+-- record's pair is turned the way round the whole base writes those two names: a record holding
+-- both is swapped when, over all records with both names, its first name is used as a last name and
+-- its last name as a first name more than var golden_name_swap_ratio (2) times as often as the other
+-- way round; otherwise it stays as typed. Names are then chosen by their rules from pairs that agree,
+-- not a last name in the first-name slot ("Hi de Jong").
 {%- set attributes = survivorship_attributes() %}
+{%- set swap_ratio = var('golden_name_swap_ratio') | float %}
 
 with
 
@@ -25,14 +32,79 @@ resolved as (
 
 ),
 
+named_records as (
+
+    select
+        record_key,
+        lower(trim(first_name)) as first_name_key,
+        lower(trim(last_name)) as last_name_key
+    from records
+    where first_name is not null and last_name is not null
+
+),
+
+first_name_uses as (
+
+    select
+        first_name_key as name_key,
+        count(*) as record_count
+    from named_records
+    group by first_name_key
+
+),
+
+last_name_uses as (
+
+    select
+        last_name_key as name_key,
+        count(*) as record_count
+    from named_records
+    group by last_name_key
+
+),
+
+name_uses as (
+
+    select
+        coalesce(first_name_uses.name_key, last_name_uses.name_key) as name_key,
+        coalesce(first_name_uses.record_count, 0) as as_first_count,
+        coalesce(last_name_uses.record_count, 0) as as_last_count
+    from first_name_uses
+    full outer join last_name_uses
+        on first_name_uses.name_key = last_name_uses.name_key
+
+),
+
+swapped_records as (
+
+    select named_records.record_key
+    from named_records
+    inner join name_uses as first_uses
+        on named_records.first_name_key = first_uses.name_key
+    inner join name_uses as last_uses
+        on named_records.last_name_key = last_uses.name_key
+    where
+        first_uses.as_last_count + last_uses.as_first_count
+        > {{ swap_ratio }} * (first_uses.as_first_count + last_uses.as_last_count)
+
+),
+
 customer_records as (
 
     select
         resolved.customer_id,
-        records.*
+        records.*,
+        case
+            when swapped_records.record_key is not null then records.last_name else records.first_name
+        end as named_first_name,
+        case
+            when swapped_records.record_key is not null then records.first_name else records.last_name
+        end as named_last_name
     from records
     inner join resolved
         on records.record_key = resolved.record_key
+    left join swapped_records
+        on records.record_key = swapped_records.record_key
 
 ),
 
