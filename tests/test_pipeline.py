@@ -109,8 +109,9 @@ def _lines(path: Path) -> set[str]:
 
 
 def _assert_deltas_and_control_groups(settings: Settings, first: date, second: date) -> None:
-    """On generator data: added/removed are exactly the difference of two days' full files, and the
-    control group is stable across days, recorded, and never in a file."""
+    """On generator data: added/removed/updated are exactly the difference of two days' full files (a
+    member whose other columns changed is an update: its new row, and its old row is not 'removed'),
+    and the control group is stable across days, recorded, and never in a file."""
     manifest = json.loads((settings.exports / second.isoformat() / "manifest.json").read_text())
     checked = 0
     for segment, info in manifest["segments"].items():
@@ -118,8 +119,13 @@ def _assert_deltas_and_control_groups(settings: Settings, first: date, second: d
             today = settings.exports / second.isoformat() / segment
             before = settings.exports / first.isoformat() / segment / f"{destination}.csv"
             full, previous = _lines(today / f"{destination}.csv"), _lines(before)
-            assert _lines(today / f"{destination}.added.csv") == full - previous, (segment, destination)
-            assert _lines(today / f"{destination}.removed.csv") == previous - full, (segment, destination)
+            added, removed, updated = (
+                _lines(today / f"{destination}.{kind}.csv") for kind in ("added", "removed", "updated")
+            )
+            assert not added & updated, (segment, destination)
+            assert added | updated == full - previous, (segment, destination)
+            assert removed <= previous - full, (segment, destination)
+            assert len(removed) + len(updated) == len(previous - full), (segment, destination)
             checked += 1
     assert checked >= 6
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
