@@ -236,9 +236,9 @@ def _dq_trend(wh: Warehouse, run_date: date, built: set[str]) -> list[tuple]:
         return []
     start = wh.dialect.literal(date.fromordinal(run_date.toordinal() - 29))
     return wh.rows(
-        "select as_of_date, source_name, metric, metric_value from marts.data_quality_history "
+        "select as_of_date, source, metric, metric_value from marts.data_quality_history "
         f"where as_of_date between {start} and {wh.dialect.literal(run_date)} "
-        "order by metric, source_name, as_of_date"
+        "order by metric, source, as_of_date"
     )
 
 
@@ -304,8 +304,8 @@ def _dq_metrics(wh: Warehouse, run_date: date) -> list[tuple[str, str, float]]:
     if "data_quality_history" not in wh.tables("marts"):
         return []
     return wh.rows(
-        "select source_name, metric, metric_value from marts.data_quality_history "
-        f"where as_of_date = {wh.dialect.literal(run_date)} order by source_name, metric"
+        "select source, metric, metric_value from marts.data_quality_history "
+        f"where as_of_date = {wh.dialect.literal(run_date)} order by source, metric"
     )
 
 

@@ -39,4 +39,6 @@ def test_models_the_exports_read_have_enforced_contracts(manifest) -> None:
 def test_the_data_quality_history_contract_is_enforced(manifest) -> None:
     node = manifest.nodes["model.cdp.data_quality_history"]
     assert node.contract.enforced
-    assert [c.name for c in node.columns.values()] == ["as_of_date", "source_name", "metric", "metric_value"]
+    assert [c.name for c in node.columns.values()] == [
+        "as_of_date", "source", "metric", "metric_value", "source_name",  # the last: a deprecated alias
+    ]

@@ -38,7 +38,7 @@ def _member(card: str, updated_at: str, **fields: object) -> dict:
 def _metrics(settings: Settings, day: date) -> dict[tuple[str, str], float]:
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         rows = con.execute(
-            "select source_name, metric, metric_value from marts.data_quality_history where as_of_date = ?",
+            "select source, metric, metric_value from marts.data_quality_history where as_of_date = ?",
             [day],
         ).fetchall()
     return {(source, metric): value for source, metric, value in rows}

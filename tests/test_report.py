@@ -77,7 +77,7 @@ def test_report_leads_with_the_verdicts_then_the_exports_and_plots_the_trend(tmp
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(
             "create table marts.data_quality_history "
-            "(as_of_date date, source_name varchar, metric varchar, metric_value double)"
+            "(as_of_date date, source varchar, metric varchar, metric_value double)"
         )
         for day in range(1, 11):
             con.execute(
