@@ -12,7 +12,7 @@ from cdp.config import Settings
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Libraries whose INFO lines say nothing a user can act on.
-NOISY_LIBRARIES = ("great_expectations", "py4j")
+NOISY_LIBRARIES = ("great_expectations", "py4j", "matplotlib")
 
 
 def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
