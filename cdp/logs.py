@@ -6,6 +6,7 @@ Log lines carry counts, dates, file names and step names, never row values (pers
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 from cdp.config import Settings
@@ -35,7 +36,7 @@ def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
     handlers: list[logging.Handler] = []
     try:
         settings.logs.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(settings.logs / "cdp.log", encoding="utf-8")
+        file_handler = _LogFile(settings.logs / "cdp.log", encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(_FORMAT))
         handlers.append(file_handler)
     except OSError:
@@ -47,3 +48,17 @@ def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
     for handler in handlers:
         handler._cdp = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+
+
+class _LogFile(logging.FileHandler):
+    """``<home>/logs/cdp.log``. When it cannot be written (the home's disk is full, which the night
+    reports in its own one-line error), it says so once on stderr, in one line, and drops its records:
+    logging's default prints a traceback for every record it fails to write."""
+
+    _failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self._failed:
+            self._failed = True
+            reason = sys.exc_info()[1]
+            sys.stderr.write(f"warning: {self.baseFilename} cannot be written ({reason}); it stops here\n")
