@@ -614,21 +614,23 @@ def _redact(message: str) -> str:
 
 
 def release() -> None:
-    """Drop what dbt keeps alive in this process after its commands: the parsed project and the
-    registered adapters, with their locks.
+    """Let go of dbt's locks that multiprocessing tracks, keeping the parse.
 
     dbt makes its locks from a spawn context: named POSIX semaphores that multiprocessing's resource
     tracker follows until their finalizers run. A process that ends with ``os._exit`` - Airflow's task
     runner after every task - skips those finalizers, and the tracker then prints "There appear to be
     N leaked semaphore objects to clean up at shutdown" on stderr, which Airflow's task log records at
-    ERROR. The DAG's tasks call this when their stage is done; ``cdp run`` ends normally and keeps the
-    parse for the night's next dbt command.
+    ERROR. The DAG's tasks call this when their stage is done: the adapters go (dbt registers them
+    again per command) and the kept parse gets a plain thread lock instead of its semaphore, so a
+    process that runs several tasks (``dag.test``) still parses once; ``cdp run`` needs none of it.
     """
     import gc
+    import threading
 
     from dbt.adapters.factory import reset_adapters
 
     _release_duckdb()
-    _MANIFEST_CACHE.clear()
     reset_adapters()
+    for manifest, _ in _MANIFEST_CACHE.values():
+        manifest._lock = threading.Lock()  # copies get dbt's own lock again (_unrun_copy)
     gc.collect()
