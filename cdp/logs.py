@@ -28,6 +28,9 @@ def configure(settings: Settings, console_level: int = logging.WARNING) -> None:
     # function ..."): 1,070 of 1,390 lines of a night's cdp.log. Its warnings and errors still come.
     for noisy in NOISY_LIBRARIES:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A handler that cannot write (dbt's own log file on a full disk) must not print a traceback per
+    # record: Python's documented production setting. cdp.log says once that it stopped (_LogFile).
+    logging.raiseExceptions = False
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
