@@ -58,6 +58,10 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+# A whole generated night (the session fixture) and an export: not the fast lane.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def exported(first_night: Settings, drop_dates: list[date], tmp_path_factory: pytest.TempPathFactory):
     settings = copy_home(first_night, tmp_path_factory.mktemp("trust") / "home")
