@@ -237,6 +237,7 @@ def _contact_people() -> list[dict]:
     return people
 
 
+@pytest.mark.slow  # six exports, each a dbt build: CI runs it, the fast lane does not
 @given(filters=st.lists(_filters, min_size=4, max_size=6))
 @hypothesis_settings(
     database=None, max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
