@@ -408,7 +408,9 @@ def test_dbt_clv_fit_idempotent_and_point_in_time(tmp_path: Path) -> None:
         (D1, 2),
         (D2, 2),
     ]
-    later = query(settings, "select count(*) from marts.customer_clv where last_purchase_date > ?", [D1])
+    later = query(
+        settings, "select count(*) from marts.customer_clv where last_completed_order_date > ?", [D1]
+    )
     assert later[0][0] > 0
 
     # Re-running D1 after D2 landed: identical to the first D1 run (point in time), D2's fit kept.

@@ -63,6 +63,17 @@ CONCEPTS: dict[str, tuple[set[str], set[str]]] = {
     "tier": ({"tier_name"}, {"customer_360", "customer_tiers", "customer_tier_history"}),
     "order_count": ({"orders"}, {"customer_360", "customer_behaviour", "customer_clv"}),
     "lifecycle_stage": ({"stage"}, {"customer_360", "customer_lifecycle"}),
+    "source": (
+        {"source_name"},
+        {
+            "data_quality_history", "customer_identity_map", "customer_identifiers",
+            "customer_attribute_provenance",
+        },
+    ),
+    # customer_lifecycle's first/last_purchase_date count days with a positive net amount; CLV's days
+    # with a completed order: one name for two things before.
+    "first_completed_order_date": ({"first_purchase_date"}, {"customer_clv"}),
+    "last_completed_order_date": ({"last_purchase_date"}, {"customer_clv"}),
 }
 
 # Tests that read the aliases on purpose, to check them.

@@ -143,8 +143,8 @@ valued_named as (
         frequency,
         recency_days,
         tenure_days,
-        first_purchase_date,
-        last_purchase_date
+        first_purchase_date as first_completed_order_date,
+        last_purchase_date as last_completed_order_date
     from valued
 
 ),
@@ -157,6 +157,8 @@ final as (
             'run_date': 'as_of_date',
             'model_used': 'is_clv_model_used',
             'fallback_reason': 'clv_fallback_reason',
+            'first_purchase_date': 'first_completed_order_date',
+            'last_purchase_date': 'last_completed_order_date',
         }) }}
     from valued_named
 
