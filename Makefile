@@ -43,14 +43,15 @@ lint-python: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 
-# sqlfluff's dbt templater compiles the project against a throwaway warehouse outside the repository
-# and the home (nothing under ./var).
+# sqlfluff's dbt templater compiles the project against an in-memory warehouse, its dbt files outside
+# the repository and the home (nothing under ./var). One process: with --processes each worker runs
+# dbt on the same target folder (and, with a warehouse file, fought over its lock).
 LINT_DIR := $${TMPDIR:-/tmp}/cdp-lint-$$(id -u)
 lint-sql: install
 	mkdir -p $(LINT_DIR)
-	cd dbt_project && CDP_WAREHOUSE=$(LINT_DIR)/lint.duckdb CDP_LAKE=$(LINT_DIR)/lake \
+	cd dbt_project && CDP_WAREHOUSE=:memory: CDP_LAKE=$(LINT_DIR)/lake \
 		DBT_TARGET_PATH=$(LINT_DIR)/target DBT_LOG_PATH=$(LINT_DIR)/logs \
-		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar --processes 2
+		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
 # Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink.
 # ENGINE=spark: the nightly run on DuckDB and Spark side by side at SPARK_PEOPLE (bench/engine_bench.py,
