@@ -385,6 +385,12 @@ def invoke(settings: Settings, args: list[str], keep_claims: bool = False) -> An
             if args[0] not in _WITH_MANIFEST:
                 return dbtRunner(callbacks=[_log_progress]).invoke(args)
             manifest = _parsed_manifest(settings, args)
+            if args[0] == "docs":
+                # docs generate reads <target>/manifest.json, which only a parse writes: a home that
+                # builds on another home's parse (_parsed_manifest) has none of its own.
+                from dbt.parser.manifest import write_manifest
+
+                write_manifest(manifest, str(settings.dbt_target_dir))
             return dbtRunner(manifest=manifest, callbacks=[_log_progress]).invoke(args)
         finally:
             _release_duckdb()

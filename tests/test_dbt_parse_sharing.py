@@ -19,6 +19,7 @@ import pytest
 
 from cdp import pipeline, warehouse
 from cdp.config import SOURCES, Settings
+from cdp.dbt_runner import docs_generate
 from cdp.generator import generate
 
 DAY = date(2026, 5, 4)
@@ -74,3 +75,10 @@ def test_a_second_home_builds_its_own_data_on_the_first_homes_parse(tmp_path: Pa
     )
     assert _counts(second) == _counts(alone)
     assert _counts(second) != _counts(first)
+
+    # dbt docs of the second home: docs generate reads the manifest.json a parse writes, which the
+    # second home never ran (cdp docs failed with "No such file or directory" after a shared parse).
+    folder = docs_generate(second)
+    static = (folder / "static_index.html").read_text(encoding="utf-8")
+    assert "customer_360" in static
+    assert str(first.home) not in static
