@@ -37,6 +37,13 @@ EngineOpt = Annotated[
     typer.Option("--engine", help="Warehouse engine: duckdb (default) or spark ($CDP_ENGINE)."),
 ]
 
+RestrictedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restricted", help="Allow reading restricted.* (plain names, emails, phones): operators only."
+    ),
+]
+
 
 def _parse_date(value: str | date) -> date:
     if isinstance(value, date):  # an option's default is passed through the parser as it is
@@ -264,13 +271,7 @@ def query(
     ] = OutputFormat.auto,
     home: HomeOpt = None,
     engine: EngineOpt = None,
-    restricted: Annotated[
-        bool,
-        typer.Option(
-            "--restricted",
-            help="Allow reading restricted.* (plain names, emails, phones): operators only.",
-        ),
-    ] = False,
+    restricted: RestrictedOpt = False,
 ) -> None:
     """Run a read-only query against the marts of the chosen engine and print the result.
 
@@ -295,13 +296,7 @@ def query(
 def shell(
     home: HomeOpt = None,
     engine: EngineOpt = None,
-    restricted: Annotated[
-        bool,
-        typer.Option(
-            "--restricted",
-            help="Allow reading restricted.* (plain names, emails, phones): operators only.",
-        ),
-    ] = False,
+    restricted: RestrictedOpt = False,
 ) -> None:
     """An interactive read-only SQL session on the marts (statements end with ';'; .help lists the
     commands). Same guard as cdp query: read-only, no file access, restricted.* needs --restricted."""
