@@ -19,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
 # Every source the project ships a contract for; a retailer's own set is ``Settings.sources`` (cdp.site).
-SOURCES = ("pos", "ecommerce", "social", "messaging")
+SOURCES = ("pos", "ecommerce", "social", "messaging", "service")
 SUPPRESSION_HEADER = "channel,address,reason,added_at"
 IDENTITY_OVERRIDES_HEADER = "action,record_key_a,record_key_b,reason,added_by,added_at"
 # Warehouse engines = dbt targets of dbt_project/profiles.yml (cdp.engines).

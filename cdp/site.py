@@ -1,7 +1,7 @@
 """A retailer's own settings: which sources it has, their file encodings, its market, waits, retention.
 
 One YAML file per home, ``<home>/config/cdp.yml``; every key is optional and a home without the file
-runs with the defaults below (the four sources of the shipped contracts, UTF-8, the Dutch market).
+runs with the defaults below (every source of the shipped contracts, UTF-8, the Dutch market).
 This module only reads and checks the file; the steps that use a setting read it from here, so a
 setting has one owner. Example (all keys)::
 
@@ -32,7 +32,7 @@ from typing import Any
 SITE_FILE = "cdp.yml"
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gbk", "latin-1": "latin-1",
              "latin1": "latin-1", "iso-8859-1": "latin-1"}
-DEFAULT_SOURCES = ("pos", "ecommerce", "social", "messaging")
+DEFAULT_SOURCES = ("pos", "ecommerce", "social", "messaging", "service")
 
 
 #: What the export does with a segment definition that does not build (``exports.invalid_segments``).

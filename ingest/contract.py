@@ -152,6 +152,10 @@ class Entity:
     fields: tuple[Field, ...]
     children: tuple[Child, ...] = ()
     description: str = ""
+    #: A file the source's drop may lack (a feed added after retailers went live): unless the settings
+    #: file lists the entity by name, a missing file lands as an empty partition (``delivered: false``
+    #: in the manifest) instead of failing the source (docs/decisions.md, D60).
+    optional: bool = False
 
     @property
     def scalar_fields(self) -> tuple[Field, ...]:
@@ -330,6 +334,7 @@ def parse_contract(path: Path) -> Contract:
                 fields=fields,
                 children=tuple(children),
                 description=str(edoc.get("description", "")).strip(),
+                optional=bool(edoc.get("optional", False)),
             )
         )
     if not entities:

@@ -125,6 +125,17 @@ IDENTIFIERS: dict[tuple[str, str], tuple[Identifier, ...]] = {
     ("social", "profiles"): (_PROFILE, _EMAIL_OF("email"), _PHONE_OF("phone")),
     ("social", "interactions"): (_PROFILE,),
     ("messaging", "unsubscribes"): (_EMAIL_OF("address"), _PHONE_OF("address")),
+    ("messaging", "email_activity"): (_EMAIL_OF("email_address"),),
+    ("messaging", "sms_receipts"): (_PHONE_OF("to_phone"),),
+    ("messaging", "campaign_holdouts"): (_EMAIL_OF("address"), _PHONE_OF("address")),
+    ("pos", "points_entries"): (_CARD,),
+    ("pos", "coupons"): (_CARD,),
+    ("service", "tickets"): (
+        _CARD, Identifier("record", ("web_customer_id",), "ecommerce:customers:"), _EMAIL_OF("email")
+    ),
+    ("service", "satisfaction_responses"): (
+        _CARD, Identifier("record", ("web_customer_id",), "ecommerce:customers:"), _EMAIL_OF("email")
+    ),
 }
 
 #: Record-key prefixes worth trying on the free text of a quarantined row of each source.
@@ -133,6 +144,7 @@ _RAW_RECORD_PREFIXES = {
     "ecommerce": ("ecommerce:customers:", "ecommerce:orders:"),
     "social": (),  # platform:handle pairs, see _raw_digests
     "messaging": (),
+    "service": ("pos:loyalty_members:", "ecommerce:customers:"),
 }
 
 

@@ -76,6 +76,7 @@ class EntityReport:
     lines_erased: int | None = 0
     lines_blank: int | None = 0
     configured: bool = True  # False: the settings file leaves this entity out (empty partitions)
+    delivered: bool = True  # False: an optional entity's file was not in the drop (empty partitions)
     encoding: str = "utf-8"
     missing_optional_columns: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
@@ -141,12 +142,21 @@ def _error(source: str, entity: str, path: Path, load_date: date, what: str) -> 
 
 
 def _inspect_all(
-    contract: Contract, folder: Path, load_date: date, entities: list[Entity], encoding: str
+    contract: Contract,
+    folder: Path,
+    load_date: date,
+    entities: list[Entity],
+    encoding: str,
+    may_lack: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[FileInfo, HeaderPlan | None]]:
-    """Check every file of the drop (the configured entities) before anything is landed."""
+    """Check every file of the drop (the configured entities) before anything is landed. An entity of
+    ``may_lack`` (optional in the contract, not listed by name in the settings file) whose file is not
+    there is left out: it lands empty."""
     infos = {}
     for entity in entities:
         path = folder / entity.file
+        if entity.name in may_lack and not path.exists():
+            continue
         try:
             if not path.exists():
                 raise FileProblem(f"{contract.source}/{load_date.isoformat()}/{entity.file} is missing")
@@ -158,8 +168,9 @@ def _inspect_all(
     return infos
 
 
-def _configured(settings: Settings, contract: Contract) -> tuple[list[Entity], str]:
-    """The entities the settings file says this retailer's source delivers, and their encoding."""
+def configured_entities(settings: Settings, contract: Contract) -> tuple[list[Entity], str, frozenset[str]]:
+    """The entities the settings file says this retailer's source delivers, their encoding, and those
+    of them the drop may lack (optional in the contract and not listed by name in the settings file)."""
     site = settings.site
     config = site.sources.get(contract.source)
     where = site.path or "the default settings"
@@ -175,7 +186,10 @@ def _configured(settings: Settings, contract: Contract) -> tuple[list[Entity], s
             f"{where}: sources.{contract.source}.entities names {', '.join(map(repr, unknown))}, "
             f"not in the contract (entities: {', '.join(names)})"
         )
-    return [e for e in contract.entities if e.name in wanted], config.encoding
+    may_lack = frozenset(
+        e.name for e in contract.entities if e.optional and config.entities is None
+    )
+    return [e for e in contract.entities if e.name in wanted], config.encoding, may_lack
 
 
 def _land_entity(
@@ -387,9 +401,15 @@ def land_source(settings: Settings, source: str, load_date: date, absent: bool =
     """
 
     contract = derive.for_market(settings, load_contract(source))  # the home's market: local time zone
-    entities, encoding = ([], "utf-8") if absent else _configured(settings, contract)
+    entities, encoding, may_lack = (
+        ([], "utf-8", frozenset()) if absent else configured_entities(settings, contract)
+    )
     folder = drop_dir(settings, source, load_date)
-    infos = _inspect_all(contract, folder, load_date, entities, encoding)
+    infos = _inspect_all(contract, folder, load_date, entities, encoding, may_lack)
+    undelivered = {e.name for e in entities} - set(infos)
+    for name in sorted(undelivered):
+        log.info("%s/%s %s: no file in the drop (optional entity): landed empty", source, name,
+                 load_date.isoformat())
     eraser = Eraser.load(settings)
 
     tmp_root = lake.staging_root(settings.lake, settings.cache)
@@ -402,6 +422,8 @@ def land_source(settings: Settings, source: str, load_date: date, absent: bool =
             for rep in _land_entity(
                 contract, entity, folder / entity.file, info, stage, load_date, eraser, plan
             ):
+                if entity.name in undelivered:  # configured, but the drop did not carry the file
+                    rep.configured, rep.delivered = True, False
                 reports[rep.entity] = rep
         derive.add_derived_columns(settings, contract, stage)  # E.164 columns next to phone fields
         for name, rep in reports.items():

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import activity, population
+from . import activity, loyalty, population, service
 from .locale import Locale, locale
 from .noise import Noise, S, noise_level
 from .population import BILLING_FIELDS, STORE_IDS
@@ -96,7 +96,7 @@ def generate(
     out = Path(out)
     cal = Calendar(end_date=end_date, days=days, history_days=history_days, timezone=loc.market.timezone)
     dates = cal.drop_dates
-    for sub in ("pos", "ecommerce", "social", "messaging", "_truth"):
+    for sub in ("pos", "ecommerce", "social", "messaging", "service", "_truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
     rng = np.random.default_rng(seed)
 
@@ -465,6 +465,9 @@ def generate(
         f"{r['channel']};{r['address']}" for r in t.select(["channel", "address"]).to_pylist()
     ]
     stats["messaging/unsubscribes"] = write_entity(con, rng, ent, out, dates)
+    # Loyalty ledger, coupons and the service source: own modules, own random streams (issue #23).
+    stats.update(loyalty.write(con, out, dates, seed, p, mem, pos, cal))
+    stats.update(service.write(con, out, dates, seed, p, mem, cus, cal))
     con.close()
     if loc.pos_encoding != "utf-8":
         _reencode(out / "pos", loc.pos_encoding)
