@@ -1,7 +1,8 @@
 -- One row per customer of dim_customers as of run_date: profile without direct identifiers (no names,
 -- email, phone, postcode or birth date, not even masked; has_email / has_phone and birth_year), RFM, lifecycle,
--- behaviour and loyalty tier. One import CTE per mart and one left join each, so adding a mart (e.g.
--- CLV) is one CTE, one join and its columns.
+-- behaviour and loyalty tier, CLV; loyalty points, birthday month and service (issue #23: from their
+-- intermediate models; the birthday's day is left out, D63). One import CTE per mart and one left join
+-- each, so adding a mart (e.g. CLV) is one CTE, one join and its columns.
 with
 
 customers as (
@@ -37,6 +38,24 @@ tiers as (
 clv as (
 
     select * from {{ ref('customer_clv') }}
+
+),
+
+points as (
+
+    select * from {{ ref('int_customer_points_summarised') }}
+
+),
+
+birthdays as (
+
+    select * from {{ ref('int_customer_birthdays_computed') }}
+
+),
+
+service as (
+
+    select * from {{ ref('int_customer_service_summarised') }}
 
 ),
 
@@ -119,7 +138,18 @@ final as (
         clv.clv_12m,
         clv.historical_value,
         clv.is_clv_model_used,
-        clv.clv_fallback_reason
+        clv.clv_fallback_reason,
+        -- loyalty points and birthday
+        points.points_balance,
+        points.next_points_expiry_date,
+        points.next_expiring_points,
+        birthdays.birth_month,
+        coalesce(birthdays.is_birthday_this_month, false) as is_birthday_this_month,
+        -- service
+        coalesce(service.open_complaint_count, 0) as open_complaint_count,
+        coalesce(service.open_complaint_count, 0) > 0 as has_open_complaint,
+        service.last_csat_score,
+        service.last_recommend_score
     from customers
     left join rfm
         on customers.customer_id = rfm.customer_id
@@ -131,6 +161,12 @@ final as (
         on customers.customer_id = tiers.customer_id
     left join clv
         on customers.customer_id = clv.customer_id
+    left join points
+        on customers.customer_id = points.customer_id
+    left join birthdays
+        on customers.customer_id = birthdays.customer_id
+    left join service
+        on customers.customer_id = service.customer_id
 
 )
 
