@@ -211,6 +211,8 @@ PHONE_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ecommerce", "orders"): ("billing_phone",),
     ("social", "profiles"): ("phone",),
     ("messaging", "unsubscribes"): ("address",),  # an email or a phone: staging reads it by channel
+    ("messaging", "sms_receipts"): ("to_phone",),
+    ("messaging", "campaign_holdouts"): ("address",),  # by channel, as unsubscribes
 }
 #: Email fields of each landed entity (normalised in dbt by the macro, in Python by normalize_email).
 EMAIL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -219,6 +221,8 @@ EMAIL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ecommerce", "orders"): ("guest_email",),
     ("social", "profiles"): ("email",),
     ("messaging", "unsubscribes"): ("address",),
+    ("messaging", "email_activity"): ("email_address",),
+    ("messaging", "campaign_holdouts"): ("address",),
 }
 
 

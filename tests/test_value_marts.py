@@ -124,7 +124,8 @@ def write_value_day_one(lake) -> None:
             interaction("S3", "fan", "share", "2024-03-09 11:00:00", None),
         ],
     )
-    land(lake, day, "messaging", "unsubscribes", [])
+    for entity in ("unsubscribes", "campaigns", "email_activity", "sms_receipts", "campaign_holdouts"):
+        land(lake, day, "messaging", entity, [])
 
 
 def write_value_day_two(lake) -> None:
