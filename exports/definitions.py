@@ -4,7 +4,11 @@ Keys: ``name``, ``description``, ``owner``, ``filter`` (a SQL boolean expression
 ``marts.customer_360``), ``consent`` (``email`` | ``sms``; required when a destination carries contact
 data), ``destinations`` (names from ``exports.destinations``), optional ``attributes`` (extra
 ``customer_360`` columns for ``generic_csv``), ``control_share`` (0 ≤ share < 1 held out) and
-``measurement_window_days`` (default 30: how long after an export ``campaign_results`` counts orders).
+``measurement_window_days`` (default 30: how long after an export ``campaign_results`` counts orders),
+``promotional`` (default true: the segment sells; false for service messages such as a survey after a
+ticket) and ``hold_back`` (rules of :data:`HOLD_BACK_RULES` that keep customers out whatever the
+filter says; default ``[open_complaint]`` for a promotional segment, none otherwise: nobody gets an
+offer while a complaint of theirs is open, docs/decisions.md D64).
 
 ``name`` becomes a folder and a file name of the export, so it must match ``^[a-z0-9_]{1,64}$`` (no
 ``../``, no separators). ``filter`` is parsed and checked by :mod:`exports.filters` against the columns
@@ -52,8 +56,12 @@ BASE_MODEL_YML = (
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 _KEYS = {
     "name", "description", "owner", "filter", "consent", "destinations", "attributes", "control_share",
-    "measurement_window_days",
+    "measurement_window_days", "promotional", "hold_back",
 }
+#: Hold-back rules: name -> a filter over customer_360 a member must also pass (checked like any filter).
+HOLD_BACK_RULES = {"open_complaint": "not has_open_complaint"}
+#: What a promotional segment holds back unless its YAML says otherwise.
+PROMOTIONAL_HOLD_BACK = ("open_complaint",)
 _REQUIRED = ("name", "description", "owner", "filter", "destinations")
 _CONTACT_COLUMNS = {"email", "phone", "first_name", "last_name", "address", "postcode", "birth_date"}
 
@@ -71,12 +79,17 @@ class SegmentDefinition:
     control_share: float = 0.0
     measurement_window_days: int = 30
     filter_tree: exp.Expression | None = field(default=None, compare=False, repr=False)
+    promotional: bool = True
+    hold_back: tuple[str, ...] = ()
 
     def where(self, engine: str) -> str:
-        """The checked filter rendered for the engine; the YAML text itself never reaches the warehouse."""
+        """The checked filter, and each hold-back rule, rendered for the engine; the YAML text itself
+        never reaches the warehouse."""
         tree = self.filter_tree
         if tree is None:
             tree = parse_filter(self.filter, declared_columns())
+        for rule in self.hold_back:
+            tree = exp.and_(exp.paren(tree.copy()), parse_filter(HOLD_BACK_RULES[rule], declared_columns()))
         return render_filter(tree, engine)
 
     def dbt_segment(self, engine: str) -> dict[str, object]:
@@ -94,6 +107,8 @@ class SegmentDefinition:
             {
                 "filter": self.filter, "consent": self.consent, "destinations": self.destinations,
                 "attributes": self.attributes, "control_share": self.control_share,
+                # Only when set, so a definition without hold-back keeps its hash.
+                **({"hold_back": list(self.hold_back)} if self.hold_back else {}),
             },
             sort_keys=True,
         )
@@ -181,10 +196,17 @@ def _parse(path: Path) -> SegmentDefinition:
     pii = sorted(set(attributes) & _CONTACT_COLUMNS)
     if pii:
         raise ValueError(f"attributes {pii} are personal data; use a contact destination instead")
+    promotional = doc.get("promotional", True)
+    if not isinstance(promotional, bool):
+        raise ValueError(f"promotional must be true or false, not {promotional!r}")
+    hold_back = doc.get("hold_back", list(PROMOTIONAL_HOLD_BACK) if promotional else [])
+    if not isinstance(hold_back, list) or any(rule not in HOLD_BACK_RULES for rule in hold_back):
+        raise ValueError(f"hold_back must be a list of {sorted(HOLD_BACK_RULES)}, not {hold_back!r}")
     return SegmentDefinition(
         name=segment_name, description=str(doc["description"]), owner=str(doc["owner"]),
         filter=filter_text, destinations=destinations, path=path, consent=consent,
         attributes=attributes, control_share=share, measurement_window_days=window, filter_tree=tree,
+        promotional=promotional, hold_back=tuple(dict.fromkeys(hold_back)),
     )
 
 

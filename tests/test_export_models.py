@@ -75,6 +75,8 @@ def _warehouse(settings: Settings, duplicate_contact: bool = False) -> None:
         add_export_inputs(con)
         con.execute("create table marts.customer_360 (customer_id varchar, rfm_segment varchar)")
         con.execute("insert into marts.customer_360 values ('C1', 'Champions'), ('C2', 'Lost')")
+        # Promotional segments hold back customers with an open complaint (D64).
+        con.execute("alter table marts.customer_360 add column has_open_complaint boolean default false")
         con.execute(
             "create table restricted.audience_contacts (customer_id varchar, email varchar, phone varchar, "
             "first_name varchar, last_name varchar, is_email_suppressed boolean, is_sms_suppressed boolean, "
@@ -111,7 +113,8 @@ def test_only_the_checked_filter_reaches_the_warehouse(tmp_path: Path) -> None:
 
     assert run.members == {"champs": 1}
     compiled = next((settings.dbt_target_dir / "run").rglob("segment_memberships.sql")).read_text()
-    assert "where (rfm_segment = 'Champions')" in compiled
+    # ... and, the segment being promotional, the open-complaint hold-back after it (D64).
+    assert "where ((rfm_segment = 'Champions') AND NOT has_open_complaint)" in compiled
     assert "comment" not in compiled
     assert "rfm_segment   =" not in compiled
     files = settings.exports / DAY.isoformat() / "champs"

@@ -36,7 +36,8 @@ def make_warehouse(settings: Settings, customers=CUSTOMERS) -> None:
         add_export_inputs(con)
         con.execute(
             "create or replace table marts.customer_360 (customer_id varchar, rfm_segment varchar, "
-            "lifecycle_stage varchar, m_score integer, tier varchar)"
+            "lifecycle_stage varchar, m_score integer, tier varchar, "
+            "has_open_complaint boolean default false)"  # promotional segments hold these back (D64)
         )
         con.execute(
             "create or replace table restricted.audience_contacts (customer_id varchar, email varchar, "
@@ -44,7 +45,11 @@ def make_warehouse(settings: Settings, customers=CUSTOMERS) -> None:
             "is_email_suppressed boolean default false, is_sms_suppressed boolean default false)"
         )
         for cid, rfm, stage, email, phone, can_email, can_sms in customers:
-            con.execute("insert into marts.customer_360 values (?, ?, ?, 5, 'gold')", [cid, rfm, stage])
+            con.execute(
+                "insert into marts.customer_360 (customer_id, rfm_segment, lifecycle_stage, m_score, tier) "
+                "values (?, ?, ?, 5, 'gold')",
+                [cid, rfm, stage],
+            )
             con.execute(
                 "insert into restricted.audience_contacts (customer_id, email, phone, first_name, last_name, "
                 "can_email, can_sms) values (?, ?, ?, 'First', 'Last', ?, ?)",
