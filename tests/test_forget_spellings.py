@@ -24,12 +24,11 @@ from typer.testing import CliRunner
 import ingest
 from cdp import dbt_runner, identifiers, suppression, warehouse
 from cdp.cli import app
-from cdp.config import Settings
+from cdp.config import SOURCES, Settings
 from cdp.generator import generate
 from ingest import erasure
 
 END = date(2026, 11, 15)
-SOURCES = ("pos", "ecommerce", "social", "messaging")
 ANNA_ACCOUNT = "CANNA00001"
 ANNA_PROFILE = "instagram:anna_hendriks_test"
 REQUESTED = "anna.hendriks+news@gmail.com"  # the spelling the person writes to us with

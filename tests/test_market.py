@@ -19,7 +19,7 @@ import pytest
 
 import ingest
 from cdp import identifiers
-from cdp.config import Settings
+from cdp.config import SOURCES, Settings
 from cdp.generator import generate
 from cdp.generator.noise import PHONE_FORMATS, e164, phones
 from cdp.market import configure_home, load_market
@@ -28,7 +28,6 @@ from cdp.warehouse import build
 
 END = date(2026, 11, 15)
 DAYS = 3
-SOURCES = ("pos", "ecommerce", "social", "messaging")
 # One person typed into three systems, sharing nothing but the mobile, each spelled differently.
 PERSON_PHONES = {"ecommerce": "13812345678", "social": "+86 138-1234-5678", "pos": "0086 138 1234 5678"}
 PERSON_E164 = "+8613812345678"
