@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import activity, loyalty, population, service
+from . import activity, campaigns, loyalty, population, service
 from .locale import Locale, locale
 from .noise import Noise, S, noise_level
 from .population import BILLING_FIELDS, STORE_IDS
@@ -110,6 +110,7 @@ def generate(
     web = activity.build_orders(rng, p, cus, catalog, cal, nz, loc)
     inter = activity.build_interactions(rng, prof, cal)
     unsub = activity.build_unsubscribes(rng, p, cal, nz, loc)
+    camp = campaigns.build(seed, p, mem, catalog, pos, web, cal)  # adds the treated's extra receipts to pos
 
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
@@ -468,11 +469,13 @@ def generate(
     # Loyalty ledger, coupons and the service source: own modules, own random streams (issue #23).
     stats.update(loyalty.write(con, out, dates, seed, p, mem, pos, cal))
     stats.update(service.write(con, out, dates, seed, p, mem, cus, cal))
+    stats.update(campaigns.write(con, out, dates, camp, cal))  # campaign activity (issue #23)
     con.close()
     if loc.pos_encoding != "utf-8":
         _reencode(out / "pos", loc.pos_encoding)
 
     summary = _write_truth(out, p, mem, cus, prof, web, pos, cal, stats, seed, nz, loc)
+    campaigns.write_truth(out, camp)
     return GenerateResult(out=out, drop_dates=dates, summary=summary, seconds=time.perf_counter() - t0)
 
 
