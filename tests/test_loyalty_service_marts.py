@@ -5,7 +5,8 @@ generated night (``first_night``, read only: no night is built here) and on defi
 * the service columns are filled from the generated helpdesk drop;
 * promotional segments hold back customers with an open complaint by default (D64), on the night's
   exported memberships; ``promotional: false`` or ``hold_back: []`` turn it off;
-* the shipped ``birthday_this_month`` segment holds only customers whose birthday is this month.
+* the shipped ``birthday_this_month`` segment holds only customers whose birthday is this month;
+* ``cdp forget`` erases the ledger, coupons, tickets and answers (on a copy of the night).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from conftest import copy_home
 
 from cdp.config import Settings
 from cdp.engines import connect
+from cdp.privacy import forget
 from exports.definitions import HOLD_BACK_RULES, SEGMENTS_DIR, _parse, load_definitions, segment_size
 
 
@@ -145,3 +148,48 @@ def test_the_exported_promotional_segments_hold_no_open_complaint(first_night: S
     assert wrong_birthdays == 0
     assert would_hold > 0
     assert {name: members.get(name, 0) for name in sizes} == sizes
+
+
+def test_forget_erases_the_ledger_coupons_tickets_and_answers(
+    first_night: Settings, tmp_path: Path
+) -> None:
+    """``cdp forget`` reaches the new personal data: a member with points, a coupon, a ticket and a
+    survey answer leaves no row of them in the lake or the warehouse (by card, record key, email)."""
+    with connect(first_night, read_only=True) as warehouse:
+        customer_id, card = warehouse.row(
+            "select map.customer_id, map.source_record_id from marts.customer_identity_map as map "
+            "inner join intermediate.int_service_tickets_deduplicated as t "
+            "on t.requester_record_key = map.record_key "
+            "inner join intermediate.int_service_satisfaction_responses_deduplicated as r "
+            "on r.respondent_record_key = map.record_key "
+            "inner join intermediate.int_pos_coupons_deduplicated as c on c.record_key = map.record_key "
+            "inner join intermediate.int_customer_points_summarised as p on p.customer_id = map.customer_id "
+            "where map.source = 'pos' order by 1 limit 1"
+        )
+    home = copy_home(first_night, tmp_path / "home")
+    result = forget(home, customer_id=customer_id)
+    for name in ("landing/pos/points_entries", "landing/pos/coupons", "landing/service/tickets",
+                 "landing/service/satisfaction_responses"):
+        assert result.lake_rows_erased.get(name, 0) > 0, name
+    tables = (
+        "intermediate.int_pos_points_entries_deduplicated", "intermediate.int_pos_coupons_deduplicated",
+        "intermediate.int_service_tickets_deduplicated",
+        "intermediate.int_service_satisfaction_responses_deduplicated",
+    )
+    with connect(home, read_only=True) as warehouse:
+        left = {
+            table: warehouse.row(
+                f"select count(*) from {table} where {column} = 'pos:loyalty_members:{card}'"
+            )[0]
+            for table, column in zip(tables, ("record_key", "record_key", "requester_record_key",
+                                              "respondent_record_key"), strict=True)
+        }
+        left["customer_360"] = warehouse.row(
+            f"select count(*) from marts.customer_360 where customer_id = '{customer_id}'"
+        )[0]
+        for table in ("int_customer_points_summarised", "int_customer_service_summarised",
+                      "int_customer_birthdays_computed"):
+            left[table] = warehouse.row(
+                f"select count(*) from intermediate.{table} where customer_id = '{customer_id}'"
+            )[0]
+    assert set(left.values()) == {0}, left
