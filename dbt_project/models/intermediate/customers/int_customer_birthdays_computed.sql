@@ -1,7 +1,8 @@
 -- Birthday of every customer with a known birth date, as of run_date (D63): birth month and day, the
 -- next birthday on or after run_date and whether it falls in run_date's month. Someone born on 29
 -- February has their birthday on 28 February in a common year (adding whole years to the birth date
--- clamps to the month's last day on both engines). The day lives here and in restricted only;
+-- clamps to the month's last day on both engines; the interval is parenthesised because dbt-spark's
+-- dateadd multiplies it by 12 as written). The day lives here and in restricted only;
 -- customer_360 gets the month (pii_form: reduced) and is_birthday_this_month.
 with
 
@@ -34,7 +35,7 @@ this_year as (
         birth_month,
         birth_day,
         run_year,
-        cast({{ dbt.dateadd('year', 'run_year - birth_year', 'birth_date') }} as date) as birthday_this_year
+        cast({{ dbt.dateadd('year', '(run_year - birth_year)', 'birth_date') }} as date) as birthday_this_year
     from born
 
 ),
@@ -47,7 +48,7 @@ final as (
         birth_day,
         case
             when birthday_this_year >= {{ run_date_literal() }} then birthday_this_year
-            else cast({{ dbt.dateadd('year', 'run_year - birth_year + 1', 'birth_date') }} as date)
+            else cast({{ dbt.dateadd('year', '(run_year - birth_year + 1)', 'birth_date') }} as date)
         end as next_birthday_date,
         birth_month = cast(extract(month from {{ run_date_literal() }}) as {{ dbt.type_int() }})
             as is_birthday_this_month
