@@ -160,7 +160,10 @@ def _address(row: pd.Series) -> str:
 def write_drops(raw: Path, a: pd.DataFrame, b: pd.DataFrame, run_date: date = RUN_DATE) -> None:
     """A -> POS loyalty members, B -> web shop customers; minimal valid social and messaging drops."""
     day = run_date.isoformat()
-    pos, web, social, messaging = (raw / source / day for source in SOURCES)
+    # The four sources identity reads; the service source's files are optional (absent: landed empty).
+    pos, web, social, messaging = (
+        raw / source / day for source in ("pos", "ecommerce", "social", "messaging")
+    )
     for folder in (pos, web, social, messaging):
         if folder.exists():
             shutil.rmtree(folder)
