@@ -21,6 +21,7 @@ from warehouse_rows import mart_rows as _marts
 from cdp import pipeline
 from cdp.cli import app
 from cdp.config import Settings
+from exports.definitions import load_definitions
 
 
 class Analyst:
@@ -79,7 +80,22 @@ def test_rerun_is_idempotent_and_point_in_time(
     assert _marts(settings, second) == marts_before
     assert _exports(settings, second) == exports_before
     _assert_deltas_and_control_groups(settings, first, second)
+    _assert_every_segment_is_scored(settings, first)
     _assert_failed_gate_publishes_nothing(settings, second)
+
+
+def _assert_every_segment_is_scored(settings: Settings, first: date) -> None:
+    """The campaign scorecard (D56, D57): every shipped segment exported on the first night has its
+    result the next night, compared with its control group."""
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        scored = dict(
+            con.execute(
+                "select segment_name, has_control_group from marts.campaign_results "
+                "where audience_source = 'segment_export' and sent_date = ?",
+                [first],
+            ).fetchall()
+        )
+    assert scored == {segment.name: True for segment in load_definitions().segments}
 
 
 def _assert_failed_gate_publishes_nothing(settings: Settings, day: date) -> None:
