@@ -22,7 +22,8 @@
 
 {% macro spark__register_external_sources() -%}
     {%- if execute -%}
-        {%- for node in graph.sources.values() if node.meta.get('location') -%}
+        {%- set needed = sources_read_by_selection() -%}
+        {%- for node in graph.sources.values() if node.meta.get('location') and node.unique_id in needed -%}
             {%- set location = node.meta['location'] | replace('{name}', node.name) -%}
             {%- set relation = node.schema ~ '.' ~ node.identifier -%}
             {%- do run_query('create schema if not exists ' ~ node.schema) -%}
@@ -47,6 +48,37 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The unique ids of the sources this invocation reads: those the selected nodes depend on, directly
+    or through models that are not stored as tables (views, ephemeral models) and are not selected. A
+    model stored as a table already holds what it read, so its sources are not read again: the
+    export's invocation (tag:segment_export) and the models after the CLV fit need almost none, and on
+    Spark re-registering every landed table cost each such invocation ~80 metastore statements (D65). -#}
+{% macro sources_read_by_selection() -%}
+    {%- set needed = [] -%}
+    {%- set seen = [] -%}
+    {%- set queue = [] -%}
+    {%- for unique_id in selected_resources -%}
+        {%- do queue.append(unique_id) -%}
+    {%- endfor -%}
+    {#- The queue grows while it is walked (a breadth-first walk; Jinja has no while loop). -#}
+    {%- for unique_id in queue if unique_id not in seen -%}
+        {%- do seen.append(unique_id) -%}
+        {%- if unique_id in graph.sources -%}
+            {%- do needed.append(unique_id) -%}
+        {%- elif unique_id in graph.nodes -%}
+            {%- set node = graph.nodes[unique_id] -%}
+            {%- set stored = node.resource_type in ('seed', 'snapshot')
+                or node.config.get('materialized') in ('table', 'incremental') -%}
+            {%- if unique_id in selected_resources or not stored -%}
+                {%- for parent in node.depends_on.nodes -%}
+                    {%- do queue.append(parent) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(needed) }}
 {%- endmacro %}
 
 {#- The existing table of an incremental model, when this run may read it as its previous state:
