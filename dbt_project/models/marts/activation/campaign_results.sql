@@ -11,7 +11,8 @@
 -- the latest export on or before their start date, or the holdout campaign itself): messages sent,
 -- delivered, opened, clicked, unsubscribed, marked as spam and their rates; reach (treated members a
 -- message was delivered to) and conversion (of those, the share who purchased); cost, return on
--- investment and cost per incremental customer from the control-group lift.
+-- investment and cost per incremental customer from the control-group lift; the POS coupons of those
+-- campaigns (int_pos_coupons_deduplicated, by campaign_id): issued, redeemed, value redeemed.
 -- Sums stay exact decimals until the final division: floating-point sums in a parallel aggregate
 -- depend on the order rows arrive, and a re-run must give identical results. Divisions are doubles
 -- (divide()), the same on every engine (a 4-byte float quotient differs from Spark's double).
@@ -45,6 +46,12 @@ recipients as (
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+),
+
+coupons as (
+
+    select * from {{ ref('int_pos_coupons_deduplicated') }}
 
 ),
 
@@ -180,6 +187,20 @@ audience_messages as (
     inner join recipients
         on campaign_links.campaign_id = recipients.campaign_id
     where not recipients.is_held_out
+    group by campaign_links.audience_id
+
+),
+
+audience_coupons as (
+
+    select
+        campaign_links.audience_id,
+        count(*) as coupons_issued,
+        sum(case when coupons.is_redeemed then 1 else 0 end) as coupons_redeemed,
+        sum(case when coupons.is_redeemed then coupons.coupon_value end) as coupon_value_redeemed
+    from campaign_links
+    inner join coupons
+        on campaign_links.campaign_id = coupons.campaign_id
     group by campaign_links.audience_id
 
 ),
@@ -393,6 +414,9 @@ scored as (
         audience_messages.messages_clicked,
         audience_messages.messages_unsubscribed,
         audience_messages.messages_complained,
+        audience_coupons.coupons_issued,
+        audience_coupons.coupons_redeemed,
+        audience_coupons.coupon_value_redeemed,
         lifted.purchase_rate_difference * lifted.treated_customers as incremental_customers,
         lifted.revenue_per_customer_difference * lifted.treated_customers as incremental_revenue,
         (lifted.revenue_per_customer_difference - lifted.revenue_margin) * lifted.treated_customers
@@ -404,6 +428,8 @@ scored as (
         on lifted.audience_id = audience_campaigns.audience_id
     left join audience_messages
         on lifted.audience_id = audience_messages.audience_id
+    left join audience_coupons
+        on lifted.audience_id = audience_coupons.audience_id
 
 ),
 
@@ -458,6 +484,10 @@ final as (
             when campaign_count > 0 then {{ divide('reached_customers', 'treated_customers') }}
         end as reach_rate,
         {{ divide('reached_purchasers', 'nullif(reached_customers, 0)') }} as conversion_rate,
+        cast(coalesce(coupons_issued, 0) as {{ dbt.type_bigint() }}) as coupons_issued,
+        cast(coalesce(coupons_redeemed, 0) as {{ dbt.type_bigint() }}) as coupons_redeemed,
+        {{ divide('coupons_redeemed', 'nullif(coupons_issued, 0)') }} as coupon_redemption_rate,
+        coupon_value_redeemed,
         campaign_budget,
         campaign_cost,
         incremental_customers,
