@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import airflow_home
+from conftest import airflow_home, copy_home
 
 from cdp.config import PROJECT_ROOT, SOURCES, Settings
 from cdp.evaluate import score_identity
@@ -206,18 +206,22 @@ def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_dro
 
 
 @pytest.mark.slow
-def test_dag_runs_end_to_end(tmp_path: Path, raw_drops: Path, drop_dates, airflow_db: Path) -> None:
-    """``dag.test()`` over the history drop and the next night: everything lands, marts fill, exports
-    hold only contactable people, identity resolution is scored against the generator's truth."""
+def test_dag_runs_end_to_end(
+    tmp_path: Path, raw_drops: Path, drop_dates, airflow_db: Path, first_night: Settings
+) -> None:
+    """``dag.test()`` over the night after the history drop, on a home that ran the history night
+    (the shared ``first_night``; a history night through the DAG is the Chinese retailer's test
+    below): everything lands, marts fill, exports hold only contactable people, identity resolution
+    is scored against the generator's truth."""
     home = tmp_path / "home"
+    copy_home(first_night, home)
     env = _airflow_env(home)
     env.update(CDP_HOME=str(home), CDP_RAW=str(raw_drops))
     airflow_home(home / "airflow", airflow_db)
     dates = [d.isoformat() for d in drop_dates[:2]]
-    result = _python([str(Path(__file__).parent / "_dag_runner.py"), str(DAGS), *dates], env)
+    result = _python([str(Path(__file__).parent / "_dag_runner.py"), str(DAGS), dates[1]], env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    for day in dates:
-        assert f"DAGRUN {day} success" in result.stdout
+    assert f"DAGRUN {dates[1]} success" in result.stdout
 
     settings = Settings.load(home=home, raw=raw_drops)
     _assert_every_row_accounted_for(settings, dates)
