@@ -7,6 +7,9 @@
 -- Column names as in customer_360 (D48); run_date, model_used and fallback_reason are deprecated aliases
 -- for one release (deprecated_aliases()). frequency, recency_days and tenure_days are BG/NBD's x, t_x
 -- and T (not RFM's: customer_rfm.rfm_frequency, rfm_recency_days).
+-- Lifetime value as the guides define it, profit contribution (D67): when a margin per category is
+-- configured (int_customer_margins_computed), clv_12m_value = clv_12m x the customer's blended margin
+-- and clv_basis = 'contribution'; otherwise clv_12m_value = clv_12m and clv_basis = 'revenue'.
 with
 
 customers as (
@@ -24,6 +27,12 @@ predictions as (
 fitted as (
 
     select * from {{ ref('int_clv_models_fitted') }}
+
+),
+
+margins as (
+
+    select * from {{ ref('int_customer_margins_computed') }}
 
 ),
 
@@ -71,6 +80,8 @@ scored as (
         customers.order_count,
         customers.first_purchase_date,
         customers.last_purchase_date,
+        coalesce(margins.is_margin_configured, false) as is_margin_configured,
+        margins.margin_rate,
         predictions.p_alive,
         predictions.expected_purchases_90d,
         predictions.expected_purchases_365d,
@@ -90,6 +101,8 @@ scored as (
         ) as model_used
     from customers
     cross join model_status
+    left join margins
+        on customers.customer_id = margins.customer_id
     left join predictions
         on
             customers.frequency = predictions.frequency
@@ -138,6 +151,18 @@ valued_named as (
                 else historical_value
             end as decimal(18, 2)
         ) as clv_12m,
+        case when is_margin_configured then 'contribution' else 'revenue' end as clv_basis,
+        case when is_margin_configured then margin_rate end as margin_rate,
+        cast(
+            (
+                case
+                    when model_used then discounted_expected_purchases_12m * avg_order_value
+                    else historical_value
+                end
+            )
+            * case when is_margin_configured then coalesce(margin_rate, 0) else 1 end
+            as decimal(18, 2)
+        ) as clv_12m_value,
         historical_value,
         order_count,
         frequency,
