@@ -136,3 +136,60 @@ def test_every_night_is_listed_with_its_verdicts_and_nothing_needs_the_network(t
     assert "href='2026-03-09/dq_marts.html'>PASSED</a>" in index
     for page in (index, (settings.reports / "2026-03-10" / "report.html").read_text(encoding="utf-8")):
         assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
+
+
+def test_trend_sections_show_the_kpis_cohorts_campaigns_and_tiers(tmp_path: Path) -> None:
+    """Issue 23: the report's trend sections - the last 12 months of marts.monthly_kpis (the month so far
+    marked), the retention matrix, the campaign scorecards with the columns the warehouse has (and the
+    ones it lacks named), tiers per night with the night's changes."""
+    settings = Settings.load(home=tmp_path / "home").ensure()
+    _warehouse(settings, [(RUN_DATE, 10, 7, 3, 0, 0, 0, 0, 0, 0, 0, 4)])
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "create table marts.monthly_kpis as select month_start_date::date as month_start_date, "
+            "channel, 'all' as store_id, month_start_date < date '2026-03-01' as is_month_complete, "
+            "100 + i as active_customer_count, 10 as new_customer_count, 90 + i as returning_customer_count, "
+            "0.25 as repurchase_rate, 0.125 as churn_rate, 40.5::decimal(18, 2) as average_order_value, "
+            "60::decimal(18, 2) as revenue_per_customer, (1000 * i)::decimal(18, 2) as net_revenue, "
+            "case when channel = 'all' then 12.34::decimal(18, 2) end as points_liability_amount, "
+            "date '2026-03-10' as as_of_date "
+            "from (select i, date '2024-03-01' + to_months(i) as month_start_date from range(25) as t(i)) "
+            "cross join (values ('all'), ('pos'), ('ecommerce')) as c(channel)"
+        )
+        con.execute(
+            "create table marts.retention_cohorts as select date '2026-01-01' as cohort_month_start_date, "
+            "k as months_since_first_purchase, 50 as cohort_customer_count, "
+            "case when k = 0 then 1.0 else 0.2 end as retention_rate from range(3) as t(k)"
+        )
+        # A scorecard of before the messaging columns: what the report shows of it, and what it lacks.
+        con.execute(
+            "create table marts.campaign_results as select 'segment_export:vip:2026-02-01' as audience_id, "
+            "'vip' as segment_name, date '2026-02-01' as sent_date, 200 as treated_customers, "
+            "20 as control_customers, 0.05 as purchase_rate_difference, "
+            "-0.01 as purchase_rate_difference_ci_low, 0.11 as purchase_rate_difference_ci_high"
+        )
+        con.execute(
+            "create table marts.customer_tier_history as select d::date as as_of_date, tier, tier_rank, "
+            "case when d = date '2026-03-10' and tier = 'gold' then 'upgrade' else 'unchanged' end "
+            "as tier_change from (values (date '2026-03-09'), (date '2026-03-10')) as n(d) "
+            "cross join (values ('bronze', 1), ('gold', 2)) as t(tier, tier_rank)"
+        )
+
+    page = report.render(settings, RUN_DATE).read_text(encoding="utf-8")
+
+    kpis = page[page.index("<h2>KPIs over the last 12 months</h2>"):page.index("<h2>Retention")]
+    assert "<td>2025-04</td>" in kpis  # twelve months: April 2025 ...
+    assert "<td>2025-03</td>" not in kpis
+    assert "<td>2026-03 *</td><td>124</td>" in kpis  # ... to the month so far, marked
+    assert "<td>25.0%</td><td>12.5%</td><td>40.50</td><td>60.00</td><td>24,000.00</td><td>12.34</td>" in kpis
+    assert "<h2>Retention by first-purchase month</h2>" in page
+    campaigns = page[page.index("<h2>Campaign scorecards</h2>"):page.index("<h2>Tiers over time</h2>")]
+    assert "<td>vip</td><td>2026-02-01</td><td>200 / 20</td><td>+5.0 [-1.0, +11.0]</td>" in campaigns
+    assert "Not in this warehouse&#x27;s campaign_results yet: " in campaigns
+    assert "open_rate" in campaigns
+    assert "roi" in campaigns
+    assert "Night of 2026-03-10: 2 upgrades · 0 downgrades · 0 new · 2 unchanged" not in page
+    assert "Night of 2026-03-10: 1 upgrades · 0 downgrades · 0 new · 1 unchanged" in page
+    # One plot per trend section on top of the others: KPIs, retention, campaign lift, tiers.
+    trends = page[page.index("<h2>KPIs"):page.index("<h2>Identity resolution")]
+    assert trends.count("data:image/png;base64,") == 4
