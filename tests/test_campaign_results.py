@@ -189,6 +189,7 @@ def test_generated_campaigns_hold_out_a_control_group_that_gets_nothing(raw_drop
 # ---------------------------------------------------------------------------------------- scorecard
 
 
+@pytest.mark.slow  # reads the session's generated night (first_night)
 def test_the_scorecard_recovers_the_injected_effect(first_night: Settings, raw_drops: Path) -> None:
     """Every generated campaign (its tool held out a control group) is scored, and the true effect
     the generator injected - incremental purchasers and injected revenue per treated person - lies

@@ -76,6 +76,7 @@ def _truth_balances(raw: Path, day: date) -> dict[str, int]:
     return balances
 
 
+@pytest.mark.slow  # reads the session's generated night (first_night)
 def test_points_balances_match_the_generated_ledger(
     first_night: Settings, raw_drops: Path, drop_dates: list[date]
 ) -> None:
@@ -102,6 +103,7 @@ def test_points_balances_match_the_generated_ledger(
     assert expiring[2] == 0  # what lapses next is part of what is held
 
 
+@pytest.mark.slow  # reads the session's generated night (first_night)
 def test_service_and_birthday_columns_are_filled_from_the_night(
     first_night: Settings, drop_dates: list[date]
 ) -> None:
@@ -119,6 +121,7 @@ def test_service_and_birthday_columns_are_filled_from_the_night(
     assert wrong_month == 0
 
 
+@pytest.mark.slow  # reads the session's generated night (first_night)
 def test_the_exported_promotional_segments_hold_no_open_complaint(first_night: Settings) -> None:
     with connect(first_night, read_only=True) as warehouse:
         held = warehouse.rows(
@@ -150,6 +153,7 @@ def test_the_exported_promotional_segments_hold_no_open_complaint(first_night: S
     assert {name: members.get(name, 0) for name in sizes} == sizes
 
 
+@pytest.mark.slow  # reads the session's generated night (first_night)
 def test_forget_erases_the_ledger_coupons_tickets_and_answers(
     first_night: Settings, tmp_path: Path
 ) -> None:
