@@ -394,12 +394,15 @@ final as (
         cast(coalesce(order_totals.anonymous_order_count, 0) as {{ dbt.type_bigint() }}) as anonymous_order_count,
         cast(coalesce(order_totals.net_revenue, 0) as decimal(18, 2)) as net_revenue,
         cast(coalesce(order_totals.customer_net_revenue, 0) as decimal(18, 2)) as customer_net_revenue,
+        -- Rounded half up as doubles first: engines cast a double at a tie to a decimal differently.
         cast(
-            {{ divide('order_totals.purchase_amount', 'nullif(order_totals.order_count, 0)') }} as decimal(18, 2)
+            {{ round_half_up(divide('order_totals.purchase_amount', 'nullif(order_totals.order_count, 0)'), 2) }}
+            as decimal(18, 2)
         ) as average_order_value,
         cast(
-            {{ divide('order_totals.customer_net_revenue', 'nullif(customer_totals.active_customer_count, 0)') }}
-            as decimal(18, 2)
+            {{ round_half_up(
+                divide('order_totals.customer_net_revenue', 'nullif(customer_totals.active_customer_count, 0)'), 2
+            ) }} as decimal(18, 2)
         ) as revenue_per_customer,
         case
             when slices.channel = 'all'
