@@ -22,6 +22,8 @@ import pytest
 from cdp.config import Settings
 from cdp.engines import connect
 
+pytestmark = pytest.mark.slow  # reads the session's generated night: not for make test-fast
+
 
 @pytest.fixture(scope="module")
 def marts(first_night: Settings) -> dict[str, pd.DataFrame]:
