@@ -80,7 +80,7 @@ GOOD_TX = [
 
 
 def test_contracts_parse_for_every_source():
-    assert ingest.list_sources() == ["ecommerce", "messaging", "pos", "social"]
+    assert ingest.list_sources() == ["ecommerce", "messaging", "pos", "service", "social"]
     pos = load_contract("pos")
     tx = pos.entity("transactions")
     assert pos.local_timezone == "Europe/Amsterdam"

@@ -202,7 +202,9 @@ def write(
         f"CASE WHEN _b = {ent.code('csat_out_of_range')} THEN 7 ELSE csat END AS csat_score, "
         "recommend AS recommend_score, "
         f"{_iso('t')} AS responded_at, NULLIF(loyalty_card_no, '') AS loyalty_card_no, "
-        "NULLIF(web_customer_id, '') AS web_customer_id, NULLIF(email, '') AS email"
+        "NULLIF(web_customer_id, '') AS web_customer_id, NULLIF(email, '') AS email, "
+        # No free text is generated; the survey tool still sends the key (null), as the contract has it.
+        "CAST(NULL AS VARCHAR) AS comment"
     )
     ent.raw_fn = lambda kind, t: [
         f'{{"response_id": "{r["response_id"]}", "csat' for r in t.select(["response_id"]).to_pylist()
