@@ -114,6 +114,9 @@ def land_day(
     quarantined: dict[tuple[str, str], int] | None = None,
 ) -> None:
     rows = {**_clean_rows(), **(overrides or {})}
+    # Every other entity of the contracts (the optional ones a drop may lack) lands empty, as ingest
+    # lands an optional file the drop did not carry.
+    rows.update({(s.source, s.entity): [] for s in entity_specs() if (s.source, s.entity) not in rows})
     per_source: dict[str, dict[str, tuple[int, int]]] = {}
     for (source, entity), entity_rows in rows.items():
         _write_partition(settings, source, entity, entity_rows, day)

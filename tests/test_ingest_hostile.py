@@ -321,6 +321,16 @@ def _type_range(sql_type: str):
     return WAREHOUSE_RANGES[sql_type]
 
 
+def _staging_model(source: str, table: str) -> Path:
+    """The staging model that reads ``source(source, table)`` (its name may be plural or say what the
+    rows are, e.g. ``stg_messaging__email_events`` for ``email_activity``)."""
+    folder = DBT_PROJECT_DIR / "models" / "staging" / source
+    reads = re.compile(rf"source\(\s*'{source}'\s*,\s*'{table}'\s*\)")
+    found = [path for path in sorted(folder.glob("stg_*.sql")) if reads.search(path.read_text())]
+    assert len(found) == 1, f"{source}.{table}: staging models reading it: {[p.name for p in found]}"
+    return found[0]
+
+
 def test_every_contract_bound_fits_the_type_staging_casts_to():
     checked = 0
     for source in ingest.list_sources():
@@ -328,7 +338,7 @@ def test_every_contract_bound_fits_the_type_staging_casts_to():
         for entity in contract.entities:
             groups = [(entity.name, entity.scalar_fields)] + [(c.name, c.fields) for c in entity.children]
             for name, fields in groups:
-                sql_path = DBT_PROJECT_DIR / "models" / "staging" / source / f"stg_{source}__{name}.sql"
+                sql_path = _staging_model(source, name)
                 casts = dict(_CAST.findall(sql_path.read_text()))
                 for f in fields:
                     if f.type not in ("integer", "decimal", "date", "timestamp"):
