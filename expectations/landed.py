@@ -12,7 +12,7 @@ from expectations import suites
 from expectations.contracts import EntitySpec, entity_specs
 from expectations.result import GateResult, Issue
 from expectations.runner import GxRun
-from expectations.settings import CRITICAL, MISSING_DATA_SEVERITY
+from expectations.settings import CRITICAL, MISSING_DATA_SEVERITY, QUARANTINE_CRITICAL_MIN_ROWS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +55,7 @@ def run_landed_gate(settings: Settings, run_date: date) -> GateResult:
     run = GxRun("landed", settings, run_date)
     manifests: dict[str, dict[str, Any] | None] = {}
     rates: dict[str, float] = {}
+    few: set[str] = set()  # entities with too few quarantined rows for a critical rate
     for spec in entity_specs():
         if spec.source not in manifests:
             manifests[spec.source] = read_manifest(settings, spec.source, run_date)
@@ -72,6 +73,8 @@ def run_landed_gate(settings: Settings, run_date: date) -> GateResult:
         stats = (manifest or {}).get("entities", {}).get(spec.entity)
         if stats is not None:
             rates[spec.name] = quarantine_rate(stats)
+            if (stats.get("rows_quarantined") or 0) < QUARANTINE_CRITICAL_MIN_ROWS:
+                few.add(spec.name)
         path = lake.partition_file(settings, lake.LANDING, spec.source, spec.entity, run_date)
         if not path.exists():
             if manifest is not None and (stats is None or stats.get("rows_landed", 0) > 0):
@@ -102,5 +105,5 @@ def run_landed_gate(settings: Settings, run_date: date) -> GateResult:
         del df
     if rates:
         frame = pd.DataFrame({name: [rate] for name, rate in rates.items()})
-        run.validate(suites.quarantine_suite(list(rates)), frame)
+        run.validate(suites.quarantine_suite(list(rates), frozenset(few)), frame)
     return run.finish(settings)

@@ -11,6 +11,9 @@ WARNING: Final = "warning"
 # CRITICAL stops the pipeline.
 QUARANTINE_RATE_WARN: Final = 0.01
 QUARANTINE_RATE_CRITICAL: Final = 0.05
+# ... and only when at least this many rows were quarantined: on a small file (a campaign catalogue of
+# ten rows) one bad line is 10 %, quarantined and counted, and a warning - not a reason to stop the night.
+QUARANTINE_CRITICAL_MIN_ROWS: Final = 3
 
 # A landed partition or manifest that is missing for the run date (ingest ran before the gate).
 MISSING_DATA_SEVERITY: Final = CRITICAL

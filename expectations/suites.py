@@ -70,17 +70,20 @@ def landed_suite(spec: EntitySpec, rows_landed: int | None = None) -> gx.Expecta
     return _suite(f"landed.{spec.name}", items)
 
 
-def quarantine_suite(entity_columns: list[str]) -> gx.ExpectationSuite:
-    """One column per ``<source>.<entity>`` holding that day's quarantine rate (one-row batch)."""
+def quarantine_suite(entity_columns: list[str], few: frozenset[str] = frozenset()) -> gx.ExpectationSuite:
+    """One column per ``<source>.<entity>`` holding that day's quarantine rate (one-row batch). The
+    entities in ``few`` had fewer than ``QUARANTINE_CRITICAL_MIN_ROWS`` rows quarantined: their rate
+    can only warn."""
     import great_expectations.expectations as gxe
 
     items: list[Any] = []
     for column in entity_columns:
-        items.append(
-            gxe.ExpectColumnMaxToBeBetween(
-                column=column, min_value=0, max_value=QUARANTINE_RATE_CRITICAL, severity=CRITICAL
+        if column not in few:
+            items.append(
+                gxe.ExpectColumnMaxToBeBetween(
+                    column=column, min_value=0, max_value=QUARANTINE_RATE_CRITICAL, severity=CRITICAL
+                )
             )
-        )
         items.append(
             gxe.ExpectColumnMaxToBeBetween(
                 column=column, min_value=0, max_value=QUARANTINE_RATE_WARN, severity=WARNING

@@ -232,6 +232,23 @@ def test_quarantine_rate_thresholds(home: Settings, quarantined: int, severity: 
     assert result.passed == (severity != "critical")
 
 
+def test_one_bad_line_of_a_small_file_warns_and_does_not_stop_the_night(home: Settings) -> None:
+    """A file of ten rows (a campaign catalogue, a small member file) with one bad line is 9 %
+    quarantined: counted and warned about, but fewer than QUARANTINE_CRITICAL_MIN_ROWS rows are no
+    reason to stop the night (make demo's first night stopped on this). Three bad lines still stop it."""
+    entity = ("pos", "loyalty_members")
+    members = [{**row, "loyalty_card_no": f"L{n}"} for n, row in enumerate(_clean_rows()[entity] * 5)]
+    for bad, critical in ((1, False), (3, True)):
+        land_day(home, overrides={entity: members}, quarantined={entity: bad})
+        result = expectations.run_landed_gate(home, RUN_DATE)
+        hits = [i for i in result.critical if i.suite == "landed.quarantine"]
+        warned = [i for i in result.warnings if i.suite == "landed.quarantine"]
+        assert [i.column for i in hits] == (["pos.loyalty_members"] if critical else []), bad
+        # the warning is reported when its critical twin is not (runner.finish)
+        assert [i.column for i in warned] == ([] if critical else ["pos.loyalty_members"]), bad
+        assert result.passed == (not critical), (bad, result.critical)
+
+
 def test_missing_manifest_is_critical(home: Settings) -> None:
     land_day(home)
     lake.manifest_path(home, "messaging", RUN_DATE).unlink()

@@ -312,7 +312,7 @@ def write(
         }
     )
     ent = Entity("messaging", "campaigns", "campaigns.csv", "csv", table, cal.drop_of(created), created, "",
-                 broken_copies={"bad_channel": 0.05})
+                 broken_copies={"bad_channel": 0.02})
     ent.select = (
         "campaign_id, campaign_name, segment_name, "
         f"CASE WHEN _b = {ent.code('bad_channel')} THEN 'fax' ELSE channel END AS channel, "
