@@ -3,6 +3,11 @@
 Each stage runs in its own process so its peak memory (RSS of the process tree, sampled every 0.1 s)
 is its own. The figures are what this machine measured; nothing here asserts a target.
 
+Per night it also reports the slowest dbt nodes (from dbt's run_results.json of each dbt stage) and
+the night's I/O lower bound, measured in the same run: DuckDB reading every raw file of the drop and
+writing it as Parquet, then scanning those Parquet files once. The ratio night / bound says how far
+the whole night is from what reading and writing the data costs (issue #24).
+
     python bench/run_bench.py --people 1000000 [--days 1] [--home /tmp/cdp-bench] [--keep]
 
 `make bench` then runs bench/identity_accuracy.py (IDENTITY_PEOPLE, default 20,000) and
@@ -18,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -100,20 +105,86 @@ def main() -> None:
     dates = [END_DATE - timedelta(days=args.days - i) for i in range(args.days + 1)]
     total = 0.0
     model_times: dict[str, float] = {}
+    nights: list[Night] = []
     for day in dates:
+        night = Night(day)
         for step in [label for stage in STAGES for label in _labels(stage)]:
             print(f"{day} {step} ...", flush=True)
             seconds, peak, out = _measure([python, str(STEP), step, day.isoformat()], env)
             rows = json.loads(out.strip().splitlines()[-1]).get("rows")
             stages.append(Stage(f"{day} {step}", seconds, peak, rows))
             total += seconds
-            if step in ("dbt:build", "dbt:value") and day == dates[0]:
-                for group, group_seconds in _model_times(settings).items():
-                    model_times[group] = model_times.get(group, 0.0) + group_seconds
+            night.seconds += seconds
+            night.peak_rss_mb = max(night.peak_rss_mb, peak)
+            if step in ("dbt:build", "dbt:value"):
+                night.nodes += _node_times(settings)
+                if day == dates[0]:
+                    for group, group_seconds in _model_times(settings).items():
+                        model_times[group] = model_times.get(group, 0.0) + group_seconds
+        print(f"{day} I/O lower bound ...", flush=True)
+        night.io_seconds, night.io_rows = io_lower_bound(settings.raw, day, settings.cache / "io-bound")
+        nights.append(night)
     score = _score(settings)
-    _write(args, stages, total, dates, score, model_times)
+    _write(args, stages, total, dates, score, model_times, nights)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@dataclass
+class Night:
+    """One date's whole night: its stages' wall time and peak, its dbt nodes, its I/O lower bound."""
+
+    day: date
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    nodes: list[tuple[str, float]] = field(default_factory=list)
+    io_seconds: float = 0.0
+    io_rows: int = 0
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.seconds / self.io_seconds:,.0f}x" if self.io_seconds else "-"
+
+
+def io_lower_bound(raw: Path, day: date, scratch: Path) -> tuple[float, int]:
+    """Seconds DuckDB takes to read every raw file of ``day``'s drop and write it as Parquet, plus one
+    scan of those Parquet files, and the rows read: what any pipeline over this drop has to pay. Run
+    in this process after the night (the files are in the page cache for both, as for the night)."""
+    import duckdb
+
+    files = sorted(
+        f for f in raw.glob(f"*/{day.isoformat()}/*")
+        if f.is_file() and f.suffix in (".csv", ".jsonl", ".json")
+    )
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    rows = 0
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        for number, path in enumerate(files):
+            # Drops carry broken lines on purpose (ingest quarantines them): skipped here, still read.
+            reader = {
+                ".csv": "read_csv('{}', ignore_errors = true)",
+                ".jsonl": "read_json('{}', format = 'newline_delimited', ignore_errors = true)",
+                ".json": "read_json('{}', ignore_errors = true)",
+            }[path.suffix].format(path)
+            target = scratch / f"{number}.parquet"
+            con.execute(f"copy (select * from {reader}) to '{target}' (format parquet)")
+        for target in sorted(scratch.glob("*.parquet")):
+            rows += con.execute(f"select count(*) from read_parquet('{target}')").fetchall()[0][0]
+    seconds = time.perf_counter() - started
+    shutil.rmtree(scratch, ignore_errors=True)
+    return seconds, rows
+
+
+def _node_times(settings: Settings) -> list[tuple[str, float]]:
+    """(node, seconds) of the dbt invocation that just ran (its run_results.json)."""
+    results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    times = []
+    for result in results:
+        kind, _project, name = result["unique_id"].split(".")[:3]
+        times.append((f"{kind} {name}", float(result.get("execution_time") or 0.0)))
+    return times
 
 
 def _labels(stage: PipelineStage) -> list[str]:
@@ -150,7 +221,13 @@ def _score(settings: Settings) -> str:
 
 
 def _write(
-    args, stages: list[Stage], total: float, dates: list[date], score: str, model_times: dict[str, float]
+    args,
+    stages: list[Stage],
+    total: float,
+    dates: list[date],
+    score: str,
+    model_times: dict[str, float],
+    nights: list[Night],
 ) -> None:
     peak = max(s.peak_rss_mb for s in stages[1:])
     lines = [
@@ -170,6 +247,29 @@ def _write(
             for s in stages
         ],
         "",
+        "Per night: the whole night (every stage, ingest to report) against its I/O lower bound, DuckDB "
+        "reading the drop's raw files into Parquet and scanning them once, measured in the same run:",
+        "",
+        "| night | seconds | peak RSS (MiB) | I/O lower bound (s) | raw rows | night / bound | dbt nodes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {n.day}{' (history)' if n.day == dates[0] else ''} | {n.seconds:,.1f} | "
+            f"{n.peak_rss_mb:,.0f} | {n.io_seconds:,.1f} | {n.io_rows:,} | {n.ratio} | {len(n.nodes)} |"
+            for n in nights
+        ],
+        "",
+        *[
+            line
+            for n in nights
+            for line in (
+                f"Slowest 10 dbt nodes on {n.day} (seconds; both dbt stages):",
+                "",
+                "| node | seconds |",
+                "|---|---:|",
+                *[f"| {name} | {sec:,.1f} |" for name, sec in sorted(n.nodes, key=lambda x: -x[1])[:10]],
+                "",
+            )
+        ],
         "dbt build of the history drop by model group (sum of node execution times; 2 threads run in "
         "parallel, so the sum exceeds the wall time):",
         "",
