@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cdp.lake import is_remote, lake_root
-from cdp.site import SiteConfig, SiteConfigError, load_site
+from cdp.site import DEFAULT_SOURCES, SiteConfig, SiteConfigError, load_site
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "ingest" / "contracts"
-# Every source the project ships a contract for; a retailer's own set is ``Settings.sources`` (cdp.site).
-SOURCES = ("pos", "ecommerce", "social", "messaging", "service")
+# Every source the project ships a contract for (owned by cdp.site, the default of a retailer's own
+# settings); a retailer's own set is ``Settings.sources``.
+SOURCES = DEFAULT_SOURCES
 SUPPRESSION_HEADER = "channel,address,reason,added_at"
 IDENTITY_OVERRIDES_HEADER = "action,record_key_a,record_key_b,reason,added_by,added_at"
 # Warehouse engines = dbt targets of dbt_project/profiles.yml (cdp.engines).

@@ -32,6 +32,8 @@ from typing import Any
 SITE_FILE = "cdp.yml"
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gbk", "latin-1": "latin-1",
              "latin1": "latin-1", "iso-8859-1": "latin-1"}
+# Every source the project ships a contract for (ingest/contracts/<source>.yml), in the order nights
+# land them; cdp.config.SOURCES is this tuple.
 DEFAULT_SOURCES = ("pos", "ecommerce", "social", "messaging", "service")
 
 

@@ -75,8 +75,13 @@ def manifest(settings: Settings, source: str) -> dict:
 
 
 def test_service_is_a_shipped_default_source() -> None:
-    assert "service" in SOURCES
+    """One list of shipped sources (cdp.site owns it, cdp.config re-exports it), one per contract file:
+    a contract nobody lands, or a source without a contract, fails here."""
+    from cdp.config import CONTRACTS_DIR
+
     assert "service" in DEFAULT_SOURCES
+    assert SOURCES is DEFAULT_SOURCES
+    assert sorted(SOURCES) == sorted(path.stem for path in CONTRACTS_DIR.glob("*.yml"))
 
 
 def test_bad_ledger_and_coupon_rows_are_quarantined_with_a_reason(home: Settings) -> None:
