@@ -45,7 +45,7 @@ for folder in (ROOT, ROOT / "bench"):
 from _doc import fingerprint_text, machine, update_identity_subsection  # noqa: E402
 
 from cdp.config import SOURCES, Settings  # noqa: E402
-from cdp.evaluate import PairwiseScore  # noqa: E402
+from cdp.evaluate import PairwiseScore, blocking_recall  # noqa: E402
 
 END_DATE = date(2026, 11, 15)
 SEED = 20261115
@@ -334,8 +334,11 @@ def recall_limits(warehouse: Path, truth_dir: Path) -> dict[str, Any]:
             from people
         """).fetchone()
         evidence_pairs, evidence_correct = _evidence_connected(con)
+    blocking = blocking_recall(warehouse, truth_dir)
     return {
         "true_pairs": int(true or 0),
+        "blocked_share": blocking.blocked_share,
+        "candidate_share": blocking.candidate_share,
         "bare_profile_pairs": int(bare_pairs or 0),
         "bare_profile_share": (bare_pairs or 0) / true if true else 0.0,
         "bare_profiles": int(bare_profiles or 0),
@@ -521,7 +524,9 @@ def summary_line(r: NoiseRun) -> str:
     return (
         f"[{r.noise}] records={r.records:,} default P={d.precision:.4f} R={d.recall:.4f} F1={d.f1:.4f}; "
         f"trained P={t.precision:.4f} R={t.recall:.4f} F1={t.f1:.4f}; build {r.build_seconds:.1f} s, "
-        f"train {r.train_seconds:.1f} s, rebuild {r.rebuild_seconds:.1f} s"
+        f"train {r.train_seconds:.1f} s, rebuild {r.rebuild_seconds:.1f} s; "
+        f"blocking recall {r.limits.get('blocked_share', 0):.4f} "
+        f"(with deterministic links {r.limits.get('candidate_share', 0):.4f})"
     )
 
 
@@ -626,8 +631,9 @@ def limits_table(runs: list[NoiseRun]) -> str:
     lines = [
         "| noise | true pairs | pairs with a display-name-only social profile | share | such profiles / "
         "all profiles | recall ceiling | recall (trained) | recall (trained) without them | "
-        "pairs shared evidence connects (share) | of those linked (shipped model) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "pairs shared evidence connects (share) | of those linked (shipped model) | blocking recall | "
+        "blocking or deterministic link |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         lim = r.limits
@@ -638,7 +644,8 @@ def limits_table(runs: list[NoiseRun]) -> str:
             f"{lim['bare_profile_share']:.4f} | {lim['bare_profiles']:,} / {lim['social_profiles']:,} | "
             f"{ceiling:.4f} | {r.trained.overall.recall:.4f} | {r.trained.linkable.recall:.4f} | "
             f"{evidence:,} ({_ratio(evidence, lim['true_pairs'])}) | "
-            f"{_ratio(lim.get('evidence_correct', 0), evidence)} |"
+            f"{_ratio(lim.get('evidence_correct', 0), evidence)} | {lim.get('blocked_share', 0):.4f} | "
+            f"{lim.get('candidate_share', 0):.4f} |"
         )
     return "\n".join(lines)
 

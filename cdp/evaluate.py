@@ -95,3 +95,64 @@ def score_labels(labels: Mapping[str, str], truth: Mapping[str, str]) -> Pairwis
 
 def _pairs(sizes: Counter) -> int:
     return sum(n * (n - 1) // 2 for n in sizes.values())
+
+
+@dataclass(frozen=True)
+class BlockingRecall:
+    """How many true pairs the matcher ever looked at: what blocking caps recall at."""
+
+    true_pairs: int
+    blocked_pairs: int  # true pairs a blocking rule proposed (int_identity_pairs_blocked)
+    candidate_pairs: int  # ... or that the resolver considered as a link (shared identifier, override)
+
+    @property
+    def blocked_share(self) -> float:
+        return self.blocked_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def candidate_share(self) -> float:
+        return self.candidate_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    def __str__(self) -> str:
+        return (
+            f"blocking recall {self.blocked_share:.4f} (true pairs proposed by a blocking rule), "
+            f"{self.candidate_share:.4f} with the deterministic links ({self.true_pairs:,} true pairs)"
+        )
+
+
+_BLOCKING_SQL = """
+with keyed as (
+    select r.record_key, t.person_id
+    from truth t
+    inner join intermediate.int_identity_records_resolved r
+        on r.source = t.source and r.entity = t.entity and r.source_record_id = t.source_record_id
+),
+true_pairs as (
+    select l.record_key as record_key_l, r.record_key as record_key_r
+    from keyed l
+    inner join keyed r on l.person_id = r.person_id and l.record_key < r.record_key
+),
+considered as (
+    select record_key_l, record_key_r from intermediate.int_identity_links
+    union
+    select record_key_l, record_key_r from intermediate.int_identity_pairs_blocked
+)
+select
+    (select count(*) from true_pairs),
+    (select count(*) from true_pairs p inner join intermediate.int_identity_pairs_blocked b
+        on b.record_key_l = p.record_key_l and b.record_key_r = p.record_key_r),
+    (select count(*) from true_pairs p inner join considered c
+        on c.record_key_l = p.record_key_l and c.record_key_r = p.record_key_r)
+"""
+
+
+def blocking_recall(warehouse: Path, truth_dir: Path) -> BlockingRecall:
+    """Share of true pairs (two records of one person in ``<truth_dir>/records.parquet``) that blocking
+    proposed to the probabilistic matcher, and that blocking or a deterministic link (shared email or
+    phone, an override) put before the resolver: Splink's "blocking recall". A pair outside both can
+    still end up in one customer through other records of the person (clustering is transitive)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        truth_file = str(truth_dir / "records.parquet").replace("'", "''")
+        con.execute(f"create temp view truth as select * from read_parquet('{truth_file}')")
+        true, blocked, candidates = con.execute(_BLOCKING_SQL).fetchall()[0]
+    return BlockingRecall(int(true), int(blocked), int(candidates))
