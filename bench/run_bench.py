@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,8 +151,6 @@ def io_lower_bound(raw: Path, day: date, scratch: Path) -> tuple[float, int]:
     """Seconds DuckDB takes to read every raw file of ``day``'s drop and write it as Parquet, plus one
     scan of those Parquet files, and the rows read: what any pipeline over this drop has to pay. Run
     in this process after the night (the files are in the page cache for both, as for the night)."""
-    import duckdb
-
     files = sorted(
         f for f in raw.glob(f"*/{day.isoformat()}/*")
         if f.is_file() and f.suffix in (".csv", ".jsonl", ".json")

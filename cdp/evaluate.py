@@ -24,11 +24,11 @@ class PairwiseScore:
 
     @property
     def precision(self) -> float:
-        return self.true_positive_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+        return _share(self.true_positive_pairs, self.predicted_pairs)
 
     @property
     def recall(self) -> float:
-        return self.true_positive_pairs / self.true_pairs if self.true_pairs else 1.0
+        return _share(self.true_positive_pairs, self.true_pairs)
 
     @property
     def f1(self) -> float:
@@ -93,6 +93,11 @@ def score_labels(labels: Mapping[str, str], truth: Mapping[str, str]) -> Pairwis
     )
 
 
+def _share(part: int, whole: int) -> float:
+    """``part / whole``; 1.0 when there is nothing to find (no pair missed, none wrong)."""
+    return part / whole if whole else 1.0
+
+
 def _pairs(sizes: Counter) -> int:
     return sum(n * (n - 1) // 2 for n in sizes.values())
 
@@ -107,11 +112,11 @@ class BlockingRecall:
 
     @property
     def blocked_share(self) -> float:
-        return self.blocked_pairs / self.true_pairs if self.true_pairs else 1.0
+        return _share(self.blocked_pairs, self.true_pairs)
 
     @property
     def candidate_share(self) -> float:
-        return self.candidate_pairs / self.true_pairs if self.true_pairs else 1.0
+        return _share(self.candidate_pairs, self.true_pairs)
 
     def __str__(self) -> str:
         return (

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdp.evaluate import score_identity, score_labels
+from cdp.evaluate import blocking_recall, score_identity, score_labels
 
 clusterings = st.lists(
     st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=0, max_size=40
@@ -67,8 +67,6 @@ def test_blocking_recall_counts_the_true_pairs_the_matcher_saw(
     """Records r0..rn of true persons ``people``; blocking proposed ``blocked``, deterministic or
     override links ``linked`` (each pair stored lower key first, as the models store them). Recounted
     here pair by pair."""
-    from cdp.evaluate import blocking_recall
-
     keys = [f"pos:members:{i}" for i in range(len(people))]
 
     def ordered(pairs: set[tuple[int, int]]) -> set[tuple[str, str]]:
