@@ -44,9 +44,15 @@ def fold_fullwidth(value: str) -> str:
     return value.translate(_FULLWIDTH)
 
 
+# What DuckDB 2.0's trim() strips: the space and every other Unicode space separator (category Zs:
+# no-break space, ideographic space...), not tabs or line breaks. Hypothesis found '0@\xa0' kept here
+# and rejected by the SQL macro.
+_SQL_TRIMMED = " \u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
+
+
 def sql_trim(value: str) -> str:
-    """SQL ``trim()``: spaces only, not every kind of whitespace."""
-    return value.strip(" ")
+    """SQL ``trim()`` (DuckDB): space separators only, not tabs or line breaks."""
+    return value.strip(_SQL_TRIMMED)
 
 
 def sha256_hex(value: str) -> str:
