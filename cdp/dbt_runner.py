@@ -29,12 +29,13 @@ from typing import Any
 import yaml
 
 from cdp.config import DBT_PROJECT_DIR, Settings
-from cdp.engines import check_engine, spark_session
+from cdp.engines import check_engine, connect, spark_session
 from cdp.lake import is_remote, uri
 from cdp.market import market_of
 from cdp.project import dbt_env, normalised_suppression_file, project_name
 from cdp.suppression import write_normalised_suppressions
 
+log = logging.getLogger(__name__)
 _progress = logging.getLogger("cdp.dbt")
 # Statuses dbt reports for a node that did not succeed (run results of models/seeds/tests/unit tests).
 _FAILED = {"error", "fail", "runtime error"}
@@ -148,6 +149,8 @@ def build_step(
         for n in nodes
         if n["status"] in _FAILED
     ]
+    if failures:
+        _name_null_columns(settings, result.result, failures)
     if not result.success or failures:
         raise WarehouseBuildError(run_date, failures, _redact(str(result.exception or "")))
     return nodes
@@ -158,7 +161,7 @@ def data_tests_on(settings: Settings, models: Collection[str]) -> list[str]:
     wanted = {f"model.{project_name()}.{name}" for name in models}
     prepare(settings)
     with _environ(dbt_env(settings)):
-        manifest = _parsed_manifest(settings, [])
+        manifest = _parsed_manifest(settings, [], read_only=True)
     names = []
     for node in manifest.nodes.values():
         if node.resource_type != "test":
@@ -188,7 +191,7 @@ def personal_columns(settings: Settings) -> dict[str, dict[str, dict[str, str]]]
     """
     prepare(settings)
     with _environ(dbt_env(settings)):
-        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]))
+        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]), read_only=True)
     catalogue: dict[str, dict[str, dict[str, str]]] = {}
     for node in manifest.nodes.values():
         if node.resource_type not in ("model", "snapshot"):
@@ -207,7 +210,7 @@ def model_columns(settings: Settings, model: str) -> tuple[str, list[tuple[str, 
     order, each with its ``meta`` (the export reads a destination's file columns from it)."""
     prepare(settings)
     with _environ(dbt_env(settings)):
-        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]))
+        manifest = _parsed_manifest(settings, dbt_args(settings, ["parse"]), read_only=True)
     node = manifest.nodes.get(f"model.{project_name()}.{model}")
     if node is None:
         raise KeyError(f"the dbt project has no model {model!r}")
@@ -424,7 +427,7 @@ _WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
 _MANIFEST_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
+def _parsed_manifest(settings: Settings, args: list[str], read_only: bool = False) -> Any:
     """The project parsed once per process and environment, reused by every invocation.
 
     dbt parses the whole project (every model, test and macro: ~4 s, whatever the data size) at the
@@ -442,6 +445,11 @@ def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
     locations, so a copy for another home gets sources with the paths swapped
     (:func:`_sources_for`) instead of a new parse. A parse in which a home path appears anywhere else
     (a model reading ``env_var('CDP_LAKE')`` at parse time) is not shared.
+
+    ``read_only`` callers (the catalogue readers: a model's relation and columns, the personal-data
+    catalogue, a model's data tests) get the parsed manifest itself: they never run it, and read
+    neither compiled code nor the sources' paths. Copying ~600 nodes for each of them cost ~1 s a
+    call under load, 12 of them an export (the profile in docs/benchmarks.md, session 14).
     """
     from dbt.cli.main import dbtRunner
 
@@ -458,6 +466,8 @@ def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
     for key in (shared, (*shared, tuple(sorted(paths.items())))):
         if key in _MANIFEST_CACHE:
             manifest, parsed_for = _MANIFEST_CACHE[key]
+            if read_only:
+                return manifest
             return _unrun_copy(manifest, _sources_for(manifest, parsed_for, paths))
     command = ["parse", *(["--vars", json.dumps(parse_vars)] if parse_vars else [])]
     result = dbtRunner().invoke(dbt_args(settings, command))
@@ -467,7 +477,7 @@ def _parsed_manifest(settings: Settings, args: list[str]) -> Any:
         shared = (*shared, tuple(sorted(paths.items())))
     _MANIFEST_CACHE.clear()
     _MANIFEST_CACHE[shared] = (result.result, paths)
-    return _unrun_copy(result.result)
+    return result.result if read_only else _unrun_copy(result.result)
 
 
 # dbt environment variables (cdp.project.dbt_env) whose values are paths of one home.
@@ -585,6 +595,29 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def _name_null_columns(settings: Settings, run_result: Any, failures: list[dict[str, str]]) -> None:
+    """Add to a failed ``not_null_columns`` test's message which columns hold nulls and in how many
+    rows (names and counts only): dbt's own message only counts the test's rows. The test's compiled
+    query runs once more on the warehouse it failed on; a query that fails adds nothing."""
+    compiled = {
+        item.node.unique_id: item.node.compiled_code
+        for item in getattr(run_result, "results", None) or []
+        if getattr(getattr(item.node, "test_metadata", None), "name", None) == "not_null_columns"
+        and getattr(item.node, "compiled_code", None)
+    }
+    wanted = [f for f in failures if f["node"] in compiled and f["status"] in ("fail", "warn")]
+    if not wanted:
+        return
+    try:
+        with connect(settings) as warehouse:
+            for failure in wanted:
+                rows = warehouse.rows(compiled[failure["node"]])
+                named = ", ".join(f"{column} ({int(count)} rows)" for column, count in sorted(rows))
+                failure["message"] = f"{failure['message']}; null in: {named}"
+    except Exception as exc:  # the failure stands as dbt reported it
+        log.warning("could not name the null columns of a failed test: %s", type(exc).__name__)
 
 
 def _node_results(run_result: Any) -> list[dict[str, Any]]:

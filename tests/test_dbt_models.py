@@ -761,6 +761,24 @@ def test_failures_raise_with_node_names(tmp_path: Path) -> None:
     assert "jane" not in str(raised.value).lower()
 
 
+def test_a_null_in_a_required_column_fails_naming_the_column(tmp_path: Path) -> None:
+    """A model's required columns are checked by one ``not_null_columns`` test (D71: one scan, one
+    node instead of one per column); when it fails, the error names each column holding nulls and
+    how many rows, never a value."""
+    settings = Settings.load(home=tmp_path).ensure()
+    write_day_one(settings.lake)
+    # A member without updated_at (ingest's contract would quarantine it; landed past it here).
+    land(settings.lake, RUN_DATE, "pos", "loyalty_members", [{**JANE_MEMBER, "loyalty_card_no": "L009",
+                                                              "updated_at": None}])
+    with pytest.raises(WarehouseBuildError) as raised:
+        build(settings, RUN_DATE, select="stg_pos__loyalty_members")
+    message = str(raised.value)
+    assert "not_null_columns_stg_pos__loyalty_members" in message
+    assert "null in: updated_at (1 rows)" in message
+    assert "loyalty_card_no" not in message.split("null in:")[1], "a column without nulls named"
+    assert "jane" not in message.lower()
+
+
 def test_explain_shows_records_links_and_rules_masked(built: Settings) -> None:
     from cdp.explain import explain
 
