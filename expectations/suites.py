@@ -123,6 +123,20 @@ def mart_suites(
         required = 1 if delivered.get(table, 1) > 0 else 0
         return gxe.ExpectTableRowCountToBeBetween(min_value=required, severity=CRITICAL)
 
+    def no_order_after(end: Any) -> Any:
+        """No order after the night's date. Where orders were delivered, checked as the column's
+        maximum (one aggregate): value by value GX's pandas engine compares timestamps one at a time,
+        1.25 s of the gate's 4.7 s at 100k people and 11.4 s at 1M (docs/benchmarks.md). A night
+        without orders keeps the value-by-value check: the maximum of an empty column is null, which
+        ExpectColumnMaxToBeBetween fails (an empty fct_orders fails non_empty anyway when orders came)."""
+        if delivered.get("fct_orders", 1) > 0:
+            return gxe.ExpectColumnMaxToBeBetween(
+                column="ordered_at", max_value=end, strict_max=True, severity=CRITICAL
+            )
+        return gxe.ExpectColumnValuesToBeBetween(
+            column="ordered_at", max_value=end, strict_max=True, severity=CRITICAL
+        )
+
     def unique_not_null(column: str) -> list[Any]:
         return [
             gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL),
@@ -171,12 +185,7 @@ def mart_suites(
                     ),
                     gxe.ExpectColumnValuesToNotBeNull(column="net_amount", severity=CRITICAL),
                     gxe.ExpectColumnValuesToNotBeNull(column="ordered_at", severity=CRITICAL),
-                    gxe.ExpectColumnValuesToBeBetween(
-                        column="ordered_at",
-                        max_value=end_of_day(run_date),
-                        strict_max=True,
-                        severity=CRITICAL,
-                    ),
+                    no_order_after(end_of_day(run_date)),
                 ],
             ),
         ),

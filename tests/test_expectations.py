@@ -372,6 +372,24 @@ def test_mart_gate_accepts_zone_aware_timestamps(home: Settings) -> None:
     assert result.passed, result.critical
 
 
+def test_mart_gate_passes_a_night_without_orders(home: Settings) -> None:
+    """Nothing delivered for the orders mart and fct_orders empty: the future-order check (a maximum
+    where orders came, D72) must not fail on the null maximum of an empty column."""
+    make_warehouse(home.warehouse)
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("delete from marts.fct_orders")
+        con.execute("create schema staging")
+        con.execute("create table staging.stg_pos__transactions (receipt_id varchar)")
+        con.execute("create table staging.stg_ecommerce__orders (order_id varchar)")
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    assert ("marts.fct_orders", "ordered_at") not in {(i.suite, i.column) for i in result.critical}
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("insert into staging.stg_pos__transactions values ('r1')")
+    result = expectations.run_mart_gate(home, RUN_DATE)
+    critical = {(i.suite, i.column or i.expectation) for i in result.critical}
+    assert ("marts.fct_orders", "expect_table_row_count_to_be_between") in critical, critical
+
+
 def test_mart_gate_flags_bad_phone_future_order_and_missing_table(home: Settings) -> None:
     make_warehouse(home.warehouse)
     with duckdb.connect(str(home.warehouse)) as con:
