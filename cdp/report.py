@@ -700,6 +700,7 @@ def _rfm_grid(cells: list[tuple[int, int, int]]):
             color="white" if n > grid.max() / 2 else "black",
         )
     fig.colorbar(image, ax=ax, label="customers")
+    fig.tight_layout()
     return fig
 
 
@@ -735,7 +736,9 @@ def _img(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    # Every figure is laid out (tight_layout) where it is made: bbox_inches="tight" here would draw
+    # each figure twice (once to measure it), ~40 % of the report's time.
+    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
     return f"<img alt='plot' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
 

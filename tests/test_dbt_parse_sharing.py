@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cdp import pipeline, warehouse
+from cdp import dbt_runner, pipeline, warehouse
 from cdp.config import SOURCES, Settings
 from cdp.dbt_runner import docs_generate
 from cdp.generator import generate
@@ -47,6 +47,9 @@ def _counts(settings: Settings) -> list[tuple]:
 def test_a_second_home_builds_its_own_data_on_the_first_homes_parse(tmp_path: Path) -> None:
     first = _home(tmp_path, "first", people=40, seed=1)
     second = _home(tmp_path, "second", people=90, seed=2)
+    # The first home parses here, whatever this worker ran before (a parse of another module's home
+    # with the same environment would otherwise serve it too, and it would write no parse state).
+    dbt_runner._MANIFEST_CACHE.clear()
     warehouse.build(first, DAY, data_tests=False)
     warehouse.build(second, DAY, data_tests=False)
 
