@@ -190,6 +190,22 @@ def first_night(
     return Settings.load(home=folder / "home", raw=raw_drops)
 
 
+@pytest.fixture(scope="session")
+def second_night(
+    tmp_path_factory: pytest.TempPathFactory, first_night: Settings, raw_drops: Path, drop_dates: list[date]
+) -> Settings:
+    """:func:`first_night`'s home after the second drop date's whole night too (``pipeline.run``), run
+    once for the whole suite: the local lake the S3 lake is compared with, the start of the re-run
+    test. Read-only: tests copy it (:func:`copy_home`)."""
+    from cdp import pipeline
+
+    def make(folder: Path) -> None:
+        pipeline.run(copy_home(first_night, folder / "home"), drop_dates[1])
+
+    folder = shared_folder(tmp_path_factory, "second-night", make)
+    return Settings.load(home=folder / "home", raw=raw_drops)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, raw_drops: Path) -> Settings:
     return Settings.load(home=tmp_path / "home", raw=raw_drops).ensure()

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import airflow_home, copy_home
+from warehouse_rows import export_files, mart_rows
 
 from cdp.config import PROJECT_ROOT, SOURCES, Settings
 from cdp.evaluate import score_identity
@@ -212,12 +213,14 @@ def test_late_drop_fails_its_source_with_a_clear_message(tmp_path: Path, raw_dro
 
 @pytest.mark.slow
 def test_dag_runs_end_to_end(
-    tmp_path: Path, raw_drops: Path, drop_dates, airflow_db: Path, first_night: Settings
+    tmp_path: Path, raw_drops: Path, drop_dates, airflow_db: Path, first_night: Settings,
+    second_night: Settings,
 ) -> None:
     """``dag.test()`` over the night after the history drop, on a home that ran the history night
     (the shared ``first_night``; a history night through the DAG is the Chinese retailer's test
     below): everything lands, marts fill, exports hold only contactable people, identity resolution
-    is scored against the generator's truth."""
+    is scored against the generator's truth, and the marts and files are those ``cdp run`` gives for
+    the same night (``second_night``): one code path for the DAG and the CLI."""
     home = tmp_path / "home"
     copy_home(first_night, home)
     env = _airflow_env(home)
@@ -230,6 +233,8 @@ def test_dag_runs_end_to_end(
 
     settings = Settings.load(home=home, raw=raw_drops)
     _assert_every_row_accounted_for(settings, dates)
+    assert mart_rows(settings, drop_dates[1]) == mart_rows(second_night, drop_dates[1])
+    assert export_files(settings, drop_dates[1]) == export_files(second_night, drop_dates[1])
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         for table in ("dim_customers", "fct_orders", "customer_rfm", "customer_identity_map"):
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
