@@ -607,7 +607,7 @@ def _name_null_columns(settings: Settings, run_result: Any, failures: list[dict[
         if getattr(getattr(item.node, "test_metadata", None), "name", None) == "not_null_columns"
         and getattr(item.node, "compiled_code", None)
     }
-    wanted = [f for f in failures if f["node"] in compiled and f["status"] in ("fail", "warn")]
+    wanted = [f for f in failures if f["node"] in compiled and f["status"] == "fail"]
     if not wanted:
         return
     try:

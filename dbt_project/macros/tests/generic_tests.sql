@@ -27,29 +27,28 @@
 {#- Fails with one row per listed column holding nulls (its name and how many rows): every required
     column of a model in one scan, one dbt node instead of one not_null test per column (D71). -#}
 {% test not_null_columns(model, column_names) %}
-    select
-        columns_checked.column_name,
-        case columns_checked.column_position
-            {%- for column in column_names %}
-            when {{ loop.index }} then counted.null_rows_{{ loop.index }}
-            {%- endfor %}
-        end as null_rows
+    select column_name, null_rows
     from (
         select
+            columns_checked.column_name,
+            case columns_checked.column_position
+                {%- for column in column_names %}
+                when {{ loop.index }} then counted.null_rows_{{ loop.index }}
+                {%- endfor %}
+            end as null_rows
+        from (
+            select
+                {%- for column in column_names %}
+                count(*) - count({{ column }}) as null_rows_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ model }}
+        ) as counted
+        cross join (
+            values
             {%- for column in column_names %}
-            count(*) - count({{ column }}) as null_rows_{{ loop.index }}{{ "," if not loop.last }}
+            ({{ loop.index }}, '{{ column }}'){{ "," if not loop.last }}
             {%- endfor %}
-        from {{ model }}
-    ) as counted
-    cross join (
-        values
-        {%- for column in column_names %}
-        ({{ loop.index }}, '{{ column }}'){{ "," if not loop.last }}
-        {%- endfor %}
-    ) as columns_checked (column_position, column_name)
-    where case columns_checked.column_position
-        {%- for column in column_names %}
-        when {{ loop.index }} then counted.null_rows_{{ loop.index }}
-        {%- endfor %}
-    end > 0
+        ) as columns_checked (column_position, column_name)
+    ) as per_column
+    where null_rows > 0
 {% endtest %}
