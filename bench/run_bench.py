@@ -117,7 +117,7 @@ def main() -> None:
             total += seconds
             night.seconds += seconds
             night.peak_rss_mb = max(night.peak_rss_mb, peak)
-            if step in ("dbt:build", "dbt:value"):
+            if step in ("dbt:identity", "dbt:build", "dbt:value"):
                 night.nodes += _node_times(settings)
                 if day == dates[0]:
                     for group, group_seconds in _model_times(settings).items():

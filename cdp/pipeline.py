@@ -24,6 +24,7 @@ import ingest
 from cdp import publish, report, warehouse
 from cdp.config import SOURCES, Settings
 from cdp.dbt_runner import WarehouseBuildError
+from cdp.identity.nightly import fit_for_date as identity_fit
 from cdp.lock import home_lock
 from cdp.stages import STAGES
 from ingest import load_contract
@@ -135,12 +136,26 @@ def gate_landed(settings: Settings, run_date: date) -> dict[str, Any]:
     return result.to_dict()
 
 
+@_locked("the dbt build of the identity inputs")
+def build_identity_inputs(settings: Settings, run_date: date) -> dict[str, Any]:
+    """``dbt build`` of what the identity fit reads (identity records, candidate and sampled pairs), as
+    of ``run_date``, into the night's build file (:mod:`cdp.publish`): a copy of the published
+    warehouse, so readers of the published one neither block nor see it. Starts the night's build file."""
+    return warehouse.build_identity_inputs(publish.begin(settings), run_date).to_dict()
+
+
+@_locked("the identity fit")
+def fit_identity(settings: Settings, run_date: date) -> dict[str, Any]:
+    """The match model re-estimated on tonight's records when due, or the reason it was not
+    (:mod:`cdp.identity.nightly`); recorded in the build file."""
+    return identity_fit(publish.current(settings), run_date)
+
+
 @_locked("the dbt build")
 def build_models(settings: Settings, run_date: date) -> dict[str, Any]:
-    """``dbt build`` of every model that does not read the CLV fit, as of ``run_date``, into the night's
-    build file (:mod:`cdp.publish`): a copy of the published warehouse, so readers of the published one
-    neither block nor see it. Starts the night's build file."""
-    return warehouse.build_models(publish.begin(settings), run_date).to_dict()
+    """``dbt build`` of every other model that does not read the CLV fit (scoring with the night's match
+    model, clustering, orders, customers ...) in the build file."""
+    return warehouse.build_models(publish.current(settings), run_date).to_dict()
 
 
 @_locked("the CLV fit")

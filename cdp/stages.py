@@ -31,6 +31,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("prepare", "prepare"),
     Stage("ingest_source", "ingest:{source}", per_source=True),
     Stage("gate_landed", "gate:landed", asset="cdp_landed"),
+    Stage("build_identity_inputs", "dbt:identity"),
+    Stage("fit_identity", "identity:fit"),
     Stage("build_models", "dbt:build"),
     Stage("fit_clv", "clv:fit"),
     Stage("build_value_models", "dbt:value"),

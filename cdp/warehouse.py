@@ -1,22 +1,28 @@
-"""The warehouse stages: the night's models, built by dbt as of one logical date, with the CLV fit
-between their two halves.
+"""The warehouse stages: the night's models, built by dbt as of one logical date, in three parts
+with the two fits between them.
 
-Three stages, each its own step in :mod:`cdp.pipeline` (and its own task in the DAG):
+Each is its own step in :mod:`cdp.pipeline` (and its own task in the DAG):
 
-1. :func:`build_models` - ``dbt build`` of everything up to the CLV sufficient statistics (and all
-   that does not depend on CLV): staging, identity, orders, customers, the snapshot, restricted;
-2. :func:`fit_clv` - Python fits BG/NBD and Gamma-Gamma on those statistics and writes schema
+1. :func:`build_identity_inputs` - ``dbt build`` of what the identity fit reads: the identity records,
+   the candidate pairs compared and the random pairs sampled, and everything they are built from;
+   (the identity fit, :mod:`cdp.identity.nightly`, is a pipeline stage of its own: it estimates the
+   match model on them into ``ops.identity_model_fits``);
+2. :func:`build_models` - ``dbt build`` of everything else up to the CLV sufficient statistics (and
+   all that does not depend on CLV): scoring and clustering, orders, customers, the snapshot,
+   restricted;
+3. :func:`fit_clv` - Python fits BG/NBD and Gamma-Gamma on those statistics and writes schema
    ``clv_fit`` (:mod:`cdp.clv.nightly`; the same code on every engine);
-3. :func:`build_value_models` - ``dbt build`` of what reads the fit (``source:clv_fit+``: CLV, value
+4. :func:`build_value_models` - ``dbt build`` of what reads the fit (``source:clv_fit+``: CLV, value
    marts, campaign results).
 
 The models tagged ``segment_export`` (segment membership, the destination file shapes, who is
 reachable) are left out of both: the export stage builds them from the segment definitions it has
 just checked (:mod:`exports.publish`, decision D42).
 
-:func:`build` runs the three in order: for commands that need the whole warehouse outside a night
-(``cdp forget`` rebuilding, ``cdp identity train``, tests, benchmarks). How dbt is called is
-:mod:`cdp.dbt_runner`.
+:func:`build` runs the dbt parts and the CLV fit in order: for commands that need the whole warehouse
+outside a night (``cdp forget`` rebuilding, tests, benchmarks). It does not fit the match model: it
+scores with the newest fit the nights made on or before its date (or the pinned or shipped model). How
+dbt is called is :mod:`cdp.dbt_runner`.
 
 dbt unit tests check SQL logic on fixed inputs, not the night's data, so nightly runs leave them out
 (dbt's advice for production); the test suite builds with ``unit_tests=True``. ``data_tests=False``
@@ -37,6 +43,9 @@ from cdp.clv.nightly import fit_for_date
 from cdp.config import Settings
 from cdp.dbt_runner import BuildResult, build_step, data_tests_on, inputs_key, prepare, record_built
 
+# What the night's identity fit (cdp.identity.nightly) reads, with everything it is built from: built
+# first, in its own invocation (build_identity_inputs); the rest of the build excludes it.
+IDENTITY_INPUTS = ("+int_identity_pairs_compared", "+int_identity_pairs_sampled")
 # What the night's CLV fit (cdp.clv.nightly) feeds: built after the fit, in a second dbt invocation.
 AFTER_CLV_FIT = "source:clv_fit+"
 # Segment membership and the destination file shapes (with the reachability rules they write through):
@@ -49,6 +58,33 @@ CLV_FIT_INPUTS = (
 )
 
 
+def build_identity_inputs(
+    settings: Settings,
+    run_date: date,
+    select: str | None = None,
+    unit_tests: bool = False,
+    data_tests: bool | Collection[str] = True,
+) -> BuildResult:
+    """Stage 1a: ``dbt build`` of :data:`IDENTITY_INPUTS` (within ``select`` when given), with the data
+    tests of those models; raises on any failure. What it built is claimed current
+    (:func:`cdp.dbt_runner.is_current`, which ``cdp identity train`` asks) when nothing changed under
+    the build."""
+    started = time.perf_counter()
+    models = select.split() if select else []
+    inputs = [f"{s},{i}" for s in models for i in IDENTITY_INPUTS] if models else list(IDENTITY_INPUTS)
+    if not isinstance(data_tests, bool):  # these models' data tests by name (no indirect selection)
+        inputs += data_tests_on(settings, data_tests)
+    prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
+    key = inputs_key(settings)
+    # cautious: a data test runs here only when every model it reads is built here (one that also
+    # reads a later model runs with that model, in build_models).
+    cautious = [] if not isinstance(data_tests, bool) else ["--indirect-selection", "cautious"]
+    nodes = build_step(settings, run_date, inputs, cautious, unit_tests, data_tests)
+    if key is not None and key == inputs_key(settings):  # nothing changed under the build
+        record_built(settings, run_date, key, nodes, data_tests)
+    return _result(run_date, started, nodes, settings)
+
+
 def build_models(
     settings: Settings,
     run_date: date,
@@ -56,20 +92,16 @@ def build_models(
     unit_tests: bool = False,
     data_tests: bool | Collection[str] = True,
 ) -> BuildResult:
-    """Stage 1: ``dbt build`` of every model that does not read the CLV fit; raises on any failure.
+    """Stage 1b: ``dbt build`` of every model that neither :func:`build_identity_inputs` builds nor
+    reads the CLV fit; raises on any failure.
 
-    With ``select``, only that selection (still without what reads the fit). What it built is claimed
-    current (:func:`cdp.dbt_runner.is_current`) when nothing changed under the build.
+    With ``select``, only that selection (still without those). It never writes what stage 1a built,
+    so stage 1a's claims stand.
     """
     started = time.perf_counter()
     selectors = _selectors(settings, select, data_tests)
-    prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
-    inputs = inputs_key(settings)
-    nodes = build_step(
-        settings, run_date, selectors, ["--exclude", AFTER_CLV_FIT, SEGMENT_EXPORT], unit_tests, data_tests
-    )
-    if inputs is not None and inputs == inputs_key(settings):  # nothing changed under the build
-        record_built(settings, run_date, inputs, nodes, data_tests)
+    excluded = ["--exclude", AFTER_CLV_FIT, SEGMENT_EXPORT, *IDENTITY_INPUTS]
+    nodes = build_step(settings, run_date, selectors, excluded, unit_tests, data_tests, keep_claims=True)
     return _result(run_date, started, nodes, settings)
 
 
@@ -104,12 +136,12 @@ def build(
     unit_tests: bool = False,
     data_tests: bool | Collection[str] = True,
 ) -> BuildResult:
-    """The three stages in order, one result; raises on any failure (a failure in stage 1 stops before
-    the fit). With ``select``, each keeps to the selection; the fit and stage 3 run when stage 1 built
-    the fit's inputs."""
+    """The dbt stages and the CLV fit in order, one result; raises on any failure (a failure stops
+    before the next stage). With ``select``, each keeps to the selection; the CLV fit and stage 3 run
+    when stage 1b built the fit's inputs. No identity fit (see the module's docstring)."""
     started = time.perf_counter()
-    first = build_models(settings, run_date, select, unit_tests, data_tests)
-    nodes = list(first.nodes)
+    nodes = list(build_identity_inputs(settings, run_date, select, unit_tests, data_tests).nodes)
+    nodes += build_models(settings, run_date, select, unit_tests, data_tests).nodes
     if {n["node"] for n in nodes if n["status"] == "success"} & set(CLV_FIT_INPUTS):
         fit_clv(settings, run_date)
         nodes += build_value_models(settings, run_date, select, unit_tests, data_tests).nodes

@@ -59,7 +59,8 @@ def test_dag_imports_and_is_configured(tmp_path: Path) -> None:
     # One task per stage, in the order cdp run follows (cdp.stages), the CLV fit its own task; the DAG
     # adds only the sensor that waits for each source's drop.
     assert lines[-3] == (
-        "prepare,wait_for_drop,ingest_source,gate_landed,build_models,fit_clv,build_value_models,"
+        "prepare,wait_for_drop,ingest_source,gate_landed,build_identity_inputs,fit_identity,build_models,"
+        "fit_clv,build_value_models,"
         "gate_marts,export,publish_warehouse,write_report"
     )
     assert lines[-3].replace("wait_for_drop,", "") == ",".join(s.name for s in STAGES)

@@ -62,7 +62,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         shutil.rmtree(spark.lake)
         shutil.copytree(duck.lake, spark.lake)
         for settings in (duck, spark):
-            warehouse.build(settings, day, data_tests=day == END)
+            _build(settings, day, data_tests=day == END)
             pipeline.export(settings, day)
     runs = {s.engine: {"settings": s, "gate": pipeline.gate_marts(s, END)} for s in (duck, spark)}
     # A re-run of the date on Spark (no transactions there) replaces, never doubles: compared below
@@ -75,6 +75,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     pipeline.export(spark, END)
     pipeline.gate_marts(spark, END)
     return runs
+
+
+def _build(settings: Settings, day: date, data_tests: bool) -> None:
+    """The night's dbt stages with the identity fit between its first two (as ``cdp run``)."""
+    from cdp.identity.nightly import fit_for_date
+
+    warehouse.build_identity_inputs(settings, day, data_tests=data_tests)
+    fit_for_date(settings, day)
+    warehouse.build_models(settings, day, data_tests=data_tests)
+    warehouse.fit_clv(settings, day)
+    warehouse.build_value_models(settings, day, data_tests=data_tests)
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +291,7 @@ def test_a_failed_night_on_spark_publishes_nothing(homes: tuple[Settings, Settin
     members.mkdir(parents=True)
     (members / "part-0.parquet").write_bytes(b"not a parquet file")  # an identity input, unreadable
     with pytest.raises(WarehouseBuildError) as failed:
-        pipeline.build_models(spark, bad_day)
+        pipeline.build_identity_inputs(spark, bad_day)
     message = str(failed.value)  # Spark fails while registering the sources, before any model
     assert "loyalty_members/load_date=" in message
     assert "CANNOT_READ_FILE_FOOTER" in message

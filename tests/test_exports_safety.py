@@ -504,7 +504,10 @@ def pos_only(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             header = ",".join(f.name for f in entity.fields) + "\n" if contract.format == "csv" else "\n"
             (folder / entity.file).write_text(header, encoding="utf-8")
         pipeline.ingest_source(settings, DAY, source)
-    for stage in (pipeline.build_models, pipeline.fit_clv, pipeline.build_value_models):
+    for stage in (
+        pipeline.build_identity_inputs, pipeline.fit_identity, pipeline.build_models, pipeline.fit_clv,
+        pipeline.build_value_models,
+    ):
         stage(settings, DAY)
     pipeline.publish_warehouse(settings, DAY)  # the export of this test runs on its own, after the night
     return settings

@@ -279,8 +279,6 @@ def blocking_rules() -> list[tuple[list[str], bool]]:
     return rules
 
 
-# What training reads, and the dbt build that makes it as of a date (staging and deduplication included).
-TRAIN_SELECT = "+int_identity_pairs_compared +int_identity_pairs_sampled"
 # The models whose dbt data tests gate the fit: the identity records (one row per record key) and the
 # pairs counted (each pair once, ordered). The tests of staging and deduplication gate the nightly
 # build; they guard marts, not the counts the fit reads (a key they would flag duplicated or missing
@@ -306,7 +304,7 @@ def build_pairs(settings: Settings, run_date: date, rebuild: bool = False) -> bo
     if not rebuild and dbt_runner.is_current(settings, run_date, GATING_MODELS, tested=GATING_MODELS):
         log.info("the candidate and sampled pairs are current for %s: training on them", run_date)
         return False
-    warehouse.build(settings, run_date, select=TRAIN_SELECT, data_tests=GATING_MODELS)
+    warehouse.build_identity_inputs(settings, run_date, data_tests=GATING_MODELS)
     return True
 
 
@@ -335,18 +333,26 @@ def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) 
 
     ``start_from`` only names the comparisons and their levels (EM starts m from it; u is measured)."""
 
-    start = read_parameters(start_from)
-    names = list(start.m)
     with connect(settings, read_only=True) as wh:
-        u = u_from_sample(wh, start)
-        gamma, counts = candidate_patterns(wh, names)
-        (records,) = wh.row("select count(*) from intermediate.int_identity_records_standardised")
+        model, _ = estimate(wh, read_parameters(start_from))
+    write_parameters(model, output)
+    return model
+
+
+def estimate(wh: Warehouse, start: MatchModel) -> tuple[MatchModel, int]:
+    """The match model of the pairs built in ``wh`` (u from the sampled pairs, m and lambda by EM over
+    the candidate pairs, one session per blocking rule), and the number of distinct comparison vectors
+    it read. The nightly fit (:mod:`cdp.identity.nightly`) and ``cdp identity train`` share it."""
+
+    names = list(start.m)
+    u = u_from_sample(wh, start)
+    gamma, counts = candidate_patterns(wh, names)
+    (records,) = wh.row("select count(*) from intermediate.int_identity_records_standardised")
     rules = blocking_rules()
     columns, for_lambda = [rule for rule, _ in rules], [flag for _, flag in rules]
     model = fit(gamma, counts, start, u, columns, records, for_lambda)
-    write_parameters(model, output)
     log.info(
-        "identity model trained on %s candidate pairs (%s patterns, %s EM iterations): lambda=%.3g, "
+        "identity model estimated on %s candidate pairs (%s patterns, %s EM iterations): lambda=%.3g, "
         "about %s matching pairs among the %s records",
         f"{model.pairs:,}",
         len(counts),
@@ -355,4 +361,4 @@ def train(settings: Settings, output: Path, start_from: Path = PARAMETERS_FILE) 
         f"{model.prior * records * (records - 1) / 2:,.0f}",
         f"{records:,}",
     )
-    return model
+    return model, len(counts)

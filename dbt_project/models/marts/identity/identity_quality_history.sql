@@ -1,7 +1,9 @@
 -- One row per run date: the shape of identity resolution that night, to watch over time (a jump in
 -- the largest cluster or in rejected links is the first sign of a new junk identifier or a broken
 -- export). Incremental by as_of_date (delete+insert): a re-run replaces its date. Counts are never
--- null: a night without links (or without records) has zero of each, not an unknown number.
+-- null: a night without links (or without records) has zero of each, not an unknown number. The match
+-- model columns say which model scored the night and why (the identity fit's record of the night;
+-- null on a build outside the nightly stages, which does not fit).
 {{ config(
     materialized='incremental',
     on_schema_change='append_new_columns',
@@ -59,6 +61,23 @@ link_summary as (
 
 ),
 
+fit_runs as (
+
+    select * from {{ ref('stg_ops__identity_fit_runs') }}
+
+),
+
+fit_summary as (
+
+    select
+        max(fit_status) as match_model,
+        max(model_fitted_on) as match_model_fitted_on,
+        max(fit_reason) as match_model_note
+    from fit_runs
+    where fit_date = {{ run_date_literal() }}
+
+),
+
 identifier_summary as (
 
     select
@@ -74,10 +93,12 @@ final as (
         {{ run_date_literal() }} as as_of_date,
         cluster_summary.*,
         link_summary.*,
-        identifier_summary.*
+        identifier_summary.*,
+        fit_summary.*
     from cluster_summary
     cross join link_summary
     cross join identifier_summary
+    cross join fit_summary
 
 )
 
