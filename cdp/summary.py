@@ -29,6 +29,8 @@ class Summary:
     # (gate, passed, checks, critical, warnings) of the last date, from the gates' JSON
     verdicts: list[tuple[str, bool | None, int, int, int]] = field(default_factory=list)
     as_of: str | None = None  # the date the customer and segment figures are as of
+    # (status, fitted_on, note) of the night's match model (marts.identity_quality_history, D73)
+    match_model: tuple[str, date | None, str | None] | None = None
 
 
 def _warehouse_counts(settings: Settings, summary: Summary, as_of: date | None, all_tables: bool) -> None:
@@ -56,6 +58,13 @@ def _warehouse_counts(settings: Settings, summary: Summary, as_of: date | None, 
                 )
                 if rows and rows[0][0] is not None:
                     summary.customers, summary.as_of = int(rows[0][0]), as_of.isoformat()
+                if "match_model" in wh.columns("marts.identity_quality_history"):
+                    model = wh.rows(
+                        "select match_model, match_model_fitted_on, match_model_note "
+                        f"from marts.identity_quality_history where as_of_date = {day}"
+                    )
+                    if model and model[0][0] is not None:
+                        summary.match_model = model[0]
             if day and "customer_rfm_history" in marts:
                 summary.rfm_segments = wh.rows(
                     "select rfm_segment, count(*) as n from marts.customer_rfm_history "
@@ -136,6 +145,21 @@ def _manifests(settings: Settings, dates: list[date]) -> list[dict[str, Any]]:
     return found
 
 
+def match_model_line(status: str, fitted_on: date | None, note: str | None) -> str:
+    """What scored the night's identity pairs, in words (``marts.identity_quality_history``)."""
+    text = {
+        "fitted": "fitted tonight on this retailer's records",
+        "kept": f"the fit of {fitted_on} (not due for a refresh)",
+        "fallback": (
+            "[yellow]tonight's fit not used[/yellow], scoring with "
+            + (f"the fit of {fitted_on}" if fitted_on else "the shipped model")
+        ),
+        "pinned": "pinned in the home's config",
+        "shipped": "the shipped model",
+    }.get(status, status)
+    return f"{text} ({note})" if note else text
+
+
 def render(summary: Summary) -> None:
     """Print the summary as rich tables."""
     from rich.console import Console
@@ -146,6 +170,8 @@ def render(summary: Summary) -> None:
     span = summary.run_dates[0] if len(summary.run_dates) == 1 else (
         f"{summary.run_dates[0]} .. {summary.run_dates[-1]}" if summary.run_dates else "-"
     )
+    if summary.match_model:
+        console.print(f"Match model: {match_model_line(*summary.match_model)}")
     for gate, passed, checks, critical, warnings in summary.verdicts:
         name = {"landed": "Landed data gate", "marts": "Marts gate"}[gate]
         if passed is None:

@@ -89,6 +89,11 @@ def test_a_small_base_falls_back_to_the_shipped_model_and_says_why(first_night: 
     assert np.allclose([r[2:] for r in _parameters(first_night)], [r[2:] for r in _seed_rows()])
     with connect(first_night) as wh:
         assert wh.row("select count(*) from ops.identity_model_fits") == (0,)
+    # The run summary cdp run prints says so.
+    from cdp import summary
+
+    line = summary.match_model_line(*summary.collect(first_night, [day]).match_model)
+    assert line.startswith("[yellow]tonight's fit not used[/yellow], scoring with the shipped model (only ")
 
 
 @pytest.fixture(scope="module")
