@@ -172,6 +172,22 @@ def data_tests_on(settings: Settings, models: Collection[str]) -> list[str]:
     return sorted(names)
 
 
+def upstream_models(settings: Settings, models: Collection[str]) -> set[str]:
+    """Names of ``models`` and of every model they read, directly or not (dbt's ``+model``)."""
+    project = project_name()
+    prepare(settings)
+    with _environ(dbt_env(settings)):
+        manifest = _parsed_manifest(settings, [], read_only=True)
+    todo, seen = [f"model.{project}.{name}" for name in models], set()
+    while todo:
+        unique_id = todo.pop()
+        if unique_id in seen or unique_id not in manifest.nodes:
+            continue
+        seen.add(unique_id)
+        todo += [p for p in manifest.nodes[unique_id].depends_on.nodes if p.startswith("model.")]
+    return {unique_id.split(".")[-1] for unique_id in seen}
+
+
 # What the builds of this home left current: node -> run date, inputs key, tested, parents. Written by
 # build() after a build that succeeded with its inputs unchanged; removed before any dbt command that
 # writes tables (a failed or foreign-selected build leaves nothing claimed).

@@ -41,7 +41,15 @@ from typing import Any
 
 from cdp.clv.nightly import fit_for_date
 from cdp.config import Settings
-from cdp.dbt_runner import BuildResult, build_step, data_tests_on, inputs_key, prepare, record_built
+from cdp.dbt_runner import (
+    BuildResult,
+    build_step,
+    data_tests_on,
+    inputs_key,
+    prepare,
+    record_built,
+    upstream_models,
+)
 
 # What the night's identity fit (cdp.identity.nightly) reads, with everything it is built from: built
 # first, in its own invocation (build_identity_inputs); the rest of the build excludes it.
@@ -72,8 +80,9 @@ def build_identity_inputs(
     started = time.perf_counter()
     models = select.split() if select else []
     inputs = [f"{s},{i}" for s in models for i in IDENTITY_INPUTS] if models else list(IDENTITY_INPUTS)
-    if not isinstance(data_tests, bool):  # these models' data tests by name (no indirect selection)
-        inputs += data_tests_on(settings, data_tests)
+    if not isinstance(data_tests, bool):  # those of these models' data tests that read only this stage's
+        built_here = upstream_models(settings, [i.lstrip("+") for i in IDENTITY_INPUTS])
+        inputs += data_tests_on(settings, [m for m in data_tests if m in built_here])
     prepare(settings)  # creates missing config files first: the inputs key must see them as the build will
     key = inputs_key(settings)
     # cautious: a data test runs here only when every model it reads is built here (one that also

@@ -35,7 +35,9 @@ def test_dbt_and_the_pipeline_create_the_same_ops_tables(tmp_path: Path) -> None
 
     created = _columns(by_dbt.warehouse)
     assert created == _columns(by_python.warehouse)
-    assert {table for table, _, _ in created} == {"segment_membership", "segment_runs", "segment_exports"}
+    assert {table for table, _, _ in created} == {
+        "segment_membership", "segment_runs", "segment_exports", "identity_model_fits", "identity_fit_runs",
+    }
 
 
 def test_no_column_list_outside_the_source_yaml() -> None:
