@@ -105,7 +105,12 @@ def fit_for_date(settings: Settings, run_date: date) -> dict[str, Any]:
 def _fit(
     wh: Warehouse, run_date: date, last: date | None, min_pairs: int
 ) -> tuple[FitRun, MatchModel | None]:
-    """Tonight's fit and its checks: (fitted, the model) or (fallback with the reason, None)."""
+    """Tonight's fit and its checks: (fitted, the model) or (fallback with the reason, None). A base
+    with fewer candidate pairs than the floor is not fitted at all (nothing to learn from)."""
+    (pairs,) = wh.row("select count(*) from intermediate.int_identity_pairs_compared")
+    if pairs < min_pairs:
+        reason = f"only {pairs:,} candidate pairs (identity_fit_min_pairs: {min_pairs:,})"
+        return FitRun("fallback", reason, last, candidate_pairs=pairs), None
     try:
         model, patterns = estimate(wh, read_parameters())
     except (WarehouseError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
