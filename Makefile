@@ -60,7 +60,8 @@ lint-sql: install
 		DBT_TARGET_PATH=$(LINT_DIR)/target DBT_LOG_PATH=$(LINT_DIR)/logs \
 		$(CURDIR)/$(BIN)/sqlfluff lint models --disable-progress-bar
 
-# Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink.
+# Pipeline stages at PEOPLE, identity accuracy per noise level at IDENTITY_PEOPLE, FEBRL4 vs Splink, and
+# IDENTITY_PEOPLE FEBRL-style synthetic records through a plain night vs Splink (printed).
 # ENGINE=spark: the nightly run on DuckDB and Spark side by side at SPARK_PEOPLE (bench/engine_bench.py,
 # about 40 minutes at 1M on 2 cores; the local Spark driver gets 12g unless CDP_SPARK_DRIVER_MEMORY says).
 # The 1M identity scale run is separate: $(BIN)/python bench/identity_scale.py (needs a few GB in /tmp).
@@ -71,6 +72,7 @@ else
 	$(BIN)/python bench/run_bench.py --people $(PEOPLE)
 	$(BIN)/python bench/identity_accuracy.py --people $(IDENTITY_PEOPLE)
 	$(BIN)/python bench/identity_benchmark.py
+	$(BIN)/python bench/febrl_synthetic.py --records $(IDENTITY_PEOPLE)
 endif
 
 docs: install
