@@ -13,6 +13,8 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 from conftest import copy_home
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdp import pipeline
 from cdp.config import Settings
@@ -167,3 +169,59 @@ def test_a_rerun_fits_the_same_model_and_a_pinned_model_wins(fitted: Settings, t
     build = _fit_and_score(home, SECOND)
     assert _quality(build, SECOND)[0] == "pinned"
     assert np.allclose([r[2:] for r in _parameters(build)], [r[2:] for r in _seed_rows()])
+
+
+COMPARISONS = list(read_parameters().m)
+
+
+def _blocked_pairs(rng: np.random.Generator, missing: set[str], pairs: int = 20_000) -> np.ndarray:
+    """Comparison vectors of random pairs drawn from the shipped model (3 % matches: levels from m,
+    the rest from u), the ``missing`` comparisons never observed (-1), kept when a blocking rule of
+    dbt_project.yml would have proposed them (each rule's forced levels reached)."""
+    from cdp.identity.train import BLOCKING_KEY_LEVELS, blocking_rules
+
+    seed = read_parameters()
+    match = rng.random(pairs) < 0.03
+    gamma = np.empty((pairs, len(COMPARISONS)), dtype=np.int64)
+    for j, name in enumerate(COMPARISONS):
+        for is_match, probabilities in ((True, seed.m[name]), (False, seed.u[name])):
+            rows = match == is_match
+            gamma[rows, j] = rng.choice(len(probabilities), size=int(rows.sum()), p=probabilities)
+        if name in missing:
+            gamma[:, j] = -1
+    proposed = np.zeros(pairs, dtype=bool)
+    for rule, _ in blocking_rules():
+        forced = [(COMPARISONS.index(c), level) for key in rule for c, level in BLOCKING_KEY_LEVELS[key]]
+        if forced:
+            proposed |= np.all([gamma[:, j] >= level for j, level in forced], axis=0)
+    return gamma[proposed]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    missing=st.sets(st.sampled_from(["gender", "birth_date", "postcode", "address", "city", "first_name"])),
+    seed=st.integers(0, 2**16),
+)
+def test_a_fit_works_whatever_fields_the_records_lack(missing: set[str], seed: int) -> None:
+    """A source without gender, birth date, address ... (FEBRL has no gender, email or phone): the fit
+    still gives a usable model - finite, not degenerate - and what it could not observe keeps the
+    shipped m; what it observed still says that agreement is evidence of a match."""
+    from cdp.identity.train import blocking_rules, fit
+
+    rng = np.random.default_rng(seed)
+    gamma = _blocked_pairs(rng, missing)
+    start = read_parameters()
+    u = {
+        name: (start.u[name] if name in missing else
+               np.maximum(np.bincount(gamma[:, j][gamma[:, j] >= 0], minlength=len(start.u[name])), 1)
+               / max((gamma[:, j] >= 0).sum(), 1))
+        for j, name in enumerate(COMPARISONS)
+    }
+    u = {name: values / values.sum() for name, values in u.items()}
+    rules = blocking_rules()
+    model = fit(gamma, np.ones(len(gamma)), start, u, [r for r, _ in rules], 100_000, [f for _, f in rules])
+    if len(gamma) < 1000:
+        return  # too few blocked pairs: the floor keeps such a fit out (test_a_degenerate_fit_is_not_used)
+    assert degenerate(model, min_pairs=1000) is None, (missing, degenerate(model, min_pairs=1000))
+    for name in missing:
+        assert np.allclose(model.m[name], start.m[name]), name
