@@ -631,9 +631,10 @@ def identity_train(
 
     Builds the candidate and sampled pairs as of DATE (unless the last build of this home made them
     for DATE from the same data, project and configuration, as the night's build does), fits the model
-    by EM and writes it to <home>/config/identity_match_parameters.csv, which every later build scores
-    with (instead of the default shipped in dbt_project/seeds). Keep the file under version control
-    like code; re-run the dates you want re-scored.
+    by EM and writes it to <home>/config/identity_match_parameters.csv, which pins it: every later build
+    scores with it and the nightly fit (stage identity:fit, which otherwise re-estimates the model
+    every identity_fit_every_days) leaves it alone. Keep the file under version control like code;
+    delete it to hand the model back to the nights; re-run the dates you want re-scored.
     """
     from cdp.identity.train import train_for_date
 
