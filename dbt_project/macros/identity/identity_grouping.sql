@@ -22,7 +22,7 @@
 {% macro identity_grouping_state_signature() -%}
     {%- set max_records = var('identity_max_cluster_records') | int -%}
     {%- set conflict_test = groups_with_conflicts('records', ['label'], 'force_merged', 'sizes', max_records) -%}
-    {{ return('v1-' ~ local_md5(conflict_test ~ '|' ~ max_records)[:12]) }}
+    {{ return('v2-' ~ local_md5(conflict_test ~ '|' ~ max_records)[:12]) }}
 {%- endmacro %}
 
 {#- Records as of this run with what decides their group (int_identity_records_link_state). -#}

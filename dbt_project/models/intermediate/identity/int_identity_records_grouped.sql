@@ -3,7 +3,11 @@
 -- records, when a keep_apart override pair ended up inside it through other links, or when two of its
 -- records conflict (birth dates, first names: the guard of int_identity_links, checked across the
 -- group, because records without names or birth dates - guest orders - can chain two people through
--- a family email). Two records joined by a force_merge override never count as conflicting.
+-- a family email) and the group holds a deterministic link (email, phone): a group joined by
+-- probabilistic links only, each of which passed the guard, is one person whose records drifted
+-- (typos chaining across 4-6 records), not two people bridged by a shared contact (D75: measured
+-- against the truth, the test caught only groups with such a link). Two records joined by a
+-- force_merge override never count as conflicting.
 -- int_identity_records_clustered publishes the groups that are not suspicious and re-clusters the
 -- others. One row per identity record; review_reason is null for a group published as it is.
 --
@@ -135,6 +139,19 @@ conflicts_inside as (
 
 ),
 
+deterministic_groups as (
+
+    -- Groups holding an accepted email or phone link: where a shared contact can bridge two people.
+    select distinct recomputed.pass1_label
+    from links
+    inner join recomputed
+        on links.record_key_l = recomputed.record_key
+    where
+        links.is_accepted
+        and links.link_rule <> 'probabilistic'
+
+),
+
 kept_apart_inside as (
 
     {{ clusters_with_pair('recomputed', 'pass1_label', 'keep_apart') }}
@@ -155,9 +172,11 @@ suspicious as (
         on recomputed_clusters.pass1_label = kept_apart_inside.pass1_label
     left join conflicts_inside
         on recomputed_clusters.pass1_label = conflicts_inside.pass1_label
+    left join deterministic_groups
+        on recomputed_clusters.pass1_label = deterministic_groups.pass1_label
     where
         kept_apart_inside.pass1_label is not null
-        or conflicts_inside.pass1_label is not null
+        or (conflicts_inside.pass1_label is not null and deterministic_groups.pass1_label is not null)
         or recomputed_clusters.record_count > {{ max_records }}
 
 ),
