@@ -63,8 +63,13 @@ def pytest_configure(config: pytest.Config) -> None:
     file name so that check sees an ordinary program.
 
     With xdist, keep the order of :func:`pytest_collection_modifyitems` (xdist would otherwise sort
-    the files by their number of tests)."""
+    the files by their number of tests).
+
+    Spark sessions interpret queries instead of compiling them (``CDP_SPARK_CODEGEN``,
+    dbt_project/profiles.yml): the tests' data is small, so compiling was most of a query's time."""
     import __main__
+
+    os.environ.setdefault("CDP_SPARK_CODEGEN", "false")
 
     if getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__"):
         __main__.__file__ = "<pytest-xdist worker>"
