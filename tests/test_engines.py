@@ -8,7 +8,14 @@ from typer.testing import CliRunner
 
 from cdp.cli import app
 from cdp.config import Settings
-from cdp.engines import EngineUnavailable, QueryRejected, WarehouseError, check_engine, read_only_query
+from cdp.engines import (
+    EngineUnavailable,
+    QueryRejected,
+    WarehouseError,
+    check_engine,
+    read_only_query,
+    spark_conf,
+)
 
 
 def _home_with_marts(tmp_path) -> Settings:
@@ -29,6 +36,16 @@ def test_engine_comes_from_environment_and_is_checked(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CDP_ENGINE", "oracle")
     with pytest.raises(ValueError, match="unknown engine 'oracle'"):
         Settings.load(home=tmp_path)
+
+
+def test_spark_code_generation_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Production keeps whole-stage code generation; CDP_SPARK_CODEGEN=false (the tests' setting,
+    tests/conftest.py) turns it off in the session dbt and ``cdp`` open."""
+    settings = Settings.load(home=tmp_path, engine="spark")
+    monkeypatch.delenv("CDP_SPARK_CODEGEN", raising=False)
+    assert spark_conf(settings)["spark.sql.codegen.wholeStage"] == "true"
+    monkeypatch.setenv("CDP_SPARK_CODEGEN", "false")
+    assert spark_conf(settings)["spark.sql.codegen.wholeStage"] == "false"
 
 
 def test_missing_java_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
