@@ -49,14 +49,14 @@ def test_run_report_and_quality_pages_in_a_browser(night: Settings, drop_dates) 
     assert "Landed data gate" in report
     assert "PASSED" in report
     assert "<h2>Exports</h2>" in report
-    assert report.count("data:image/png;base64,") >= 3  # the plots are inside the page
+    assert report.count("data:image/svg+xml;base64,") >= 3  # the plots are inside the page
     # Issue 23's trend sections, each with its plot, on the night's own marts.
     trends = ("KPIs over the last 12 months", "Retention by first-purchase month", "Campaign scorecards",
               "Tiers over time")
     for heading in trends:
         section = report[report.index(f"<h2>{heading}</h2>"):]
         section = section[:section.index("<h2>", 4)]
-        assert "data:image/png;base64," in section, heading
+        assert "data:image/svg+xml;base64," in section, heading
     assert " *</td>" in report  # the month so far is marked
     assert "expectations evaluated" in pages["dq_landed.png"].dom
     assert "expectations evaluated" in pages["dq_marts.png"].dom

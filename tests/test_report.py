@@ -192,4 +192,4 @@ def test_trend_sections_show_the_kpis_cohorts_campaigns_and_tiers(tmp_path: Path
     assert "Night of 2026-03-10: 1 upgrades · 0 downgrades · 0 new · 1 unchanged" in page
     # One plot per trend section on top of the others: KPIs, retention, campaign lift, tiers.
     trends = page[page.index("<h2>KPIs"):page.index("<h2>Identity resolution")]
-    assert trends.count("data:image/png;base64,") == 4
+    assert trends.count("data:image/svg+xml;base64,") == 4
