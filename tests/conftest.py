@@ -65,8 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
     With xdist, keep the order of :func:`pytest_collection_modifyitems` (xdist would otherwise sort
     the files by their number of tests).
 
-    Spark sessions interpret queries instead of compiling them (``CDP_SPARK_CODEGEN``,
-    dbt_project/profiles.yml): the tests' data is small, so compiling was most of a query's time."""
+    Spark sessions run without whole-stage code generation (``CDP_SPARK_CODEGEN``,
+    dbt_project/profiles.yml): the tests' data is small, so compiling it was much of a query's time."""
     import __main__
 
     os.environ.setdefault("CDP_SPARK_CODEGEN", "false")
