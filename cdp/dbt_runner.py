@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -293,7 +295,7 @@ def record_built(
     nodes: list[dict[str, Any]],
     data_tests: bool | Collection[str],
 ) -> None:
-    manifest, _ = next(iter(_MANIFEST_CACHE.values()), (None, None))
+    manifest, _ = next(reversed(_MANIFEST_CACHE.values()), (None, None))  # the build's own parse
     if manifest is None:
         return
     project = project_name()
@@ -439,8 +441,12 @@ def prepare(settings: Settings) -> None:
 
 # Commands that run on a parsed project: they get the manifest from _parsed_manifest, not their own parse.
 _WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
-# The last parse in this process: its key and the manifest as parsed (each invocation runs on a copy).
-_MANIFEST_CACHE: dict[tuple[Any, ...], Any] = {}
+# The last few parses in this process, most recently used last: key -> (manifest as parsed, the home
+# paths it was parsed with). Each invocation runs on a copy. More than one: a process that alternates
+# between keys (a home with a trained identity model and one without, another market, the Spark
+# engine) would otherwise parse the whole project again at every switch (the test suite parsed 31 times).
+_MANIFEST_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, str]]] = OrderedDict()
+_MANIFEST_CACHE_SIZE = 4
 
 
 def _parsed_manifest(settings: Settings, args: list[str], read_only: bool = False) -> Any:
@@ -481,18 +487,22 @@ def _parsed_manifest(settings: Settings, args: list[str], read_only: bool = Fals
               json.dumps(parse_vars, sort_keys=True), _project_state())
     for key in (shared, (*shared, tuple(sorted(paths.items())))):
         if key in _MANIFEST_CACHE:
+            _MANIFEST_CACHE.move_to_end(key)
             manifest, parsed_for = _MANIFEST_CACHE[key]
             if read_only:
                 return manifest
             return _unrun_copy(manifest, _sources_for(manifest, parsed_for, paths))
     command = ["parse", *(["--vars", json.dumps(parse_vars)] if parse_vars else [])]
+    started = time.perf_counter()
     result = dbtRunner().invoke(dbt_args(settings, command))
+    _progress.info("parsed the dbt project in %.1fs", time.perf_counter() - started)
     if not result.success:
         raise WarehouseBuildError(None, [], _redact(str(result.exception or "dbt parse failed")))
     if not _paths_only_in_sources(result.result, paths):
         shared = (*shared, tuple(sorted(paths.items())))
-    _MANIFEST_CACHE.clear()
     _MANIFEST_CACHE[shared] = (result.result, paths)
+    while len(_MANIFEST_CACHE) > _MANIFEST_CACHE_SIZE:
+        _MANIFEST_CACHE.popitem(last=False)
     return result.result if read_only else _unrun_copy(result.result)
 
 
