@@ -444,7 +444,7 @@ _WITH_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "docs"}
 # The last few parses in this process, most recently used last: key -> (manifest as parsed, the home
 # paths it was parsed with). Each invocation runs on a copy. More than one: a process that alternates
 # between keys (a home with a trained identity model and one without, another market, the Spark
-# engine) would otherwise parse the whole project again at every switch (the test suite parsed 31 times).
+# engine) would otherwise parse the whole project again at every switch (31 homes of a test run parsed).
 _MANIFEST_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, str]]] = OrderedDict()
 _MANIFEST_CACHE_SIZE = 4
 

@@ -64,7 +64,10 @@ def homes(
     import fsspec
 
     home = tmp_path_factory.mktemp("homes") / "remote"
-    shutil.copytree(first_night.home, home, symlinks=True, ignore=shutil.ignore_patterns("lake"))
+    shutil.copytree(  # everything but the lake folder itself (a nested folder named "lake" is kept)
+        first_night.home, home, symlinks=True,
+        ignore=lambda folder, names: [n for n in names if Path(folder) / n == first_night.lake],
+    )
     fsspec.filesystem("s3").put(f"{first_night.lake}/", f"{BUCKET}/lake/", recursive=True)
     remote = Settings.load(home=home, raw=second_night.raw, lake=f"s3://{BUCKET}/lake").ensure()
     pipeline.run(remote, dates[-1])
